@@ -1,0 +1,346 @@
+//! Generic key commands: existence, deletion, renaming, iteration and TTLs.
+
+use rand::Rng;
+
+use super::args::glob_match;
+use super::cursor::{scan_page, ScanOptions};
+use super::flags::{FAST, RANDOM, READONLY, WRITE};
+use super::strings::spec;
+use super::{Args, CmdError, CmdResult, CommandSpec, Ctx, Kind};
+use crate::resp::Reply;
+use crate::storage::keys::{member_key, member_prefix, prefix_end};
+use crate::storage::{Cf, KeyType, Meta};
+
+pub const COMMANDS: &[CommandSpec] = &[
+    spec!("del", -2, WRITE, (1, -1, 1), del),
+    spec!("unlink", -2, WRITE | FAST, (1, -1, 1), del),
+    spec!("exists", -2, READONLY | FAST, (1, -1, 1), exists),
+    spec!("type", 2, READONLY | FAST, (1, 1, 1), key_type),
+    spec!("keys", 2, READONLY, (0, 0, 0), keys),
+    spec!("scan", -2, READONLY, (0, 0, 0), scan),
+    spec!("rename", 3, WRITE, (1, 2, 1), rename),
+    spec!("renamenx", 3, WRITE | FAST, (1, 2, 1), renamenx),
+    spec!("randomkey", 1, READONLY | RANDOM, (0, 0, 0), randomkey),
+    spec!("expire", -3, WRITE | FAST, (1, 1, 1), expire),
+    spec!("pexpire", -3, WRITE | FAST, (1, 1, 1), pexpire),
+    spec!("expireat", -3, WRITE | FAST, (1, 1, 1), expireat),
+    spec!("pexpireat", -3, WRITE | FAST, (1, 1, 1), pexpireat),
+    spec!("ttl", 2, READONLY | FAST, (1, 1, 1), ttl),
+    spec!("pttl", 2, READONLY | FAST, (1, 1, 1), pttl),
+    spec!("expiretime", 2, READONLY | FAST, (1, 1, 1), expiretime),
+    spec!("pexpiretime", 2, READONLY | FAST, (1, 1, 1), pexpiretime),
+    spec!("persist", 2, WRITE | FAST, (1, 1, 1), persist),
+];
+
+fn del(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let mut removed = 0;
+    for key in args.from(1) {
+        let live = ctx.txn.live_meta(ctx.db, key, ctx.now_ms)?.is_some();
+        // An expired key is removed too, but only live keys count, as in Redis.
+        if ctx.txn.delete_key(ctx.db, key)? && live {
+            removed += 1;
+        }
+    }
+    Ok(Reply::Int(removed))
+}
+
+fn exists(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let mut n = 0;
+    for key in args.from(1) {
+        if ctx.txn.live_meta(ctx.db, key, ctx.now_ms)?.is_some() {
+            n += 1;
+        }
+    }
+    Ok(Reply::Int(n))
+}
+
+fn key_type(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let name = match ctx.txn.live_meta(ctx.db, args.get(1)?, ctx.now_ms)? {
+        Some(m) => m.ty.name(),
+        None => "none",
+    };
+    Ok(Reply::Simple(name.into()))
+}
+
+/// Decodes a meta-family entry of database `db` into its user key and meta.
+fn decode_entry(k: &[u8], v: &[u8]) -> Result<(Vec<u8>, Meta), CmdError> {
+    Ok((k[1..].to_vec(), Meta::decode(v)?))
+}
+
+fn keys(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let pattern = args.get(1)?;
+    let mut out = Vec::new();
+    for entry in ctx.txn.scan(Cf::Meta, &[ctx.db], &[ctx.db + 1], false)? {
+        let (k, v) = entry?;
+        let (key, meta) = decode_entry(&k, &v)?;
+        if !meta.is_expired(ctx.now_ms) && glob_match(pattern, &key) {
+            out.push(key);
+        }
+    }
+    Ok(Reply::bulks(out))
+}
+
+fn scan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let opts = ScanOptions::parse(args, 1, true, false)?;
+    let (next, page) = scan_page(ctx, Cf::Meta, &[ctx.db], &[ctx.db + 1], &opts)?;
+    let mut keys = Vec::new();
+    for (k, v) in page {
+        let (key, meta) = decode_entry(&k, &v)?;
+        if meta.is_expired(ctx.now_ms) || !opts.matches(&key) {
+            continue;
+        }
+        if opts.type_filter.as_deref().is_some_and(|t| t != meta.ty.name()) {
+            continue;
+        }
+        keys.push(key);
+    }
+    Ok(Reply::Array(vec![Reply::bulk(next.to_string()), Reply::bulks(keys)]))
+}
+
+/// Moves `src` (live, described by `meta`) to `dst`, replacing `dst`. Members are copied under
+/// the new key's prefix, since member keys embed the key name.
+fn move_key(ctx: &mut Ctx<'_, '_>, src: &[u8], dst: &[u8], meta: Meta) -> Result<(), CmdError> {
+    let mut moved = ctx.txn.create_key(ctx.db, dst, meta.ty)?;
+    moved.expire_at = meta.expire_at;
+    moved.count = meta.count;
+    moved.head = meta.head;
+    moved.tail = meta.tail;
+    moved.value = meta.value.clone();
+    if let Some(cf) = meta.ty.member_cf() {
+        let from = member_prefix(ctx.db, src, meta.version);
+        let to = member_prefix(ctx.db, dst, moved.version);
+        let mut families = vec![cf];
+        if meta.ty == KeyType::ZSet {
+            families.push(Cf::ZScore);
+        }
+        for cf in families {
+            let entries: Vec<(Vec<u8>, Vec<u8>)> = ctx
+                .txn
+                .scan(cf, &from, &prefix_end(&from), false)?
+                .collect::<Result<_, _>>()?;
+            for (k, v) in entries {
+                ctx.txn.put(cf, member_key(&to, &k[from.len()..]), v);
+            }
+        }
+    }
+    ctx.txn.delete_key(ctx.db, src)?;
+    ctx.txn.save_meta(ctx.db, dst, &moved)?;
+    Ok(())
+}
+
+fn rename(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let (src, dst) = (args.get(1)?, args.get(2)?);
+    let meta = ctx.txn.live_meta(ctx.db, src, ctx.now_ms)?.ok_or(CmdError::NoSuchKey)?;
+    if src != dst {
+        move_key(ctx, src, dst, meta)?;
+    }
+    Ok(Reply::ok())
+}
+
+fn renamenx(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let (src, dst) = (args.get(1)?, args.get(2)?);
+    let meta = ctx.txn.live_meta(ctx.db, src, ctx.now_ms)?.ok_or(CmdError::NoSuchKey)?;
+    if src == dst || ctx.txn.live_meta(ctx.db, dst, ctx.now_ms)?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    move_key(ctx, src, dst, meta)?;
+    Ok(Reply::Int(1))
+}
+
+fn randomkey(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let _ = args;
+    // Seek to a random point of the keyspace and take the first live key from there, wrapping.
+    let mut probe = vec![ctx.db];
+    probe.extend_from_slice(&ctx.rng.random::<[u8; 8]>());
+    let (from, to) = ([ctx.db], [ctx.db + 1]);
+    for (lo, hi) in [(probe.as_slice(), &to[..]), (&from[..], probe.as_slice())] {
+        for entry in ctx.txn.scan(Cf::Meta, lo, hi, false)? {
+            let (k, v) = entry?;
+            let (key, meta) = decode_entry(&k, &v)?;
+            if !meta.is_expired(ctx.now_ms) {
+                return Ok(Reply::bulk(key));
+            }
+        }
+    }
+    Ok(Reply::Nil)
+}
+
+/// EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT: `unit_ms` converts the argument to milliseconds and
+/// `relative` says whether it counts from now.
+fn set_expiry(ctx: &mut Ctx<'_, '_>, args: &Args, unit_ms: i64, relative: bool) -> CmdResult {
+    let key = args.get(1)?;
+    let name = String::from_utf8_lossy(args.get(0)?).to_lowercase();
+    let n = args.int(2)?;
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for i in 3..args.len() {
+        match args.upper(i)?.as_str() {
+            "NX" => nx = true,
+            "XX" => xx = true,
+            "GT" => gt = true,
+            "LT" => lt = true,
+            other => return Err(CmdError::msg(format!("Unsupported option {other}"))),
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(CmdError::msg("NX and XX, GT or LT options at the same time are not compatible"));
+    }
+    if gt && lt {
+        return Err(CmdError::msg("GT and LT options at the same time are not compatible"));
+    }
+    let invalid = || CmdError::msg(format!("invalid expire time in '{name}' command"));
+    let mut at = n.checked_mul(unit_ms).ok_or_else(invalid)?;
+    if relative {
+        at = at.checked_add(ctx.now_ms as i64).ok_or_else(invalid)?;
+    }
+    let Some(mut meta) = ctx.txn.live_meta(ctx.db, key, ctx.now_ms)? else {
+        return Ok(Reply::Int(0));
+    };
+    // A key without a TTL counts as an infinite TTL for GT and LT.
+    let current = if meta.expire_at == 0 { i64::MAX } else { meta.expire_at as i64 };
+    let refused = (nx && meta.expire_at != 0)
+        || (xx && meta.expire_at == 0)
+        || (gt && at <= current)
+        || (lt && at >= current);
+    if refused {
+        return Ok(Reply::Int(0));
+    }
+    if at <= ctx.now_ms as i64 {
+        ctx.txn.delete_key(ctx.db, key)?;
+    } else {
+        meta.expire_at = at as u64;
+        ctx.txn.save_meta(ctx.db, key, &meta)?;
+    }
+    Ok(Reply::Int(1))
+}
+
+fn expire(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    set_expiry(ctx, args, 1000, true)
+}
+
+fn pexpire(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    set_expiry(ctx, args, 1, true)
+}
+
+fn expireat(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    set_expiry(ctx, args, 1000, false)
+}
+
+fn pexpireat(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    set_expiry(ctx, args, 1, false)
+}
+
+/// Shared by TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 for a missing key, -1 without a deadline.
+fn ttl_query(ctx: &mut Ctx<'_, '_>, args: &Args, f: fn(u64, u64) -> i64) -> CmdResult {
+    Ok(Reply::Int(match ctx.txn.live_meta(ctx.db, args.get(1)?, ctx.now_ms)? {
+        None => -2,
+        Some(m) if m.expire_at == 0 => -1,
+        Some(m) => f(m.expire_at, ctx.now_ms),
+    }))
+}
+
+fn ttl(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    // Rounded to the nearest second, as Redis does.
+    ttl_query(ctx, args, |at, now| ((at - now + 500) / 1000) as i64)
+}
+
+fn pttl(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    ttl_query(ctx, args, |at, now| (at - now) as i64)
+}
+
+fn expiretime(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    ttl_query(ctx, args, |at, _| (at / 1000) as i64)
+}
+
+fn pexpiretime(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    ttl_query(ctx, args, |at, _| at as i64)
+}
+
+fn persist(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let key = args.get(1)?;
+    match ctx.txn.live_meta(ctx.db, key, ctx.now_ms)? {
+        Some(mut m) if m.expire_at != 0 => {
+            m.expire_at = 0;
+            ctx.txn.save_meta(ctx.db, key, &m)?;
+            Ok(Reply::Int(1))
+        }
+        _ => Ok(Reply::Int(0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::command::testing::{bulk, bulks, err, int, TestDb};
+    use crate::resp::Reply;
+
+    #[test]
+    fn del_exists_type() {
+        let mut t = TestDb::new();
+        t.run("SET a 1");
+        t.run("SET b 2");
+        assert_eq!(t.run("EXISTS a b a missing"), int(3));
+        assert_eq!(t.run("TYPE a"), Reply::Simple("string".into()));
+        assert_eq!(t.run("TYPE missing"), Reply::Simple("none".into()));
+        assert_eq!(t.run("DEL a missing"), int(1));
+        assert_eq!(t.run("UNLINK b"), int(1));
+        assert_eq!(t.run("EXISTS a b"), int(0));
+    }
+
+    #[test]
+    fn expiry_commands() {
+        let mut t = TestDb::new();
+        t.run("SET k v");
+        assert_eq!(t.run("TTL k"), int(-1));
+        assert_eq!(t.run("TTL missing"), int(-2));
+        assert_eq!(t.run("EXPIRE k 100"), int(1));
+        assert_eq!(t.run("TTL k"), int(100));
+        assert_eq!(t.run("PTTL k"), int(100_000));
+        assert_eq!(t.run("EXPIRE k 50 GT"), int(0));
+        assert_eq!(t.run("EXPIRE k 50 LT"), int(1));
+        assert_eq!(t.run("EXPIRE k 10 NX"), int(0));
+        assert_eq!(t.run("EXPIRE k 10 NX XX"), err("ERR NX and XX, GT or LT options at the same time are not compatible"));
+        assert_eq!(t.run("EXPIRETIME k"), int((t.now_ms / 1000 + 50) as i64));
+        assert_eq!(t.run("PERSIST k"), int(1));
+        assert_eq!(t.run("PERSIST k"), int(0));
+        assert_eq!(t.run("EXPIRE k 1 GT"), int(0), "no TTL counts as infinite");
+        assert_eq!(t.run("EXPIRE missing 10"), int(0));
+        assert_eq!(t.run("EXPIRE k -1"), int(1));
+        assert_eq!(t.run("EXISTS k"), int(0), "a past deadline deletes the key");
+        assert_eq!(
+            t.run("EXPIRE k 9223372036854775807"),
+            err("ERR invalid expire time in 'expire' command")
+        );
+    }
+
+    #[test]
+    fn keys_scan_and_rename() {
+        let mut t = TestDb::new();
+        for k in ["user:1", "user:2", "other"] {
+            t.run(&format!("SET {k} x"));
+        }
+        t.run("RPUSH list a b c");
+        assert_eq!(t.run("KEYS user:*"), bulks(&["user:1", "user:2"]));
+        let mut seen = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let Reply::Array(parts) = t.run(&format!("SCAN {cursor} COUNT 1")) else { panic!() };
+            let Reply::Bulk(c) = &parts[0] else { panic!() };
+            let Reply::Array(keys) = &parts[1] else { panic!() };
+            seen.extend(keys.iter().cloned());
+            cursor = String::from_utf8(c.to_vec()).unwrap();
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 4);
+        let Reply::Array(parts) = t.run("SCAN 0 TYPE list COUNT 100") else { panic!() };
+        assert_eq!(parts[1], bulks(&["list"]));
+        assert_eq!(t.run("RENAME list list2"), Reply::ok());
+        assert_eq!(t.run("LRANGE list2 0 -1"), bulks(&["a", "b", "c"]));
+        assert_eq!(t.run("EXISTS list"), int(0));
+        assert_eq!(t.run("RENAME missing x"), err("ERR no such key"));
+        assert_eq!(t.run("RENAMENX user:1 user:2"), int(0));
+        assert_eq!(t.run("RENAMENX user:1 user:3"), int(1));
+        assert_eq!(t.run("GET user:3"), bulk("x"));
+        assert!(matches!(t.run("RANDOMKEY"), Reply::Bulk(_)));
+    }
+}

@@ -1,0 +1,299 @@
+//! The command table: the one place a command name becomes a handler.
+//!
+//! Each data-type family (`strings`, `keys`, `hashes`, ...) lists its commands in a `COMMANDS`
+//! table with Redis's arity, flags and key positions, and owns their parsing and execution.
+//! Handlers run against a [`Txn`]: for a read it is a snapshot, for a write the applier's
+//! transaction, so the same code serves reads, writes and `MULTI` blocks.
+//! Commands that act on the connection (AUTH, SELECT, MULTI, CLIENT, ...) are `Kind::Session`
+//! and are carried out by `server::session`.
+
+pub mod args;
+pub mod cursor;
+pub mod hashes;
+pub mod keys;
+pub mod lists;
+pub mod server;
+pub mod sets;
+pub mod strings;
+pub mod zsets;
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+
+use crate::resp::Reply;
+use crate::storage::{StorageError, Txn};
+
+pub use args::Args;
+
+/// What a handler can see: the transaction, the selected database, the clock and (for writes)
+/// a random source seeded by the mutation, so replicas make the same "random" choices.
+pub struct Ctx<'t, 'a> {
+    pub txn: &'t mut Txn<'a>,
+    pub db: u8,
+    /// Milliseconds since the Unix epoch, read once by the node that accepted the command.
+    pub now_ms: u64,
+    pub rng: &'t mut StdRng,
+}
+
+pub type CmdResult = Result<Reply, CmdError>;
+pub type Handler = fn(&mut Ctx<'_, '_>, &Args) -> CmdResult;
+
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// Runs against the data.
+    Data(Handler),
+    /// Acts on the connection; carried out by the session.
+    Session,
+}
+
+pub mod flags {
+    pub const WRITE: u32 = 1;
+    pub const READONLY: u32 = 1 << 1;
+    pub const ADMIN: u32 = 1 << 2;
+    /// Allowed before AUTH.
+    pub const NOAUTH: u32 = 1 << 3;
+    pub const FAST: u32 = 1 << 4;
+    /// May grow memory use (Redis's `denyoom`).
+    pub const DENYOOM: u32 = 1 << 5;
+    /// Not allowed inside MULTI.
+    pub const NOMULTI: u32 = 1 << 6;
+    pub const RANDOM: u32 = 1 << 7;
+
+    pub const NAMES: [(u32, &str); 8] = [
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (ADMIN, "admin"),
+        (NOAUTH, "no_auth"),
+        (FAST, "fast"),
+        (DENYOOM, "denyoom"),
+        (NOMULTI, "no_multi"),
+        (RANDOM, "random"),
+    ];
+}
+
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: N means exactly N arguments (name included); -N means at least N.
+    pub arity: i32,
+    pub flags: u32,
+    /// Key positions as Redis reports them (first, last, step); last -1 means "to the end".
+    pub keys: (i32, i32, i32),
+    pub kind: Kind,
+}
+
+impl CommandSpec {
+    pub fn is_write(&self) -> bool {
+        self.flags & flags::WRITE != 0
+    }
+
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+
+    /// The key arguments of `args` (used by CLIENT/COMMAND GETKEYS and by routing).
+    pub fn key_indexes(&self, argc: usize) -> Vec<usize> {
+        let (first, last, step) = self.keys;
+        if first <= 0 || step <= 0 {
+            return Vec::new();
+        }
+        let last = if last < 0 { argc as i32 + last } else { last };
+        (first..=last.min(argc as i32 - 1))
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect()
+    }
+}
+
+/// Errors a command reports to the client. Each maps to Redis's exact error text.
+#[derive(Debug, thiserror::Error)]
+pub enum CmdError {
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+    #[error("ERR no such key")]
+    NoSuchKey,
+    #[error("ERR index out of range")]
+    IndexOutOfRange,
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    WrongArity(String),
+    /// `ERR <message>`
+    #[error("ERR {0}")]
+    Other(String),
+    /// A complete error line with its own prefix (e.g. `NOAUTH ...`).
+    #[error("{0}")]
+    Raw(String),
+    #[error("ERR storage failure: {0}")]
+    Storage(#[from] StorageError),
+}
+
+impl CmdError {
+    pub fn msg(m: impl Into<String>) -> CmdError {
+        CmdError::Other(m.into())
+    }
+
+    pub fn into_reply(self) -> Reply {
+        Reply::Error(self.to_string())
+    }
+}
+
+impl From<CmdError> for Reply {
+    fn from(e: CmdError) -> Reply {
+        e.into_reply()
+    }
+}
+
+static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::new(|| {
+    let families: [&'static [CommandSpec]; 8] = [
+        server::COMMANDS,
+        keys::COMMANDS,
+        strings::COMMANDS,
+        hashes::COMMANDS,
+        lists::COMMANDS,
+        sets::COMMANDS,
+        zsets::COMMANDS,
+        server::SESSION_COMMANDS,
+    ];
+    let mut table = HashMap::new();
+    for spec in families.into_iter().flatten() {
+        let previous = table.insert(spec.name, spec);
+        assert!(previous.is_none(), "command {} defined twice", spec.name);
+    }
+    table
+});
+
+/// Finds a command by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    if name.len() > 32 {
+        return None;
+    }
+    let lower = name.to_ascii_lowercase();
+    let name = std::str::from_utf8(&lower).ok()?;
+    TABLE.get(name).copied()
+}
+
+/// Every command, for COMMAND / COMMAND COUNT.
+pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
+    TABLE.values().copied()
+}
+
+/// Runs a data command whose arity has been checked. Session commands reaching here are a bug
+/// in the caller and answered with an error rather than a panic.
+pub fn execute(ctx: &mut Ctx<'_, '_>, spec: &CommandSpec, argv: &[Bytes]) -> Reply {
+    match spec.kind {
+        Kind::Data(handler) => handler(ctx, &Args::new(argv)).unwrap_or_else(CmdError::into_reply),
+        Kind::Session => Reply::ok(),
+    }
+}
+
+/// Checks that `argv` names a known command with a valid arity.
+pub fn resolve(argv: &[Bytes]) -> Result<&'static CommandSpec, CmdError> {
+    let name = argv.first().ok_or(CmdError::Syntax)?;
+    let spec = lookup(name).ok_or_else(|| {
+        let shown: String = String::from_utf8_lossy(name).chars().take(128).collect();
+        let rest: Vec<String> = argv[1..]
+            .iter()
+            .take(16)
+            .map(|a| format!("'{}'", String::from_utf8_lossy(a).chars().take(64).collect::<String>()))
+            .collect();
+        CmdError::msg(format!(
+            "unknown command '{shown}', with args beginning with: {}",
+            rest.join(" ")
+        ))
+    })?;
+    if !spec.arity_ok(argv.len()) {
+        return Err(CmdError::WrongArity(spec.name.to_string()));
+    }
+    Ok(spec)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Runs commands against a real RocksDB in a temp dir, the way the applier does.
+    use super::*;
+    use crate::storage::{Db, StorageOptions};
+    use rand::SeedableRng;
+    use std::sync::Arc;
+
+    pub struct TestDb {
+        _dir: tempfile::TempDir,
+        pub db: Arc<Db>,
+        pub now_ms: u64,
+        rng: StdRng,
+    }
+
+    impl TestDb {
+        pub fn new() -> TestDb {
+            let dir = tempfile::tempdir().unwrap();
+            let db = Db::open(dir.path(), &StorageOptions::default()).unwrap();
+            TestDb {
+                _dir: dir,
+                db,
+                now_ms: 1_700_000_000_000,
+                rng: StdRng::seed_from_u64(7),
+            }
+        }
+
+        /// Runs one command from a whitespace-separated line, committing writes.
+        pub fn run(&mut self, line: &str) -> Reply {
+            let argv = crate::resp::request::split_args(line.as_bytes()).unwrap();
+            self.run_argv(&argv)
+        }
+
+        pub fn run_argv(&mut self, argv: &[Bytes]) -> Reply {
+            let spec = match resolve(argv) {
+                Ok(spec) => spec,
+                Err(e) => return e.into_reply(),
+            };
+            let mut txn = if spec.is_write() { self.db.writer() } else { self.db.reader() };
+            let reply = {
+                let mut ctx = Ctx {
+                    txn: &mut txn,
+                    db: 0,
+                    now_ms: self.now_ms,
+                    rng: &mut self.rng,
+                };
+                execute(&mut ctx, spec, argv)
+            };
+            if spec.is_write() {
+                self.db.commit(txn, false).unwrap();
+            }
+            reply
+        }
+    }
+
+    pub fn bulk(s: &str) -> Reply {
+        Reply::bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    pub fn bulks(items: &[&str]) -> Reply {
+        Reply::Array(items.iter().map(|s| bulk(s)).collect())
+    }
+
+    pub fn int(n: i64) -> Reply {
+        Reply::Int(n)
+    }
+
+    pub fn err(msg: &str) -> Reply {
+        Reply::Error(msg.to_string())
+    }
+}

@@ -1,0 +1,479 @@
+//! String commands. The value lives inline in the key's meta record, so GET is one point lookup.
+
+use bytes::Bytes;
+
+use super::args::{parse_f64, parse_i64};
+use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::{Args, CmdError, CmdResult, CommandSpec, Ctx, Kind};
+use crate::resp::Reply;
+use crate::storage::{KeyType, Meta};
+
+/// Largest string value (Redis's default `proto-max-bulk-len`).
+pub const MAX_STRING_LEN: usize = 512 * 1024 * 1024;
+
+macro_rules! spec {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:expr) => {
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $keys,
+            kind: Kind::Data($handler),
+        }
+    };
+}
+pub(crate) use spec;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    spec!("get", 2, READONLY | FAST, (1, 1, 1), get),
+    spec!("set", -3, WRITE | DENYOOM, (1, 1, 1), set),
+    spec!("setnx", 3, WRITE | DENYOOM | FAST, (1, 1, 1), setnx),
+    spec!("setex", 4, WRITE | DENYOOM, (1, 1, 1), setex),
+    spec!("psetex", 4, WRITE | DENYOOM, (1, 1, 1), psetex),
+    spec!("mget", -2, READONLY | FAST, (1, -1, 1), mget),
+    spec!("mset", -3, WRITE | DENYOOM, (1, -1, 2), mset),
+    spec!("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), msetnx),
+    spec!("getset", 3, WRITE | DENYOOM | FAST, (1, 1, 1), getset),
+    spec!("getdel", 2, WRITE | FAST, (1, 1, 1), getdel),
+    spec!("getex", -2, WRITE | FAST, (1, 1, 1), getex),
+    spec!("append", 3, WRITE | DENYOOM | FAST, (1, 1, 1), append),
+    spec!("strlen", 2, READONLY | FAST, (1, 1, 1), strlen),
+    spec!("incr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), incr),
+    spec!("decr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), decr),
+    spec!("incrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), incrby),
+    spec!("decrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), decrby),
+    spec!("incrbyfloat", 3, WRITE | DENYOOM | FAST, (1, 1, 1), incrbyfloat),
+    spec!("getrange", 4, READONLY, (1, 1, 1), getrange),
+    spec!("substr", 4, READONLY, (1, 1, 1), getrange),
+    spec!("setrange", 4, WRITE | DENYOOM, (1, 1, 1), setrange),
+];
+
+/// What a write does to the key's TTL.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ttl {
+    /// Keep the current deadline (KEEPTTL, APPEND, INCR, SETRANGE).
+    Keep,
+    /// Remove any deadline (plain SET).
+    Clear,
+    /// Expire at this Unix time in milliseconds.
+    At(u64),
+}
+
+/// The live string stored at `key`, or WRONGTYPE.
+pub fn string_meta(ctx: &Ctx<'_, '_>, key: &[u8]) -> Result<Option<Meta>, CmdError> {
+    match ctx.txn.live_meta(ctx.db, key, ctx.now_ms)? {
+        Some(m) if m.ty != KeyType::String => Err(CmdError::WrongType),
+        other => Ok(other),
+    }
+}
+
+/// Stores a string at `key`, replacing any value of any type.
+pub fn put_string(ctx: &mut Ctx<'_, '_>, key: &[u8], value: Vec<u8>, ttl: Ttl) -> Result<(), CmdError> {
+    let existing = ctx.txn.live_meta(ctx.db, key, ctx.now_ms)?;
+    let mut meta = match existing {
+        Some(m) if m.ty == KeyType::String => m,
+        Some(old) => {
+            let expire_at = old.expire_at;
+            let mut m = ctx.txn.create_key(ctx.db, key, KeyType::String)?;
+            m.expire_at = expire_at;
+            m
+        }
+        None => ctx.txn.create_key(ctx.db, key, KeyType::String)?,
+    };
+    meta.value = value;
+    match ttl {
+        Ttl::Keep => {}
+        Ttl::Clear => meta.expire_at = 0,
+        Ttl::At(at) => meta.expire_at = at,
+    }
+    ctx.txn.save_meta(ctx.db, key, &meta)?;
+    Ok(())
+}
+
+fn get(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    Ok(match string_meta(ctx, args.get(1)?)? {
+        Some(m) => Reply::bulk(m.value),
+        None => Reply::Nil,
+    })
+}
+
+/// Turns an EX/PX/EXAT/PXAT argument into an absolute deadline, with Redis's checks.
+pub fn deadline(ctx: &Ctx<'_, '_>, unit: &str, raw: &Bytes, cmd: &str) -> Result<u64, CmdError> {
+    let n = parse_i64(raw)?;
+    let invalid = || CmdError::msg(format!("invalid expire time in '{cmd}' command"));
+    if n <= 0 {
+        return Err(invalid());
+    }
+    let ms = match unit {
+        "EX" | "EXAT" => n.checked_mul(1000).ok_or_else(invalid)?,
+        _ => n,
+    };
+    let at = match unit {
+        "EX" | "PX" => (ctx.now_ms as i64).checked_add(ms).ok_or_else(invalid)?,
+        _ => ms,
+    };
+    Ok(at as u64)
+}
+
+fn set(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let key = args.get(1)?;
+    let value = args.get(2)?;
+    let (mut nx, mut xx, mut want_old) = (false, false, false);
+    let mut ttl = Ttl::Clear;
+    let mut ttl_given = false;
+    let mut i = 3;
+    while i < args.len() {
+        let opt = args.upper(i)?;
+        match opt.as_str() {
+            "NX" if !xx => nx = true,
+            "XX" if !nx => xx = true,
+            "GET" => want_old = true,
+            "KEEPTTL" if !ttl_given => {
+                ttl = Ttl::Keep;
+                ttl_given = true;
+            }
+            "EX" | "PX" | "EXAT" | "PXAT" if !ttl_given && i + 1 < args.len() => {
+                ttl = Ttl::At(deadline(ctx, &opt, args.get(i + 1)?, "set")?);
+                ttl_given = true;
+                i += 1;
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+        i += 1;
+    }
+    let old = string_meta(ctx, key);
+    let old = if want_old { old? } else { old.unwrap_or(None) };
+    let exists = ctx.txn.live_meta(ctx.db, key, ctx.now_ms)?.is_some();
+    let old_reply = || match &old {
+        Some(m) => Reply::bulk(m.value.clone()),
+        None => Reply::Nil,
+    };
+    if (nx && exists) || (xx && !exists) {
+        return Ok(if want_old { old_reply() } else { Reply::Nil });
+    }
+    put_string(ctx, key, value.to_vec(), ttl)?;
+    Ok(if want_old { old_reply() } else { Reply::ok() })
+}
+
+fn setnx(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let key = args.get(1)?;
+    if ctx.txn.live_meta(ctx.db, key, ctx.now_ms)?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    put_string(ctx, key, args.get(2)?.to_vec(), Ttl::Clear)?;
+    Ok(Reply::Int(1))
+}
+
+fn setex(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let at = deadline(ctx, "EX", args.get(2)?, "setex")?;
+    put_string(ctx, args.get(1)?, args.get(3)?.to_vec(), Ttl::At(at))?;
+    Ok(Reply::ok())
+}
+
+fn psetex(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let at = deadline(ctx, "PX", args.get(2)?, "psetex")?;
+    put_string(ctx, args.get(1)?, args.get(3)?.to_vec(), Ttl::At(at))?;
+    Ok(Reply::ok())
+}
+
+fn mget(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let mut out = Vec::with_capacity(args.len() - 1);
+    for key in args.from(1) {
+        // MGET answers nil, not WRONGTYPE, for keys of other types.
+        out.push(match ctx.txn.live_meta(ctx.db, key, ctx.now_ms)? {
+            Some(m) if m.ty == KeyType::String => Reply::bulk(m.value),
+            _ => Reply::Nil,
+        });
+    }
+    Ok(Reply::Array(out))
+}
+
+fn mset(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let pairs = args.from(1);
+    if pairs.len() % 2 != 0 {
+        return Err(CmdError::WrongArity(String::from_utf8_lossy(args.get(0)?).to_lowercase()));
+    }
+    for kv in pairs.chunks(2) {
+        put_string(ctx, &kv[0], kv[1].to_vec(), Ttl::Clear)?;
+    }
+    Ok(Reply::ok())
+}
+
+fn msetnx(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let pairs = args.from(1);
+    if pairs.len() % 2 != 0 {
+        return Err(CmdError::WrongArity("msetnx".into()));
+    }
+    for kv in pairs.chunks(2) {
+        if ctx.txn.live_meta(ctx.db, &kv[0], ctx.now_ms)?.is_some() {
+            return Ok(Reply::Int(0));
+        }
+    }
+    for kv in pairs.chunks(2) {
+        put_string(ctx, &kv[0], kv[1].to_vec(), Ttl::Clear)?;
+    }
+    Ok(Reply::Int(1))
+}
+
+fn getset(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let key = args.get(1)?;
+    let old = string_meta(ctx, key)?;
+    put_string(ctx, key, args.get(2)?.to_vec(), Ttl::Clear)?;
+    Ok(old.map(|m| Reply::bulk(m.value)).unwrap_or(Reply::Nil))
+}
+
+fn getdel(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let key = args.get(1)?;
+    match string_meta(ctx, key)? {
+        Some(m) => {
+            ctx.txn.delete_key(ctx.db, key)?;
+            Ok(Reply::bulk(m.value))
+        }
+        None => Ok(Reply::Nil),
+    }
+}
+
+fn getex(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let key = args.get(1)?;
+    let mut ttl = Ttl::Keep;
+    let mut i = 2;
+    while i < args.len() {
+        let opt = args.upper(i)?;
+        match opt.as_str() {
+            "PERSIST" if ttl == Ttl::Keep => ttl = Ttl::Clear,
+            "EX" | "PX" | "EXAT" | "PXAT" if ttl == Ttl::Keep && i + 1 < args.len() => {
+                ttl = Ttl::At(deadline(ctx, &opt, args.get(i + 1)?, "getex")?);
+                i += 1;
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+        i += 1;
+    }
+    let Some(mut meta) = string_meta(ctx, key)? else {
+        return Ok(Reply::Nil);
+    };
+    let value = meta.value.clone();
+    match ttl {
+        Ttl::Keep => {}
+        Ttl::Clear => {
+            if meta.expire_at != 0 {
+                meta.expire_at = 0;
+                ctx.txn.save_meta(ctx.db, key, &meta)?;
+            }
+        }
+        Ttl::At(at) => {
+            meta.expire_at = at;
+            ctx.txn.save_meta(ctx.db, key, &meta)?;
+        }
+    }
+    Ok(Reply::bulk(value))
+}
+
+fn append(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let key = args.get(1)?;
+    let mut value = string_meta(ctx, key)?.map(|m| m.value).unwrap_or_default();
+    let suffix = args.get(2)?;
+    if value.len() + suffix.len() > MAX_STRING_LEN {
+        return Err(CmdError::msg("string exceeds maximum allowed size (proto-max-bulk-len)"));
+    }
+    value.extend_from_slice(suffix);
+    let len = value.len();
+    put_string(ctx, key, value, Ttl::Keep)?;
+    Ok(Reply::Int(len as i64))
+}
+
+fn strlen(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let len = string_meta(ctx, args.get(1)?)?.map(|m| m.value.len()).unwrap_or(0);
+    Ok(Reply::Int(len as i64))
+}
+
+fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) -> CmdResult {
+    let current = match string_meta(ctx, key)? {
+        Some(m) => parse_i64(&m.value)?,
+        None => 0,
+    };
+    let next = current.checked_add(delta).ok_or(CmdError::Overflow)?;
+    put_string(ctx, key, next.to_string().into_bytes(), Ttl::Keep)?;
+    Ok(Reply::Int(next))
+}
+
+fn incr(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    incr_by(ctx, args.get(1)?, 1)
+}
+
+fn decr(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    incr_by(ctx, args.get(1)?, -1)
+}
+
+fn incrby(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    incr_by(ctx, args.get(1)?, args.int(2)?)
+}
+
+fn decrby(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let delta = args.int(2)?;
+    if delta == i64::MIN {
+        return Err(CmdError::msg("decrement would overflow"));
+    }
+    incr_by(ctx, args.get(1)?, -delta)
+}
+
+/// Formats an INCRBYFLOAT result: fixed notation, shortest digits, no trailing zeros.
+pub fn format_incr_float(v: f64) -> String {
+    let s = format!("{v}");
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
+}
+
+fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let key = args.get(1)?;
+    let delta = args.float(2)?;
+    let current = match string_meta(ctx, key)? {
+        Some(m) => parse_f64(&m.value).map_err(|_| CmdError::NotFloat)?,
+        None => 0.0,
+    };
+    let next = current + delta;
+    if !next.is_finite() {
+        return Err(CmdError::msg("increment would produce NaN or Infinity"));
+    }
+    let text = format_incr_float(next);
+    put_string(ctx, key, text.clone().into_bytes(), Ttl::Keep)?;
+    Ok(Reply::bulk(text))
+}
+
+fn getrange(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let (start, end) = (args.int(2)?, args.int(3)?);
+    let value = string_meta(ctx, args.get(1)?)?.map(|m| m.value).unwrap_or_default();
+    let len = value.len() as i64;
+    if len == 0 || (start < 0 && end < 0 && start > end) {
+        return Ok(Reply::bulk(""));
+    }
+    let start = if start < 0 { (len + start).max(0) } else { start };
+    let end = if end < 0 { (len + end).max(0) } else { end.min(len - 1) };
+    if start > end || start >= len {
+        return Ok(Reply::bulk(""));
+    }
+    Ok(Reply::bulk(value[start as usize..=end as usize].to_vec()))
+}
+
+fn setrange(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let key = args.get(1)?;
+    let offset = args.int(2)?;
+    let patch = args.get(3)?;
+    if offset < 0 {
+        return Err(CmdError::msg("offset is out of range"));
+    }
+    let existing = string_meta(ctx, key)?;
+    if patch.is_empty() {
+        return Ok(Reply::Int(existing.map(|m| m.value.len()).unwrap_or(0) as i64));
+    }
+    let offset = offset as usize;
+    if offset + patch.len() > MAX_STRING_LEN {
+        return Err(CmdError::msg("string exceeds maximum allowed size (proto-max-bulk-len)"));
+    }
+    let mut value = existing.map(|m| m.value).unwrap_or_default();
+    if value.len() < offset + patch.len() {
+        value.resize(offset + patch.len(), 0);
+    }
+    value[offset..offset + patch.len()].copy_from_slice(patch);
+    let len = value.len();
+    put_string(ctx, key, value, Ttl::Keep)?;
+    Ok(Reply::Int(len as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::command::testing::{bulk, err, int, TestDb};
+    use crate::resp::Reply;
+
+    #[test]
+    fn set_get_and_options() {
+        let mut t = TestDb::new();
+        assert_eq!(t.run("SET k v"), Reply::ok());
+        assert_eq!(t.run("GET k"), bulk("v"));
+        assert_eq!(t.run("SET k w NX"), Reply::Nil);
+        assert_eq!(t.run("SET k w XX GET"), bulk("v"));
+        assert_eq!(t.run("SET other w XX"), Reply::Nil);
+        assert_eq!(t.run("SET k v NX XX"), err("ERR syntax error"));
+        assert_eq!(t.run("SET k v EX 0"), err("ERR invalid expire time in 'set' command"));
+        assert_eq!(t.run("SET k v EX abc"), err("ERR value is not an integer or out of range"));
+        assert_eq!(t.run("GET missing"), Reply::Nil);
+        assert_eq!(t.run("GET"), err("ERR wrong number of arguments for 'get' command"));
+    }
+
+    #[test]
+    fn ttl_options_are_absolute_deadlines() {
+        let mut t = TestDb::new();
+        t.run("SET k v PX 100");
+        assert_eq!(t.run("GET k"), bulk("v"));
+        t.now_ms += 100;
+        assert_eq!(t.run("GET k"), Reply::Nil, "expired exactly at the deadline");
+        t.run("SET k v EX 10");
+        t.run("SET k w KEEPTTL");
+        t.now_ms += 10_000;
+        assert_eq!(t.run("GET k"), Reply::Nil, "KEEPTTL kept the deadline");
+    }
+
+    #[test]
+    fn counters() {
+        let mut t = TestDb::new();
+        assert_eq!(t.run("INCR n"), int(1));
+        assert_eq!(t.run("INCRBY n 41"), int(42));
+        assert_eq!(t.run("DECRBY n 2"), int(40));
+        assert_eq!(t.run("DECR n"), int(39));
+        t.run("SET n 9223372036854775807");
+        assert_eq!(t.run("INCR n"), err("ERR increment or decrement would overflow"));
+        t.run("SET s abc");
+        assert_eq!(t.run("INCR s"), err("ERR value is not an integer or out of range"));
+        t.run("SET f 10.50");
+        assert_eq!(t.run("INCRBYFLOAT f 0.1"), bulk("10.6"));
+        assert_eq!(t.run("INCRBYFLOAT f -5.6"), bulk("5"));
+        assert_eq!(t.run("INCRBYFLOAT f 5.0e3"), bulk("5005"));
+        assert_eq!(t.run("INCRBYFLOAT f inf"), err("ERR increment would produce NaN or Infinity"));
+    }
+
+    #[test]
+    fn ranges_and_appends() {
+        let mut t = TestDb::new();
+        assert_eq!(t.run("APPEND k Hello"), int(5));
+        assert_eq!(t.run("APPEND k \" World\""), int(11));
+        assert_eq!(t.run("GETRANGE k 0 3"), bulk("Hell"));
+        assert_eq!(t.run("GETRANGE k -3 -1"), bulk("rld"));
+        assert_eq!(t.run("GETRANGE k 0 -1"), bulk("Hello World"));
+        assert_eq!(t.run("GETRANGE k 10 100"), bulk("d"));
+        assert_eq!(t.run("GETRANGE k 5 3"), bulk(""));
+        assert_eq!(t.run("SETRANGE k 6 Redis"), int(11));
+        assert_eq!(t.run("GET k"), bulk("Hello Redis"));
+        assert_eq!(t.run("SETRANGE pad 3 x"), int(4));
+        assert_eq!(t.run("GET pad"), Reply::bulk(&b"\0\0\0x"[..]));
+        assert_eq!(t.run("SETRANGE k -1 x"), err("ERR offset is out of range"));
+        assert_eq!(t.run("STRLEN k"), int(11));
+    }
+
+    #[test]
+    fn multi_key_and_getters() {
+        let mut t = TestDb::new();
+        assert_eq!(t.run("MSET a 1 b 2"), Reply::ok());
+        assert_eq!(t.run("MSET a 1 b"), err("ERR wrong number of arguments for 'mset' command"));
+        assert_eq!(t.run("MSETNX b 3 c 4"), int(0));
+        assert_eq!(t.run("MSETNX c 3 d 4"), int(1));
+        t.run("LPUSH list x");
+        assert_eq!(
+            t.run("MGET a b missing list"),
+            Reply::Array(vec![bulk("1"), bulk("2"), Reply::Nil, Reply::Nil])
+        );
+        assert_eq!(t.run("GETSET a 10"), bulk("1"));
+        assert_eq!(t.run("GETDEL a"), bulk("10"));
+        assert_eq!(t.run("GETDEL a"), Reply::Nil);
+        assert_eq!(
+            t.run("GET list"),
+            err("WRONGTYPE Operation against a key holding the wrong kind of value")
+        );
+        assert_eq!(t.run("SETNX b x"), int(0));
+        assert_eq!(t.run("SETEX e 0 v"), err("ERR invalid expire time in 'setex' command"));
+        assert_eq!(t.run("GETEX b EX 10"), bulk("2"));
+        assert_eq!(t.run("GETEX b PERSIST"), bulk("2"));
+    }
+}

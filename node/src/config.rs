@@ -1,0 +1,345 @@
+//! Node configuration: a Redis-style file (`key value` lines, `#` comments) with every key also
+//! settable as a command-line flag (`--port 7400`), flags winning over the file.
+//!
+//! The keys are declared once, in [`KEYS`], with their help text, default and parser; the
+//! command line and `kiwi --help` are generated from the same table.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}:{line}: {message}")]
+    Line {
+        path: String,
+        line: usize,
+        message: String,
+    },
+    #[error("--{key}: {message}")]
+    Flag { key: String, message: String },
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// How raft node ids are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeIdSetting {
+    Fixed(u64),
+    /// Drawn at random below 2^53 on first start and kept in the data dir.
+    Auto,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    pub binding: String,
+    pub db_path: PathBuf,
+    pub databases: u16,
+    pub requirepass: Option<String>,
+    pub maxclients: usize,
+    pub proto_max_bulk_len: usize,
+    pub client_query_buffer_limit: usize,
+    pub memory: u64,
+    pub rocksdb_max_background_jobs: i32,
+    pub rocksdb_max_write_buffer_number: i32,
+    pub rocksdb_write_buffer_size: u64,
+    pub log_dir: Option<PathBuf>,
+    pub log_level: String,
+    pub raft_node_id: NodeIdSetting,
+    pub raft_addr: String,
+    pub raft_resp_addr: Option<String>,
+    pub raft_data_dir: Option<PathBuf>,
+    pub raft_follower_forward: bool,
+    pub raft_write_timeout: Duration,
+    pub raft_heartbeat_interval: Duration,
+    pub raft_election_timeout: Duration,
+    pub raft_snapshot_logs: u64,
+    pub active_expire_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 7379,
+            binding: "127.0.0.1".into(),
+            db_path: PathBuf::from("./kiwi-data"),
+            databases: 16,
+            requirepass: None,
+            maxclients: 10_000,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            memory: 1 << 30,
+            rocksdb_max_background_jobs: 4,
+            rocksdb_max_write_buffer_number: 2,
+            rocksdb_write_buffer_size: 64 << 20,
+            log_dir: None,
+            log_level: "info".into(),
+            raft_node_id: NodeIdSetting::Fixed(1),
+            raft_addr: "127.0.0.1:8001".into(),
+            raft_resp_addr: None,
+            raft_data_dir: None,
+            raft_follower_forward: true,
+            raft_write_timeout: Duration::from_secs(5),
+            raft_heartbeat_interval: Duration::from_millis(100),
+            raft_election_timeout: Duration::from_millis(1000),
+            raft_snapshot_logs: 50_000,
+            active_expire_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+type Setter = fn(&mut Config, &str) -> Result<(), String>;
+
+/// One configuration key.
+pub struct ConfigKey {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub set: Setter,
+    /// Renders the current value for CONFIG GET.
+    pub get: fn(&Config) -> String,
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Ok(true),
+        "no" | "false" | "off" | "0" => Ok(false),
+        _ => Err(format!("expected yes or no, got '{v}'")),
+    }
+}
+
+/// Parses sizes the way Redis does: `1024`, `64kb`, `1gb` (powers of 1024), `1k`/`1m`/`1g`
+/// (powers of 1000).
+pub fn parse_size(v: &str) -> Result<u64, String> {
+    let lower = v.trim().to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid size '{v}'"))?;
+    let mult: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err(format!("invalid size unit in '{v}'")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("size '{v}' is too large"))
+}
+
+fn parse_num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("invalid number '{v}'"))
+}
+
+fn parse_millis(v: &str) -> Result<Duration, String> {
+    Ok(Duration::from_millis(parse_num(v)?))
+}
+
+fn check_addr(v: &str) -> Result<String, String> {
+    let (host, port) = v
+        .rsplit_once(':')
+        .ok_or_else(|| format!("expected host:port, got '{v}'"))?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!("expected host:port, got '{v}'"));
+    }
+    Ok(v.to_string())
+}
+
+fn ms(d: Duration) -> String {
+    d.as_millis().to_string()
+}
+
+macro_rules! key {
+    ($name:literal, $help:literal, |$c:ident, $v:ident| $set:expr, |$g:ident| $get:expr) => {
+        ConfigKey {
+            name: $name,
+            help: $help,
+            set: |$c, $v| {
+                $set;
+                Ok(())
+            },
+            get: |$g| $get,
+        }
+    };
+}
+
+pub const KEYS: &[ConfigKey] = &[
+    key!("port", "RESP port [7379]", |c, v| c.port = parse_num(v)?, |c| c.port.to_string()),
+    key!("binding", "address the RESP port listens on [127.0.0.1]", |c, v| c.binding = v.to_string(), |c| c.binding.clone()),
+    key!("bind", "alias of binding", |c, v| c.binding = v.split_whitespace().next().unwrap_or(v).to_string(), |c| c.binding.clone()),
+    key!("db-path", "data directory [./kiwi-data]", |c, v| c.db_path = PathBuf::from(v), |c| c.db_path.display().to_string()),
+    key!("databases", "number of databases for SELECT, 1..255 [16]", |c, v| {
+        let n: u16 = parse_num(v)?;
+        if !(1..=255).contains(&n) {
+            return Err("databases must be between 1 and 255".into());
+        }
+        c.databases = n
+    }, |c| c.databases.to_string()),
+    key!("requirepass", "password clients must AUTH with (empty: none)", |c, v| c.requirepass = (!v.is_empty()).then(|| v.to_string()), |c| c.requirepass.clone().unwrap_or_default()),
+    key!("maxclients", "most simultaneous client connections [10000]", |c, v| c.maxclients = parse_num(v)?, |c| c.maxclients.to_string()),
+    key!("proto-max-bulk-len", "longest bulk string accepted [512mb]", |c, v| c.proto_max_bulk_len = parse_size(v)? as usize, |c| c.proto_max_bulk_len.to_string()),
+    key!("client-query-buffer-limit", "most unparsed bytes buffered per client [1gb]", |c, v| c.client_query_buffer_limit = parse_size(v)? as usize, |c| c.client_query_buffer_limit.to_string()),
+    key!("memory", "memory budget for RocksDB block cache and write buffers [1GB]", |c, v| c.memory = parse_size(v)?, |c| c.memory.to_string()),
+    key!("rocksdb-max-background-jobs", "RocksDB flush and compaction threads [4]", |c, v| c.rocksdb_max_background_jobs = parse_num(v)?, |c| c.rocksdb_max_background_jobs.to_string()),
+    key!("rocksdb-max-write-buffer-number", "RocksDB memtables per column family [2]", |c, v| c.rocksdb_max_write_buffer_number = parse_num(v)?, |c| c.rocksdb_max_write_buffer_number.to_string()),
+    key!("rocksdb-write-buffer-size", "RocksDB memtable size [64mb]", |c, v| c.rocksdb_write_buffer_size = parse_size(v)?, |c| c.rocksdb_write_buffer_size.to_string()),
+    key!("log-dir", "directory for kiwi.log (default: stderr)", |c, v| c.log_dir = (!v.is_empty()).then(|| PathBuf::from(v)), |c| c.log_dir.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+    key!("loglevel", "error, warn, info, debug or trace [info]", |c, v| {
+        match v {
+            "error" | "warn" | "info" | "debug" | "trace" => c.log_level = v.to_string(),
+            // Redis's names
+            "warning" => c.log_level = "warn".into(),
+            "notice" | "verbose" => c.log_level = "info".into(),
+            _ => return Err(format!("unknown log level '{v}'")),
+        }
+    }, |c| c.log_level.clone()),
+    key!("raft-node-id", "this node's raft id (a number, or auto) [1]", |c, v| {
+        c.raft_node_id = if v == "auto" {
+            NodeIdSetting::Auto
+        } else {
+            let n: u64 = parse_num(v)?;
+            if n == 0 || n >= 1 << 53 {
+                return Err("raft-node-id must be between 1 and 2^53-1, or auto".into());
+            }
+            NodeIdSetting::Fixed(n)
+        }
+    }, |c| match c.raft_node_id { NodeIdSetting::Fixed(n) => n.to_string(), NodeIdSetting::Auto => "auto".into() }),
+    key!("raft-addr", "raft RPC and admin HTTP address, host:port [127.0.0.1:8001]", |c, v| c.raft_addr = check_addr(v)?, |c| c.raft_addr.clone()),
+    key!("raft-resp-addr", "RESP address other nodes and clients reach this node at [binding:port]", |c, v| c.raft_resp_addr = Some(check_addr(v)?), |c| c.raft_resp_addr.clone().unwrap_or_default()),
+    key!("raft-data-dir", "raft log directory (default: inside db-path)", |c, v| c.raft_data_dir = Some(PathBuf::from(v)), |c| c.raft_data_dir.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+    key!("raft-follower-forward", "followers forward commands to the leader (yes) or reply -MOVED (no) [yes]", |c, v| c.raft_follower_forward = parse_bool(v)?, |c| if c.raft_follower_forward { "yes".into() } else { "no".into() }),
+    key!("raft-write-timeout", "ms a write waits for commit before -CLUSTERDOWN [5000]", |c, v| c.raft_write_timeout = parse_millis(v)?, |c| ms(c.raft_write_timeout)),
+    key!("raft-heartbeat-interval", "ms between leader heartbeats [100]", |c, v| c.raft_heartbeat_interval = parse_millis(v)?, |c| ms(c.raft_heartbeat_interval)),
+    key!("raft-election-timeout", "ms without a leader before an election [1000]", |c, v| c.raft_election_timeout = parse_millis(v)?, |c| ms(c.raft_election_timeout)),
+    key!("raft-snapshot-logs", "log entries between snapshots [50000]", |c, v| c.raft_snapshot_logs = parse_num(v)?, |c| c.raft_snapshot_logs.to_string()),
+    key!("active-expire-interval", "ms between active expiry sweeps [100]", |c, v| c.active_expire_interval = parse_millis(v)?, |c| ms(c.active_expire_interval)),
+];
+
+pub fn find_key(name: &str) -> Option<&'static ConfigKey> {
+    KEYS.iter().find(|k| k.name.eq_ignore_ascii_case(name))
+}
+
+impl Config {
+    /// Applies a config file's lines on top of `self`.
+    pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        self.apply_text(&text, &path.display().to_string())
+    }
+
+    pub fn apply_text(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let err = |message: String| ConfigError::Line {
+                path: origin.to_string(),
+                line: i + 1,
+                message,
+            };
+            let (name, value) = match line.split_once(char::is_whitespace) {
+                Some((n, v)) => (n, v.trim()),
+                None => (line, ""),
+            };
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            let key = find_key(name).ok_or_else(|| err(format!("unknown config key '{name}'")))?;
+            (key.set)(self, value).map_err(|m| err(format!("bad value for '{name}': {m}")))?;
+        }
+        Ok(())
+    }
+
+    pub fn set_flag(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let key = find_key(name).ok_or_else(|| ConfigError::Flag {
+            key: name.to_string(),
+            message: "unknown option".into(),
+        })?;
+        (key.set)(self, value).map_err(|message| ConfigError::Flag {
+            key: name.to_string(),
+            message,
+        })
+    }
+
+    /// The RESP listen address.
+    pub fn resp_listen_addr(&self) -> String {
+        format!("{}:{}", self.binding, self.port)
+    }
+
+    /// The RESP address advertised to other nodes and redirected clients.
+    pub fn advertised_resp_addr(&self) -> String {
+        self.raft_resp_addr
+            .clone()
+            .unwrap_or_else(|| self.resp_listen_addr())
+    }
+
+    pub fn raft_dir(&self) -> PathBuf {
+        self.raft_data_dir.clone().unwrap_or_else(|| self.db_path.clone())
+    }
+
+    /// Checks combinations no single key can check.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.raft_heartbeat_interval >= self.raft_election_timeout {
+            return Err(ConfigError::Invalid(
+                "raft-heartbeat-interval must be shorter than raft-election-timeout".into(),
+            ));
+        }
+        if self.resp_listen_addr().parse::<SocketAddr>().is_err()
+            && !self.binding.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        {
+            return Err(ConfigError::Invalid(format!("invalid binding '{}'", self.binding)));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_cluster_file_parses() {
+        let text = "# Kiwi Cluster Node 1 Configuration\n\nport 7379\nbinding 127.0.0.1\ndb-path ./db_node1\n\
+            raft-node-id 1\nraft-addr 127.0.0.1:8001\nraft-resp-addr 127.0.0.1:7379\nraft-data-dir ./raft_data_1\n\
+            memory 1GB\nrocksdb-max-background-jobs 4\nrocksdb-max-write-buffer-number 2\n\
+            rocksdb-write-buffer-size 67108864\nlog-dir ./cluster_logs\n";
+        let mut c = Config::default();
+        c.apply_text(text, "node1.conf").unwrap();
+        assert_eq!(c.port, 7379);
+        assert_eq!(c.memory, 1 << 30);
+        assert_eq!(c.raft_node_id, NodeIdSetting::Fixed(1));
+        assert_eq!(c.db_path, PathBuf::from("./db_node1"));
+        assert_eq!(c.rocksdb_write_buffer_size, 67108864);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let mut c = Config::default();
+        let e = c.apply_text("port 7379\nbogus 1\n", "x.conf").unwrap_err();
+        assert_eq!(e.to_string(), "x.conf:2: unknown config key 'bogus'");
+        let e = c.apply_text("\nport seventy\n", "x.conf").unwrap_err();
+        assert_eq!(e.to_string(), "x.conf:2: bad value for 'port': invalid number 'seventy'");
+        assert!(c.apply_text("raft-addr nowhere\n", "x").is_err());
+        assert!(c.apply_text("databases 0\n", "x").is_err());
+    }
+
+    #[test]
+    fn sizes_follow_redis_units() {
+        assert_eq!(parse_size("64mb").unwrap(), 64 << 20);
+        assert_eq!(parse_size("1k").unwrap(), 1000);
+        assert_eq!(parse_size("1GB").unwrap(), 1 << 30);
+        assert!(parse_size("12xb").is_err());
+    }
+}

@@ -1,0 +1,191 @@
+//! Replies and their encoding. A `Reply` is protocol-neutral; `encode` writes it as RESP2 or
+//! RESP3 depending on what the connection negotiated with `HELLO`.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `+OK`
+    Simple(String),
+    /// `-ERR ...`: the string carries its own prefix (`ERR`, `WRONGTYPE`, `NOAUTH`, ...).
+    Error(String),
+    Int(i64),
+    Bulk(Bytes),
+    /// Absent value: `$-1` in RESP2, `_` in RESP3.
+    Nil,
+    Array(Vec<Reply>),
+    /// Absent array (`*-1` in RESP2, `_` in RESP3), e.g. EXEC after a failed WATCH, BLPOP timeout.
+    NilArray,
+    /// A double: a bulk string in RESP2, `,` in RESP3.
+    Double(f64),
+    /// Key/value pairs: a flat array in RESP2, `%` in RESP3.
+    Map(Vec<(Reply, Reply)>),
+    /// A set: an array in RESP2, `~` in RESP3.
+    Set(Vec<Reply>),
+    /// Verbatim text (INFO, CLIENT INFO): a bulk string in RESP2, `=` in RESP3.
+    Verbatim(String),
+}
+
+impl Reply {
+    pub fn ok() -> Reply {
+        Reply::Simple("OK".into())
+    }
+
+    /// An `-ERR <msg>` reply.
+    pub fn err(msg: impl AsRef<str>) -> Reply {
+        Reply::Error(format!("ERR {}", msg.as_ref()))
+    }
+
+    pub fn bulk(data: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(data.into())
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// Bulk strings from raw values.
+    pub fn bulks<I, T>(items: I) -> Reply
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<Bytes>,
+    {
+        Reply::Array(items.into_iter().map(|v| Reply::Bulk(v.into())).collect())
+    }
+
+    pub fn encode(&self, out: &mut BytesMut, resp3: bool) {
+        match self {
+            Reply::Simple(s) => line(out, b'+', s.as_bytes()),
+            Reply::Error(e) => {
+                // A newline inside an error would break the framing.
+                let clean: String = e.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
+                line(out, b'-', clean.as_bytes())
+            }
+            Reply::Int(n) => line(out, b':', n.to_string().as_bytes()),
+            Reply::Bulk(b) => bulk(out, b'$', b),
+            Reply::Nil => {
+                if resp3 {
+                    out.put_slice(b"_\r\n")
+                } else {
+                    out.put_slice(b"$-1\r\n")
+                }
+            }
+            Reply::NilArray => {
+                if resp3 {
+                    out.put_slice(b"_\r\n")
+                } else {
+                    out.put_slice(b"*-1\r\n")
+                }
+            }
+            Reply::Array(items) => {
+                line(out, b'*', items.len().to_string().as_bytes());
+                for item in items {
+                    item.encode(out, resp3);
+                }
+            }
+            Reply::Set(items) => {
+                line(out, if resp3 { b'~' } else { b'*' }, items.len().to_string().as_bytes());
+                for item in items {
+                    item.encode(out, resp3);
+                }
+            }
+            Reply::Map(pairs) => {
+                if resp3 {
+                    line(out, b'%', pairs.len().to_string().as_bytes());
+                } else {
+                    line(out, b'*', (pairs.len() * 2).to_string().as_bytes());
+                }
+                for (k, v) in pairs {
+                    k.encode(out, resp3);
+                    v.encode(out, resp3);
+                }
+            }
+            Reply::Double(d) => {
+                let text = format_double(*d);
+                if resp3 {
+                    line(out, b',', text.as_bytes())
+                } else {
+                    bulk(out, b'$', text.as_bytes())
+                }
+            }
+            Reply::Verbatim(text) => {
+                if resp3 {
+                    let mut body = b"txt:".to_vec();
+                    body.extend_from_slice(text.as_bytes());
+                    bulk(out, b'=', &body)
+                } else {
+                    bulk(out, b'$', text.as_bytes())
+                }
+            }
+        }
+    }
+}
+
+fn line(out: &mut BytesMut, prefix: u8, body: &[u8]) {
+    out.reserve(body.len() + 3);
+    out.put_u8(prefix);
+    out.put_slice(body);
+    out.put_slice(b"\r\n");
+}
+
+fn bulk(out: &mut BytesMut, prefix: u8, body: &[u8]) {
+    line(out, prefix, body.len().to_string().as_bytes());
+    out.reserve(body.len() + 2);
+    out.put_slice(body);
+    out.put_slice(b"\r\n");
+}
+
+/// Formats a double as Redis does for scores and INCRBYFLOAT results (`%.17g` with the
+/// shortest digits that read back as the same value): `3`, `10.5`, `1e+20`, `inf`.
+pub fn format_double(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d.is_nan() {
+        return "nan".into();
+    }
+    let sci = format!("{d:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..17).contains(&exp) {
+        format!("{d}")
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(r: &Reply, resp3: bool) -> String {
+        let mut out = BytesMut::new();
+        r.encode(&mut out, resp3);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn resp2_and_resp3_encodings() {
+        assert_eq!(enc(&Reply::ok(), false), "+OK\r\n");
+        assert_eq!(enc(&Reply::Nil, false), "$-1\r\n");
+        assert_eq!(enc(&Reply::Nil, true), "_\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), false), "$3\r\n1.5\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), true), ",1.5\r\n");
+        let map = Reply::Map(vec![(Reply::bulk("a"), Reply::Int(1))]);
+        assert_eq!(enc(&map, false), "*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&map, true), "%1\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&Reply::Error("ERR a\r\nb".into()), false), "-ERR a  b\r\n");
+    }
+
+    #[test]
+    fn doubles_format_like_redis() {
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(10.5), "10.5");
+        assert_eq!(format_double(f64::INFINITY), "inf");
+        assert_eq!(format_double(-2.0), "-2");
+        assert_eq!(format_double(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(format_double(1e20), "1e+20");
+        assert_eq!(format_double(1.5e-7), "1.5e-07");
+    }
+}

@@ -1,0 +1,126 @@
+//! The RESP server: a listener that admits connections up to `maxclients`, one task per
+//! connection, and the node-wide state those tasks share.
+
+pub mod connection;
+pub mod info;
+pub mod session;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::config::Config;
+use crate::engine::LocalApplier;
+use crate::resp::FrameLimits;
+use crate::storage::Db;
+
+/// What CLIENT LIST shows of a connection.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub name: String,
+    pub db: u8,
+    pub connected_at: Instant,
+    pub last_command: String,
+    pub resp: u8,
+}
+
+/// State shared by every connection of a node.
+pub struct ServerState {
+    pub db: Arc<Db>,
+    pub writer: LocalApplier,
+    /// Settings CONFIG SET may change at run time.
+    pub config: RwLock<Config>,
+    pub limits: FrameLimits,
+    pub started: Instant,
+    pub run_id: String,
+    pub next_client_id: AtomicU64,
+    pub clients: Mutex<BTreeMap<u64, ClientInfo>>,
+    pub total_connections: AtomicU64,
+    pub total_commands: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub expired_keys: AtomicU64,
+}
+
+impl ServerState {
+    pub fn new(db: Arc<Db>, writer: LocalApplier, config: Config) -> Arc<ServerState> {
+        let limits = FrameLimits {
+            max_bulk_len: config.proto_max_bulk_len,
+            ..FrameLimits::default()
+        };
+        let run_id: String = (0..40)
+            .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
+            .collect();
+        Arc::new(ServerState {
+            db,
+            writer,
+            config: RwLock::new(config),
+            limits,
+            started: Instant::now(),
+            run_id,
+            next_client_id: AtomicU64::new(1),
+            clients: Mutex::new(BTreeMap::new()),
+            total_connections: AtomicU64::new(0),
+            total_commands: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            expired_keys: AtomicU64::new(0),
+        })
+    }
+
+    pub fn config(&self) -> std::sync::RwLockReadGuard<'_, Config> {
+        self.config.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn clients(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, ClientInfo>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn count_command(&self) {
+        self.total_commands.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Accepts RESP connections until `shutdown` flips to true.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    // Bounds concurrent connections; a connection over the limit is told so and closed, as
+    // Redis does, instead of queueing in the accept backlog.
+    let permits = Arc::new(Semaphore::new(state.config().maxclients));
+    loop {
+        let (socket, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return Ok(()),
+        };
+        let _ = socket.set_nodelay(true);
+        state.total_connections.fetch_add(1, Ordering::Relaxed);
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            state.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(connection::reject(socket));
+            continue;
+        };
+        let state = state.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection::run(socket, peer, state, shutdown).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+}

@@ -1,0 +1,549 @@
+//! A connection's session: selected database, authentication, protocol version, MULTI queue,
+//! and the commands that act on these (AUTH, HELLO, SELECT, MULTI/EXEC, CLIENT, CONFIG, ...).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tokio::sync::oneshot;
+
+use super::{info, ClientInfo, ServerState};
+use crate::command::{self, flags, Args, CmdError, CommandSpec, Ctx, Kind};
+use crate::config;
+use crate::engine::{self, Mutation, Op, WriteError};
+use crate::resp::Reply;
+
+/// Redis version reported to clients, which use it for feature detection.
+pub const REDIS_VERSION: &str = "7.2.0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Continue,
+    Close,
+}
+
+type WriteReply = oneshot::Receiver<Result<Reply, Arc<WriteError>>>;
+
+enum Queued {
+    Ready(Reply),
+    Write(WriteReply),
+}
+
+pub struct Session {
+    state: Arc<ServerState>,
+    id: u64,
+    db: u8,
+    authenticated: bool,
+    resp3: bool,
+    /// Commands queued by MULTI, with the database each runs against.
+    multi: Option<Vec<Op>>,
+    /// The database selected inside the MULTI block so far.
+    multi_db: u8,
+    /// A queued command was rejected: EXEC must abort.
+    multi_failed: bool,
+    /// Replies not yet written, in request order.
+    queue: VecDeque<Queued>,
+    out: BytesMut,
+}
+
+impl Session {
+    pub fn new(state: Arc<ServerState>, peer: SocketAddr) -> Session {
+        let id = state.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let authenticated = state.config().requirepass.is_none();
+        state.clients().insert(
+            id,
+            ClientInfo {
+                id,
+                addr: peer.to_string(),
+                name: String::new(),
+                db: 0,
+                connected_at: Instant::now(),
+                last_command: String::new(),
+                resp: 2,
+            },
+        );
+        Session {
+            state,
+            id,
+            db: 0,
+            authenticated,
+            resp3: false,
+            multi: None,
+            multi_db: 0,
+            multi_failed: false,
+            queue: VecDeque::new(),
+            out: BytesMut::with_capacity(16 * 1024),
+        }
+    }
+
+    pub fn close(&mut self) {
+        self.state.clients().remove(&self.id);
+    }
+
+    pub fn push_reply(&mut self, reply: &Reply) {
+        if self.queue.is_empty() {
+            reply.encode(&mut self.out, self.resp3);
+        } else {
+            self.queue.push_back(Queued::Ready(reply.clone()));
+        }
+    }
+
+    /// Waits for every submitted write and encodes all replies in order.
+    pub async fn finish_pending(&mut self) {
+        while let Some(item) = self.queue.pop_front() {
+            let reply = match item {
+                Queued::Ready(r) => r,
+                Queued::Write(rx) => match rx.await {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(e)) => Reply::err(e.to_string()),
+                    Err(_) => Reply::err("write was dropped by the applier"),
+                },
+            };
+            reply.encode(&mut self.out, self.resp3);
+        }
+    }
+
+    pub fn take_output(&mut self) -> BytesMut {
+        self.out.split()
+    }
+
+    fn update_info(&self, f: impl FnOnce(&mut ClientInfo)) {
+        if let Some(info) = self.state.clients().get_mut(&self.id) {
+            f(info);
+        }
+    }
+
+    /// Runs one request.
+    pub async fn handle(&mut self, argv: Vec<Bytes>) -> Step {
+        self.state.count_command();
+        let spec = match command::resolve(&argv) {
+            Ok(spec) => spec,
+            Err(e) => {
+                if self.multi.is_some() {
+                    self.multi_failed = true;
+                }
+                let reply = if self.authenticated {
+                    e.into_reply()
+                } else {
+                    noauth()
+                };
+                self.push_reply(&reply);
+                return Step::Continue;
+            }
+        };
+        self.update_info(|i| i.last_command = spec.name.to_string());
+        if !self.authenticated && !spec.has(flags::NOAUTH) {
+            self.push_reply(&noauth());
+            return Step::Continue;
+        }
+        if self.multi.is_some() && !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+            let reply = self.queue_in_multi(spec, argv);
+            self.push_reply(&reply);
+            return Step::Continue;
+        }
+        match spec.kind {
+            Kind::Data(_) if spec.is_write() => {
+                self.submit(Mutation::single(self.db, argv)).await;
+                Step::Continue
+            }
+            Kind::Data(_) => {
+                let reply = self.read(spec, &argv);
+                self.push_reply(&reply);
+                Step::Continue
+            }
+            Kind::Session => self.session_command(spec, &argv).await,
+        }
+    }
+
+    async fn submit(&mut self, mutation: Mutation) {
+        match self.state.writer.submit(mutation).await {
+            Ok(rx) => self.queue.push_back(Queued::Write(rx)),
+            Err(e) => self.push_reply(&Reply::err(e.to_string())),
+        }
+    }
+
+    /// Runs a read against a snapshot. Earlier writes of this connection are in the queue
+    /// ahead of it and are waited for first, so a client always reads its own writes.
+    fn read(&mut self, spec: &CommandSpec, argv: &[Bytes]) -> Reply {
+        let db = self.state.db.clone();
+        let mut txn = db.reader();
+        let mut rng = StdRng::seed_from_u64(rand::random());
+        let mut ctx = Ctx {
+            txn: &mut txn,
+            db: self.db,
+            now_ms: engine::now_ms(),
+            rng: &mut rng,
+        };
+        command::execute(&mut ctx, spec, argv)
+    }
+
+    fn queue_in_multi(&mut self, spec: &CommandSpec, argv: Vec<Bytes>) -> Reply {
+        if spec.has(flags::NOMULTI) {
+            self.multi_failed = true;
+            return Reply::err(format!("Command not allowed inside a transaction: '{}'", spec.name));
+        }
+        if spec.name == "select" {
+            match self.parse_db(&argv[1]) {
+                Ok(db) => self.multi_db = db,
+                Err(e) => {
+                    self.multi_failed = true;
+                    return e.into_reply();
+                }
+            }
+        }
+        let db = self.multi_db;
+        if let Some(ops) = self.multi.as_mut() {
+            ops.push(Op::Command { db, argv });
+        }
+        Reply::Simple("QUEUED".into())
+    }
+
+    fn parse_db(&self, raw: &[u8]) -> Result<u8, CmdError> {
+        let n = command::args::parse_i64(raw)?;
+        if n < 0 || n >= self.state.config().databases as i64 {
+            return Err(CmdError::msg("DB index is out of range"));
+        }
+        Ok(n as u8)
+    }
+
+    async fn session_command(&mut self, spec: &CommandSpec, argv: &[Bytes]) -> Step {
+        let args = Args::new(argv);
+        let reply = match spec.name {
+            "quit" => {
+                self.push_reply(&Reply::ok());
+                return Step::Close;
+            }
+            "auth" => self.auth(&args),
+            "hello" => self.hello(&args),
+            "select" => match self.parse_db(&argv[1]) {
+                Ok(db) => {
+                    self.db = db;
+                    self.update_info(|i| i.db = db);
+                    Reply::ok()
+                }
+                Err(e) => e.into_reply(),
+            },
+            "multi" => {
+                if self.multi.is_some() {
+                    Reply::err("MULTI calls can not be nested")
+                } else {
+                    self.multi = Some(Vec::new());
+                    self.multi_db = self.db;
+                    self.multi_failed = false;
+                    Reply::ok()
+                }
+            }
+            "exec" => return self.exec().await,
+            "discard" => {
+                if self.multi.take().is_some() {
+                    Reply::ok()
+                } else {
+                    Reply::err("DISCARD without MULTI")
+                }
+            }
+            "watch" => {
+                if self.multi.is_some() {
+                    Reply::err("WATCH inside MULTI is not allowed")
+                } else {
+                    Reply::err("WATCH is not supported; use MULTI/EXEC, which is applied atomically")
+                }
+            }
+            "unwatch" => Reply::ok(),
+            "client" => self.client(&args),
+            "info" => {
+                let section = args.from(1).first().map(|s| String::from_utf8_lossy(s).to_lowercase());
+                Reply::Verbatim(info::render(&self.state, section.as_deref()))
+            }
+            "config" => self.config(&args),
+            "command" => command_info(&args),
+            "readonly" | "readwrite" => Reply::ok(),
+            "reset" => {
+                self.multi = None;
+                self.db = 0;
+                self.resp3 = false;
+                self.authenticated = self.state.config().requirepass.is_none();
+                Reply::Simple("RESET".into())
+            }
+            other => Reply::err(format!("unhandled session command '{other}'")),
+        };
+        self.push_reply(&reply);
+        Step::Continue
+    }
+
+    async fn exec(&mut self) -> Step {
+        let Some(ops) = self.multi.take() else {
+            self.push_reply(&Reply::err("EXEC without MULTI"));
+            return Step::Continue;
+        };
+        if self.multi_failed {
+            self.push_reply(&Reply::Error(
+                "EXECABORT Transaction discarded because of previous errors.".into(),
+            ));
+            return Step::Continue;
+        }
+        if ops.is_empty() {
+            self.push_reply(&Reply::Array(Vec::new()));
+            return Step::Continue;
+        }
+        self.db = self.multi_db;
+        self.submit(Mutation::transaction(ops)).await;
+        Step::Continue
+    }
+
+    fn auth(&mut self, args: &Args) -> Reply {
+        let Some(required) = self.state.config().requirepass.clone() else {
+            return Reply::err(
+                "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            );
+        };
+        let (user, pass) = match args.len() {
+            2 => (Bytes::from_static(b"default"), args.from(1)[0].clone()),
+            3 => (args.from(1)[0].clone(), args.from(2)[0].clone()),
+            _ => return CmdError::Syntax.into_reply(),
+        };
+        if &user[..] == b"default" && pass[..] == *required.as_bytes() {
+            self.authenticated = true;
+            Reply::ok()
+        } else {
+            Reply::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
+        }
+    }
+
+    fn hello(&mut self, args: &Args) -> Reply {
+        let mut proto = if self.resp3 { 3 } else { 2 };
+        let mut i = 1;
+        if args.len() > 1 {
+            match command::args::parse_i64(&args.from(1)[0]) {
+                Ok(v @ 2..=3) => proto = v,
+                Ok(_) => return Reply::Error("NOPROTO unsupported protocol version".into()),
+                Err(_) => return Reply::err("Protocol version is not an integer or out of range"),
+            }
+            i = 2;
+        }
+        let mut name = None;
+        while i < args.len() {
+            if args.is(i, "auth") && i + 2 < args.len() {
+                let auth_args = [Bytes::from_static(b"auth"), args.from(i + 1)[0].clone(), args.from(i + 2)[0].clone()];
+                let reply = self.auth(&Args::new(&auth_args));
+                if reply.is_error() {
+                    return reply;
+                }
+                i += 3;
+            } else if args.is(i, "setname") && i + 1 < args.len() {
+                name = Some(args.from(i + 1)[0].clone());
+                i += 2;
+            } else {
+                return Reply::err(format!(
+                    "Syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(&args.from(i)[0])
+                ));
+            }
+        }
+        if !self.authenticated {
+            return Reply::Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
+        }
+        if let Some(name) = name {
+            if let Err(e) = self.set_name(&name) {
+                return e;
+            }
+        }
+        self.resp3 = proto == 3;
+        self.update_info(|i| i.resp = proto as u8);
+        let s = |v: &str| Reply::bulk(v.to_string());
+        Reply::Map(vec![
+            (s("server"), s("redis")),
+            (s("version"), s(REDIS_VERSION)),
+            (s("proto"), Reply::Int(proto)),
+            (s("id"), Reply::Int(self.id as i64)),
+            (s("mode"), s("standalone")),
+            (s("role"), s("master")),
+            (s("modules"), Reply::Array(Vec::new())),
+        ])
+    }
+
+    fn set_name(&self, name: &[u8]) -> Result<(), Reply> {
+        if name.iter().any(|&c| c <= b' ' || c > b'~') {
+            return Err(Reply::err(
+                "Client names cannot contain spaces, newlines or special characters.",
+            ));
+        }
+        let name = String::from_utf8_lossy(name).to_string();
+        self.update_info(|i| i.name = name);
+        Ok(())
+    }
+
+    fn client(&mut self, args: &Args) -> Reply {
+        let sub = args.upper(1).unwrap_or_default();
+        match (sub.as_str(), args.len()) {
+            ("SETNAME", 3) => self.set_name(&args.from(2)[0]).map(|_| Reply::ok()).unwrap_or_else(|e| e),
+            ("GETNAME", 2) => {
+                let name = self.state.clients().get(&self.id).map(|i| i.name.clone()).unwrap_or_default();
+                if name.is_empty() {
+                    Reply::Nil
+                } else {
+                    Reply::bulk(name)
+                }
+            }
+            ("ID", 2) => Reply::Int(self.id as i64),
+            ("LIST", _) => {
+                let clients = self.state.clients();
+                let text: String = clients.values().map(|c| info::client_line(c) + "\n").collect();
+                Reply::Verbatim(text)
+            }
+            ("INFO", 2) => {
+                let clients = self.state.clients();
+                let line = clients.get(&self.id).map(info::client_line).unwrap_or_default();
+                Reply::Verbatim(line + "\n")
+            }
+            ("SETINFO", 4) => Reply::ok(),
+            ("NO-EVICT", 3) | ("NO-TOUCH", 3) | ("REPLY", 3) => Reply::ok(),
+            _ => Reply::err(format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                String::from_utf8_lossy(args.from(1).first().map(|b| &b[..]).unwrap_or(b""))
+            )),
+        }
+    }
+
+    fn config(&mut self, args: &Args) -> Reply {
+        let sub = args.upper(1).unwrap_or_default();
+        match sub.as_str() {
+            "GET" if args.len() >= 3 => {
+                let cfg = self.state.config();
+                let mut pairs = Vec::new();
+                for pattern in args.from(2) {
+                    for key in config::KEYS {
+                        if command::args::glob_match(&pattern.to_ascii_lowercase(), key.name.as_bytes())
+                            && !pairs.iter().any(|(k, _): &(Reply, Reply)| *k == Reply::bulk(key.name))
+                        {
+                            pairs.push((Reply::bulk(key.name), Reply::bulk((key.get)(&cfg))));
+                        }
+                    }
+                    // Keys redis-benchmark and other tools ask about; Kiwi's answers.
+                    for (name, value) in [("save", ""), ("appendonly", "no"), ("appendfsync", "always")] {
+                        if command::args::glob_match(&pattern.to_ascii_lowercase(), name.as_bytes()) {
+                            pairs.push((Reply::bulk(name), Reply::bulk(value)));
+                        }
+                    }
+                }
+                Reply::Map(pairs)
+            }
+            "SET" if args.len() >= 4 && args.len() % 2 == 0 => {
+                let mut cfg = self.state.config.write().unwrap_or_else(|e| e.into_inner());
+                let mut updated = cfg.clone();
+                for pair in args.from(2).chunks(2) {
+                    let name = String::from_utf8_lossy(&pair[0]).to_lowercase();
+                    if !RUNTIME_SETTABLE.contains(&name.as_str()) {
+                        return Reply::err(format!("Unsupported CONFIG parameter: {name}"));
+                    }
+                    if let Err(e) = updated.set_flag(&name, &String::from_utf8_lossy(&pair[1])) {
+                        return Reply::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {e}"));
+                    }
+                }
+                *cfg = updated;
+                Reply::ok()
+            }
+            "RESETSTAT" if args.len() == 2 => {
+                self.state.total_commands.store(0, Ordering::Relaxed);
+                self.state.total_connections.store(0, Ordering::Relaxed);
+                Reply::ok()
+            }
+            "REWRITE" => Reply::err("CONFIG REWRITE is not supported; edit the config file"),
+            _ => Reply::err(format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
+                String::from_utf8_lossy(args.from(1).first().map(|b| &b[..]).unwrap_or(b""))
+            )),
+        }
+    }
+}
+
+/// Keys CONFIG SET may change while the node runs.
+const RUNTIME_SETTABLE: &[&str] = &["requirepass", "maxclients", "loglevel", "raft-write-timeout", "raft-follower-forward"];
+
+fn noauth() -> Reply {
+    Reply::Error("NOAUTH Authentication required.".into())
+}
+
+/// COMMAND, COMMAND COUNT, COMMAND INFO, COMMAND DOCS, COMMAND GETKEYS.
+fn command_info(args: &Args) -> Reply {
+    fn describe(spec: &CommandSpec) -> Reply {
+        let flag_names = flags::NAMES
+            .iter()
+            .filter(|(bit, _)| spec.has(*bit))
+            .map(|(_, name)| Reply::Simple(name.to_string()))
+            .collect();
+        Reply::Array(vec![
+            Reply::bulk(spec.name),
+            Reply::Int(spec.arity as i64),
+            Reply::Set(flag_names),
+            Reply::Int(spec.keys.0 as i64),
+            Reply::Int(spec.keys.1 as i64),
+            Reply::Int(spec.keys.2 as i64),
+            Reply::Set(Vec::new()),
+            Reply::Set(Vec::new()),
+            Reply::Array(Vec::new()),
+            Reply::Array(Vec::new()),
+        ])
+    }
+    let sub = args.upper(1).unwrap_or_default();
+    match sub.as_str() {
+        "" => Reply::Array(command::all().map(describe).collect()),
+        "COUNT" => Reply::Int(command::all().count() as i64),
+        "INFO" => {
+            let specs: Vec<Reply> = if args.len() == 2 {
+                command::all().map(describe).collect()
+            } else {
+                args.from(2)
+                    .iter()
+                    .map(|n| command::lookup(n).map(describe).unwrap_or(Reply::NilArray))
+                    .collect()
+            };
+            Reply::Array(specs)
+        }
+        "DOCS" => {
+            let names: Vec<&'static CommandSpec> = if args.len() == 2 {
+                command::all().collect()
+            } else {
+                args.from(2).iter().filter_map(|n| command::lookup(n)).collect()
+            };
+            Reply::Map(
+                names
+                    .into_iter()
+                    .map(|spec| {
+                        (
+                            Reply::bulk(spec.name),
+                            Reply::Map(vec![
+                                (Reply::bulk("summary"), Reply::bulk(format!("Kiwi's {}", spec.name.to_uppercase()))),
+                                (Reply::bulk("since"), Reply::bulk("1.0.0")),
+                                (Reply::bulk("group"), Reply::bulk("generic")),
+                            ]),
+                        )
+                    })
+                    .collect(),
+            )
+        }
+        "GETKEYS" if args.len() >= 3 => {
+            let argv = args.from(2);
+            match command::resolve(argv) {
+                Ok(spec) => {
+                    let keys: Vec<Reply> = spec
+                        .key_indexes(argv.len())
+                        .into_iter()
+                        .map(|i| Reply::bulk(argv[i].clone()))
+                        .collect();
+                    if keys.is_empty() {
+                        Reply::err("The command has no key arguments")
+                    } else {
+                        Reply::Array(keys)
+                    }
+                }
+                Err(e) => e.into_reply(),
+            }
+        }
+        _ => Reply::err(format!("unknown subcommand '{sub}'. Try COMMAND HELP.")),
+    }
+}

@@ -1,0 +1,186 @@
+//! Redis data types on RocksDB.
+//!
+//! Layout (defined once here, checked at open):
+//! - `meta`: `db | user key` -> [`keys::Meta`] (type, version, expire-at, count, string value inline).
+//! - `hash`, `set`, `list`, `zset`, `zscore`: members, keyed `db | len | key | version | member`, so a
+//!   DEL or overwrite only drops the meta entry and range-deletes the old version's members.
+//! - `expiry`: `expire-at | db | key`, an index the active expirer scans in deadline order.
+//! - `sys`: node bookkeeping (versions, key counts, last applied mutation).
+//! - `raft_log`, `raft_state`: reserved for the Raft log and vote.
+
+pub mod keys;
+pub mod keyspace;
+pub mod txn;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use keys::{KeyType, Meta};
+pub use txn::Txn;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("corrupt record in column family {cf}: {detail}")]
+    Corrupt { cf: &'static str, detail: String },
+    #[error("missing column family {0}")]
+    MissingColumnFamily(&'static str),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// Column families. The discriminant indexes per-family arrays in [`Txn`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cf {
+    Meta = 0,
+    Hash,
+    Set,
+    List,
+    ZSet,
+    ZScore,
+    Expiry,
+    Sys,
+    RaftLog,
+    RaftState,
+}
+
+impl Cf {
+    pub const ALL: [Cf; 10] = [
+        Cf::Meta,
+        Cf::Hash,
+        Cf::Set,
+        Cf::List,
+        Cf::ZSet,
+        Cf::ZScore,
+        Cf::Expiry,
+        Cf::Sys,
+        Cf::RaftLog,
+        Cf::RaftState,
+    ];
+    /// Families holding user data: what FLUSHALL clears and what a snapshot must carry.
+    pub const DATA: [Cf; 7] = [
+        Cf::Meta,
+        Cf::Hash,
+        Cf::Set,
+        Cf::List,
+        Cf::ZSet,
+        Cf::ZScore,
+        Cf::Expiry,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cf::Meta => "meta",
+            Cf::Hash => "hash",
+            Cf::Set => "set",
+            Cf::List => "list",
+            Cf::ZSet => "zset",
+            Cf::ZScore => "zscore",
+            Cf::Expiry => "expiry",
+            Cf::Sys => "sys",
+            Cf::RaftLog => "raft_log",
+            Cf::RaftState => "raft_state",
+        }
+    }
+}
+
+/// RocksDB tuning from the config file.
+#[derive(Debug, Clone)]
+pub struct StorageOptions {
+    /// Total memory budget (`memory`): half goes to the block cache, a quarter to write buffers.
+    pub memory: u64,
+    pub max_background_jobs: i32,
+    pub max_write_buffer_number: i32,
+    pub write_buffer_size: u64,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions {
+            memory: 1 << 30,
+            max_background_jobs: 4,
+            max_write_buffer_number: 2,
+            write_buffer_size: 64 << 20,
+        }
+    }
+}
+
+/// One RocksDB instance holding every column family of a node.
+pub struct Db {
+    rocks: rocksdb::DB,
+}
+
+impl Db {
+    pub fn open(path: &Path, opts: &StorageOptions) -> Result<Arc<Db>> {
+        let cache = rocksdb::Cache::new_lru_cache((opts.memory / 2) as usize);
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        let mut cf_opts = rocksdb::Options::default();
+        cf_opts.set_block_based_table_factory(&table);
+        cf_opts.set_write_buffer_size(opts.write_buffer_size as usize);
+        cf_opts.set_max_write_buffer_number(opts.max_write_buffer_number);
+        cf_opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+
+        let mut db_opts = cf_opts.clone();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.set_max_background_jobs(opts.max_background_jobs);
+        db_opts.set_db_write_buffer_size((opts.memory / 4) as usize);
+
+        let descriptors = Cf::ALL
+            .iter()
+            .map(|cf| rocksdb::ColumnFamilyDescriptor::new(cf.name(), cf_opts.clone()));
+        let rocks = rocksdb::DB::open_cf_descriptors(&db_opts, path, descriptors)?;
+        let db = Db { rocks };
+        for cf in Cf::ALL {
+            db.cf(cf)?;
+        }
+        Ok(Arc::new(db))
+    }
+
+    pub fn cf(&self, cf: Cf) -> Result<&rocksdb::ColumnFamily> {
+        self.rocks
+            .cf_handle(cf.name())
+            .ok_or(StorageError::MissingColumnFamily(cf.name()))
+    }
+
+    pub fn rocks(&self) -> &rocksdb::DB {
+        &self.rocks
+    }
+
+    /// A transaction that reads a consistent snapshot and may not write.
+    pub fn reader(&self) -> Txn<'_> {
+        Txn::reader(self)
+    }
+
+    /// A transaction whose writes are buffered until [`Db::commit`]. Only the single applier
+    /// creates these, so reads need no snapshot: nothing else writes meanwhile.
+    pub fn writer(&self) -> Txn<'_> {
+        Txn::writer(self)
+    }
+
+    /// Writes a transaction's changes atomically; with `sync` the WAL is on disk on return.
+    pub fn commit(&self, txn: Txn<'_>, sync: bool) -> Result<()> {
+        let batch = txn.into_batch()?;
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(sync);
+        self.rocks.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    /// Approximate on-disk size of live data, for INFO.
+    pub fn approximate_size(&self) -> u64 {
+        Cf::ALL
+            .iter()
+            .filter_map(|cf| {
+                let h = self.cf(*cf).ok()?;
+                self.rocks
+                    .property_int_value_cf(h, "rocksdb.estimate-live-data-size")
+                    .ok()
+                    .flatten()
+            })
+            .sum()
+    }
+}
