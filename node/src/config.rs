@@ -60,6 +60,13 @@ pub struct Config {
     pub raft_heartbeat_interval: Duration,
     pub raft_election_timeout: Duration,
     pub raft_snapshot_logs: u64,
+    /// Initialize a one-node cluster if this node has no Raft state. `None`: only when started
+    /// without a config file and without `raft-join`.
+    pub raft_bootstrap: Option<bool>,
+    /// Any member's HTTP address to join through, when this node has no Raft state.
+    pub raft_join: Option<String>,
+    /// Enables `POST /debug/partition` (tests): never on in production.
+    pub raft_fault_injection: bool,
     pub active_expire_interval: Duration,
 }
 
@@ -89,6 +96,9 @@ impl Default for Config {
             raft_heartbeat_interval: Duration::from_millis(100),
             raft_election_timeout: Duration::from_millis(1000),
             raft_snapshot_logs: 50_000,
+            raft_bootstrap: None,
+            raft_join: None,
+            raft_fault_injection: false,
             active_expire_interval: Duration::from_millis(100),
         }
     }
@@ -220,6 +230,9 @@ pub const KEYS: &[ConfigKey] = &[
     key!("raft-heartbeat-interval", "ms between leader heartbeats [100]", |c, v| c.raft_heartbeat_interval = parse_millis(v)?, |c| ms(c.raft_heartbeat_interval)),
     key!("raft-election-timeout", "ms without a leader before an election [1000]", |c, v| c.raft_election_timeout = parse_millis(v)?, |c| ms(c.raft_election_timeout)),
     key!("raft-snapshot-logs", "log entries between snapshots [50000]", |c, v| c.raft_snapshot_logs = parse_num(v)?, |c| c.raft_snapshot_logs.to_string()),
+    key!("raft-bootstrap", "initialize a one-node cluster when this node has no raft state (yes/no) [yes without a config file]", |c, v| c.raft_bootstrap = Some(parse_bool(v)?), |c| match c.raft_bootstrap { Some(true) => "yes".into(), Some(false) => "no".into(), None => "auto".into() }),
+    key!("raft-join", "join the cluster through this member's raft/HTTP address when this node has no raft state", |c, v| c.raft_join = (!v.is_empty()).then(|| v.to_string()), |c| c.raft_join.clone().unwrap_or_default()),
+    key!("raft-fault-injection", "enable POST /debug/partition for tests (yes/no) [no]", |c, v| c.raft_fault_injection = parse_bool(v)?, |c| if c.raft_fault_injection { "yes".into() } else { "no".into() }),
     key!("active-expire-interval", "ms between active expiry sweeps [100]", |c, v| c.active_expire_interval = parse_millis(v)?, |c| ms(c.active_expire_interval)),
 ];
 

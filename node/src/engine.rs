@@ -8,18 +8,16 @@
 //! carries the logical command, not RocksDB puts: applied in log order, commands are
 //! serializable by construction.
 
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::command::{self, Ctx};
 use crate::resp::Reply;
-use crate::storage::{Cf, Db, StorageError, Txn};
+use crate::storage::Txn;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Op {
@@ -108,99 +106,10 @@ pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation) -> Reply {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    #[error("the applier has stopped")]
-    Stopped,
-    #[error("storage failure: {0}")]
-    Storage(#[from] StorageError),
-}
-
-type Pending = (Mutation, oneshot::Sender<Result<Reply, Arc<WriteError>>>);
-
-/// The single-node write path: one thread applies mutations in arrival order. Whatever has
-/// queued up while it was busy is applied as one group in one transaction and made durable by
-/// one synced write (group commit), so many concurrent writers share each fsync.
-#[derive(Clone)]
-pub struct LocalApplier {
-    queue: mpsc::Sender<Pending>,
-}
-
-/// Most mutations applied in one group (bounds the latency of the first one).
-const MAX_GROUP: usize = 1024;
-
-const APPLIED_SEQ: &[u8] = b"applied_seq";
-
-impl LocalApplier {
-    pub fn start(db: Arc<Db>) -> LocalApplier {
-        let (tx, mut rx) = mpsc::channel::<Pending>(16 * MAX_GROUP);
-        std::thread::Builder::new()
-            .name("kiwi-applier".into())
-            .spawn(move || {
-                let mut group = Vec::with_capacity(MAX_GROUP);
-                while let Some(first) = rx.blocking_recv() {
-                    group.push(first);
-                    while group.len() < MAX_GROUP {
-                        match rx.try_recv() {
-                            Ok(p) => group.push(p),
-                            Err(_) => break,
-                        }
-                    }
-                    apply_group(&db, &mut group);
-                }
-            })
-            .expect("spawn applier thread");
-        LocalApplier { queue: tx }
-    }
-
-    /// Queues a mutation; the returned receiver yields its reply once it is durable.
-    pub async fn submit(
-        &self,
-        mutation: Mutation,
-    ) -> Result<oneshot::Receiver<Result<Reply, Arc<WriteError>>>, WriteError> {
-        let (tx, rx) = oneshot::channel();
-        self.queue
-            .send((mutation, tx))
-            .await
-            .map_err(|_| WriteError::Stopped)?;
-        Ok(rx)
-    }
-}
-
-fn apply_group(db: &Db, group: &mut Vec<Pending>) {
-    let mut txn = db.writer();
-    let replies: Vec<Reply> = group.iter().map(|(m, _)| apply(&mut txn, m)).collect();
-    let seq = txn
-        .get(Cf::Sys, APPLIED_SEQ)
-        .ok()
-        .flatten()
-        .map(|v| crate::storage::keys::be_u64(&v))
-        .unwrap_or(0);
-    txn.put(
-        Cf::Sys,
-        APPLIED_SEQ.to_vec(),
-        (seq + group.len() as u64).to_be_bytes().to_vec(),
-    );
-    match db.commit(txn, true) {
-        Ok(()) => {
-            for ((_, done), reply) in group.drain(..).zip(replies) {
-                let _ = done.send(Ok(reply));
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "commit of {} mutations failed", group.len());
-            let e = Arc::new(WriteError::Storage(e));
-            for (_, done) in group.drain(..) {
-                let _ = done.send(Err(e.clone()));
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::StorageOptions;
+    use crate::storage::{Cf, Db, StorageOptions};
 
     fn argv(line: &str) -> Vec<Bytes> {
         line.split(' ').map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
@@ -239,21 +148,5 @@ mod tests {
         assert_eq!(outcomes[0], outcomes[1]);
         assert_eq!(outcomes[0].0[3], Reply::Array(vec![Reply::Int(1), Reply::Int(2)]));
         assert_eq!(outcomes[0].2, mutations[1].now_ms + 100_000);
-    }
-
-    #[tokio::test]
-    async fn applier_groups_and_persists() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path(), &StorageOptions::default()).unwrap();
-        let applier = LocalApplier::start(db.clone());
-        let mut waits = Vec::new();
-        for _ in 0..100 {
-            waits.push(applier.submit(Mutation::single(0, argv("INCR n"))).await.unwrap());
-        }
-        let mut last = Reply::Nil;
-        for w in waits {
-            last = w.await.unwrap().unwrap();
-        }
-        assert_eq!(last, Reply::Int(100));
     }
 }

@@ -30,6 +30,10 @@ pub async fn run(state: Arc<ServerState>, interval: Duration, mut shutdown: watc
 
 /// Deletes up to [`SWEEP_LIMIT`] expired keys; returns how many candidates it found.
 pub async fn sweep(state: &ServerState) -> usize {
+    // Only the leader proposes deletions; followers apply them from the log.
+    if !state.cluster.is_leader() {
+        return 0;
+    }
     let now = now_ms();
     let candidates = match state.db.reader().expired_keys(now, SWEEP_LIMIT) {
         Ok(c) => c,
@@ -56,8 +60,9 @@ pub async fn sweep(state: &ServerState) -> usize {
         ops,
         multi: true,
     };
-    if let Ok(rx) = state.writer.submit(mutation).await {
-        if let Ok(Ok(Reply::Array(counts))) = rx.await {
+    let timeout = state.config().raft_write_timeout;
+    if let Ok(Reply::Array(counts)) = state.cluster.write(mutation, timeout).await {
+        {
             let deleted: i64 = counts
                 .iter()
                 .map(|r| if let Reply::Int(n) = r { *n } else { 0 })

@@ -11,7 +11,9 @@ fn cli() -> Command {
         .version(env!("CARGO_PKG_VERSION"))
         .about("Kiwi: a Redis-compatible key-value store on RocksDB.\n\nWith no options, starts a single node on 127.0.0.1:7379 with data under ./kiwi-data.\nEvery config-file key is also a flag; flags override the file.")
         .arg(Arg::new("config-file").value_name("CONFIG").help("config file (same as --config)"))
-        .arg(Arg::new("config").long("config").short('c').value_name("FILE").help("Redis-style config file: `key value` lines, # comments"));
+        .arg(Arg::new("config").long("config").short('c').value_name("FILE").help("Redis-style config file: `key value` lines, # comments"))
+        .arg(Arg::new("bootstrap").long("bootstrap").action(ArgAction::SetTrue).help("initialize a one-node cluster if this node has no raft state (the default without a config file)"))
+        .arg(Arg::new("join").long("join").value_name("ADDR").help("join a cluster through any member's raft/HTTP address (host:port) if this node has no raft state"));
     for key in KEYS {
         cmd = cmd.arg(
             Arg::new(key.name)
@@ -37,6 +39,16 @@ fn load_config() -> Result<Config, String> {
         if let Some(value) = matches.get_one::<String>(key.name) {
             config.set_flag(key.name, value).map_err(|e| e.to_string())?;
         }
+    }
+    if let Some(addr) = matches.get_one::<String>("join") {
+        config.set_flag("raft-join", addr).map_err(|e| e.to_string())?;
+    }
+    if matches.get_flag("bootstrap") {
+        config.raft_bootstrap = Some(true);
+    }
+    if config.raft_bootstrap.is_none() {
+        // With no config file a node is a working single-node store out of the box.
+        config.raft_bootstrap = Some(file.is_none() && config.raft_join.is_none());
     }
     config.validate().map_err(|e| e.to_string())?;
     Ok(config)

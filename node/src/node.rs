@@ -1,15 +1,19 @@
-//! Wires a node together: storage, write path, RESP server and background tasks, all started by
-//! one function so `main` and the tests start nodes the same way.
+//! Wires a node together: storage, Raft, the RESP server, the HTTP/Raft listener and the
+//! background tasks, all started by one function so `main` and the tests start nodes the same way.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::engine::LocalApplier;
+use crate::http::{self, AppState};
+use crate::raft::cluster::{Cluster, ClusterError};
+use crate::raft::rpc::MuxListener;
 use crate::server::{self, ServerState};
 use crate::storage::{Db, StorageOptions};
 
@@ -30,14 +34,25 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("raft: {0}")]
+    Raft(#[from] ClusterError),
 }
 
-/// A running node; dropping it does not stop it, [`Node::shutdown`] does.
+/// A running node; [`Node::shutdown`] stops it.
 pub struct Node {
     pub resp_addr: SocketAddr,
+    pub raft_addr: SocketAddr,
     pub state: Arc<ServerState>,
+    pub cluster: Arc<Cluster>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+async fn bind(addr: &str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|source| StartError::Listen {
+        addr: addr.to_string(),
+        source,
+    })
 }
 
 impl Node {
@@ -56,50 +71,109 @@ impl Node {
             path: config.db_path.display().to_string(),
             source,
         })?;
-        let listen = config.resp_listen_addr();
-        let listener = TcpListener::bind(&listen)
-            .await
-            .map_err(|source| StartError::Listen {
-                addr: listen.clone(),
-                source,
-            })?;
-        let resp_addr = listener.local_addr().map_err(|source| StartError::Listen {
-            addr: listen,
+        // Bind both ports before starting Raft, so a port clash fails fast and cleanly.
+        let resp_listener = bind(&config.resp_listen_addr()).await?;
+        let raft_listener = bind(&config.raft_addr).await?;
+        let resp_addr = resp_listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.resp_listen_addr(),
             source,
         })?;
+        let raft_addr = raft_listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.raft_addr.clone(),
+            source,
+        })?;
+        let cluster = Cluster::start(&config, db.clone()).await?;
+        tracing::info!(node_id = cluster.id, %resp_addr, %raft_addr, "raft started");
+
+        let bootstrap = config.raft_bootstrap.unwrap_or(false);
+        let join = config.raft_join.clone();
         let expire_interval = config.active_expire_interval;
-        let writer = LocalApplier::start(db.clone());
-        let state = ServerState::new(db, writer, config);
+        let state = ServerState::new(db, cluster.clone(), config);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
+
+        let mux = MuxListener::start(raft_listener, cluster.raft.clone(), cluster.snapshots.clone()).map_err(|source| {
+            StartError::Listen {
+                addr: raft_addr.to_string(),
+                source,
+            }
+        })?;
+        let router = http::router(AppState {
+            cluster: cluster.clone(),
+            server: state.clone(),
+        });
+        {
+            let mut rx = shutdown_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let serve = axum::serve(mux, router).with_graceful_shutdown(async move {
+                    let _ = rx.changed().await;
+                });
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "HTTP server stopped");
+                }
+            }));
+        }
         {
             let state = state.clone();
             let rx = shutdown_rx.clone();
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = server::serve(listener, state, rx).await {
+                if let Err(e) = server::serve(resp_listener, state, rx).await {
                     tracing::error!(error = %e, "RESP server stopped");
                 }
             }));
         }
-        tasks.push(tokio::spawn(crate::expire::run(
-            state.clone(),
-            expire_interval,
-            shutdown_rx,
-        )));
+        tasks.push(tokio::spawn(crate::expire::run(state.clone(), expire_interval, shutdown_rx.clone())));
+
+        // A node with Raft state restarts as what it was: never re-initialized, never re-joined.
+        if !cluster.is_initialized().await {
+            if let Some(addr) = join {
+                tasks.push(tokio::spawn(join_cluster(cluster.clone(), addr, shutdown_rx)));
+            } else if bootstrap {
+                let me = std::collections::BTreeMap::from([(cluster.id, cluster.me.clone())]);
+                cluster.init(me).await?;
+                tracing::info!(node_id = cluster.id, "bootstrapped a one-node cluster");
+            } else {
+                tracing::info!("waiting to be initialized (POST /raft/init) or added to a cluster");
+            }
+        }
         tracing::info!(%resp_addr, "kiwi is ready to accept connections");
         Ok(Node {
             resp_addr,
+            raft_addr,
             state,
+            cluster,
             shutdown,
             tasks,
         })
     }
 
-    /// Stops accepting, closes connections and waits for the background tasks.
+    /// Stops accepting, closes connections, stops Raft and waits for the background tasks.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks {
             let _ = task.await;
         }
+        self.cluster.shutdown().await;
+    }
+}
+
+/// Asks the cluster (through any member) to add this node, retrying until it is a voter.
+async fn join_cluster(cluster: Arc<Cluster>, addr: String, mut shutdown: watch::Receiver<bool>) {
+    let body = json!({ "node_id": cluster.id, "node": cluster.me, "timeout_secs": 120 });
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match http::client::post_json(&addr, "/raft/join", &body, Duration::from_secs(130)).await {
+            Ok(resp) if resp.status == 200 => {
+                tracing::info!(node_id = cluster.id, via = %addr, "joined the cluster");
+                return;
+            }
+            Ok(resp) => tracing::warn!(status = resp.status, body = %resp.body, "join refused; retrying"),
+            Err(e) => tracing::warn!(error = %e, via = %addr, "join failed; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.changed() => return,
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }

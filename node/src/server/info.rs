@@ -75,8 +75,36 @@ pub fn render(state: &ServerState, section: Option<&str>) -> String {
             state.expired_keys.load(Ordering::Relaxed)
         );
     }
-    if want("replication") {
-        let _ = write!(out, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+    if want("replication") || want("raft") {
+        let cluster = &state.cluster;
+        let m = cluster.metrics();
+        let (voters, learners, _) = cluster.members();
+        let _ = write!(out, "# Replication\r\n");
+        match cluster.leader() {
+            Some((id, _)) if id == cluster.id => {
+                let _ = write!(out, "role:master\r\nconnected_slaves:{}\r\n", (voters.len() + learners.len()).saturating_sub(1));
+            }
+            Some((_, leader)) => {
+                let (host, port) = leader.resp_addr.rsplit_once(':').unwrap_or((&leader.resp_addr, "0"));
+                let _ = write!(out, "role:slave\r\nmaster_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:up\r\n");
+            }
+            None => {
+                let _ = write!(out, "role:slave\r\nmaster_link_status:down\r\n");
+            }
+        }
+        let _ = write!(
+            out,
+            "raft_node_id:{}\r\nraft_state:{:?}\r\nraft_term:{}\r\nraft_leader_id:{}\r\nraft_last_log_index:{}\r\nraft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_voters:{}\r\nraft_learners:{}\r\n\r\n",
+            cluster.id,
+            m.state,
+            m.current_term,
+            m.current_leader.map(|l| l.to_string()).unwrap_or_default(),
+            m.last_log_index.unwrap_or(0),
+            m.local_committed.as_ref().map(|l| l.index).unwrap_or(0),
+            m.last_applied.as_ref().map(|l| l.index).unwrap_or(0),
+            voters.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","),
+            learners.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","),
+        );
     }
     if want("keyspace") {
         let _ = write!(out, "# Keyspace\r\n");

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::config::Config;
-use crate::engine::LocalApplier;
+use crate::raft::cluster::Cluster;
 use crate::resp::FrameLimits;
 use crate::storage::Db;
 
@@ -33,7 +33,7 @@ pub struct ClientInfo {
 /// State shared by every connection of a node.
 pub struct ServerState {
     pub db: Arc<Db>,
-    pub writer: LocalApplier,
+    pub cluster: Arc<Cluster>,
     /// Settings CONFIG SET may change at run time.
     pub config: RwLock<Config>,
     pub limits: FrameLimits,
@@ -48,7 +48,7 @@ pub struct ServerState {
 }
 
 impl ServerState {
-    pub fn new(db: Arc<Db>, writer: LocalApplier, config: Config) -> Arc<ServerState> {
+    pub fn new(db: Arc<Db>, cluster: Arc<Cluster>, config: Config) -> Arc<ServerState> {
         let limits = FrameLimits {
             max_bulk_len: config.proto_max_bulk_len,
             ..FrameLimits::default()
@@ -58,7 +58,7 @@ impl ServerState {
             .collect();
         Arc::new(ServerState {
             db,
-            writer,
+            cluster,
             config: RwLock::new(config),
             limits,
             started: Instant::now(),

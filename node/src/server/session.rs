@@ -15,7 +15,9 @@ use tokio::sync::oneshot;
 use super::{info, ClientInfo, ServerState};
 use crate::command::{self, flags, Args, CmdError, CommandSpec, Ctx, Kind};
 use crate::config;
-use crate::engine::{self, Mutation, Op, WriteError};
+use crate::engine::{self, Mutation, Op};
+use crate::raft::cluster::{ClusterError, WriteOutcome};
+use crate::resp::client::RespClient;
 use crate::resp::Reply;
 
 /// Redis version reported to clients, which use it for feature detection.
@@ -27,11 +29,37 @@ pub enum Step {
     Close,
 }
 
-type WriteReply = oneshot::Receiver<Result<Reply, Arc<WriteError>>>;
-
 enum Queued {
     Ready(Reply),
-    Write(WriteReply),
+    /// A write proposed on this node (the leader); the reply arrives once it is applied.
+    Write(oneshot::Receiver<WriteOutcome>),
+    /// A request forwarded to the leader: read `skip` replies and drop them (MULTI, QUEUED,
+    /// SELECT), then the one that answers the client.
+    Forwarded { skip: usize },
+}
+
+/// The connection a follower forwards this client's commands on, in order (so a pipeline of
+/// writes keeps its order, and reads see the client's earlier writes).
+struct Forward {
+    leader_addr: String,
+    client: RespClient,
+    db: u8,
+    broken: Option<String>,
+}
+
+fn clusterdown() -> Reply {
+    Reply::Error("CLUSTERDOWN No raft leader".into())
+}
+
+fn outcome_reply(outcome: WriteOutcome) -> Reply {
+    match outcome {
+        Ok(r) => r,
+        Err(ClusterError::NotLeader { .. }) => Reply::Error(
+            "TRYAGAIN leadership changed before the write committed; it may or may not have been applied".into(),
+        ),
+        Err(ClusterError::Timeout(_) | ClusterError::NoLeader) => clusterdown(),
+        Err(e) => Reply::err(e.to_string()),
+    }
 }
 
 pub struct Session {
@@ -49,6 +77,9 @@ pub struct Session {
     /// Replies not yet written, in request order.
     queue: VecDeque<Queued>,
     out: BytesMut,
+    /// READONLY: reads may be served locally on a follower (possibly stale).
+    readonly: bool,
+    forward: Option<Forward>,
 }
 
 impl Session {
@@ -78,6 +109,8 @@ impl Session {
             multi_failed: false,
             queue: VecDeque::new(),
             out: BytesMut::with_capacity(16 * 1024),
+            readonly: false,
+            forward: None,
         }
     }
 
@@ -95,17 +128,43 @@ impl Session {
 
     /// Waits for every submitted write and encodes all replies in order.
     pub async fn finish_pending(&mut self) {
+        let timeout = self.state.config().raft_write_timeout;
         while let Some(item) = self.queue.pop_front() {
             let reply = match item {
                 Queued::Ready(r) => r,
-                Queued::Write(rx) => match rx.await {
-                    Ok(Ok(r)) => r,
-                    Ok(Err(e)) => Reply::err(e.to_string()),
-                    Err(_) => Reply::err("write was dropped by the applier"),
+                Queued::Write(rx) => match tokio::time::timeout(timeout, rx).await {
+                    Ok(Ok(outcome)) => outcome_reply(outcome),
+                    Ok(Err(_)) => Reply::err("the write was dropped"),
+                    Err(_) => clusterdown(),
                 },
+                Queued::Forwarded { skip } => self.forwarded_reply(skip, timeout).await,
             };
             reply.encode(&mut self.out, self.resp3);
         }
+    }
+
+    async fn forwarded_reply(&mut self, skip: usize, timeout: std::time::Duration) -> Reply {
+        let Some(fwd) = self.forward.as_mut() else {
+            return clusterdown();
+        };
+        if let Some(why) = &fwd.broken {
+            return Reply::Error(format!("CLUSTERDOWN forwarding to the leader failed: {why}"));
+        }
+        let mut last = Reply::Nil;
+        for _ in 0..=skip {
+            match tokio::time::timeout(timeout, fwd.client.recv()).await {
+                Ok(Ok(r)) => last = r,
+                Ok(Err(e)) => {
+                    fwd.broken = Some(e.to_string());
+                    return Reply::Error(format!("CLUSTERDOWN forwarding to the leader failed: {e}"));
+                }
+                Err(_) => {
+                    fwd.broken = Some("timed out".into());
+                    return clusterdown();
+                }
+            }
+        }
+        last
     }
 
     pub fn take_output(&mut self) -> BytesMut {
@@ -148,28 +207,129 @@ impl Session {
         }
         match spec.kind {
             Kind::Data(_) if spec.is_write() => {
-                self.submit(Mutation::single(self.db, argv)).await;
+                let db = self.db;
+                self.write(Mutation::single(db, argv.clone()), vec![argv]).await;
                 Step::Continue
             }
             Kind::Data(_) => {
-                let reply = self.read(spec, &argv);
-                self.push_reply(&reply);
+                self.read(spec, argv).await;
                 Step::Continue
             }
             Kind::Session => self.session_command(spec, &argv).await,
         }
     }
 
-    async fn submit(&mut self, mutation: Mutation) {
-        match self.state.writer.submit(mutation).await {
-            Ok(rx) => self.queue.push_back(Queued::Write(rx)),
-            Err(e) => self.push_reply(&Reply::err(e.to_string())),
+    /// Sends a write the way the cluster wants it: proposed here on the leader, forwarded to
+    /// the leader (or redirected with -MOVED) on a follower, refused when there is no leader.
+    /// `requests` are the client's original commands, for forwarding.
+    async fn write(&mut self, mutation: Mutation, requests: Vec<Vec<Bytes>>) {
+        let cluster = self.state.cluster.clone();
+        let leader = if cluster.is_leader() {
+            Some((cluster.id, cluster.me.clone()))
+        } else {
+            let timeout = self.state.config().raft_write_timeout;
+            cluster.wait_for_leader(timeout).await
+        };
+        let Some((leader_id, leader)) = leader else {
+            self.push_reply(&clusterdown());
+            return;
+        };
+        if leader_id == cluster.id {
+            match cluster.propose(mutation).await {
+                Ok(rx) => self.queue.push_back(Queued::Write(rx)),
+                Err(e) => self.push_reply(&outcome_reply(Err(e))),
+            }
+        } else if self.state.config().raft_follower_forward {
+            self.forward(&leader.resp_addr, requests).await;
+        } else {
+            self.push_reply(&Reply::Error(format!("MOVED 0 {}", leader.resp_addr)));
         }
     }
 
-    /// Runs a read against a snapshot. Earlier writes of this connection are in the queue
-    /// ahead of it and are waited for first, so a client always reads its own writes.
-    fn read(&mut self, spec: &CommandSpec, argv: &[Bytes]) -> Reply {
+    /// Queues `requests` on the forwarding connection to the leader; only the last reply is
+    /// the client's.
+    async fn forward(&mut self, leader_addr: &str, requests: Vec<Vec<Bytes>>) {
+        let stale = self
+            .forward
+            .as_ref()
+            .is_none_or(|f| f.leader_addr != leader_addr || f.broken.is_some());
+        if stale {
+            // Replies still owed by the old connection are read before it is replaced.
+            self.finish_pending().await;
+            let password = self.state.config().requirepass.clone();
+            let connect = RespClient::connect(leader_addr, password.as_deref());
+            let failure = match tokio::time::timeout(std::time::Duration::from_secs(2), connect).await {
+                Ok(Ok(client)) => {
+                    self.forward = Some(Forward {
+                        leader_addr: leader_addr.to_string(),
+                        client,
+                        db: 0,
+                        broken: None,
+                    });
+                    None
+                }
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("timed out".to_string()),
+            };
+            if let Some(why) = failure {
+                self.push_reply(&Reply::Error(format!("CLUSTERDOWN cannot reach the leader at {leader_addr}: {why}")));
+                return;
+            }
+        }
+        let db = self.db;
+        let Some(fwd) = self.forward.as_mut() else { return };
+        let mut skip = requests.len() - 1;
+        if fwd.db != db {
+            fwd.client.send(&[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())]);
+            fwd.db = db;
+            skip += 1;
+        }
+        for req in &requests {
+            fwd.client.send(req);
+        }
+        if let Err(e) = fwd.client.flush().await {
+            fwd.broken = Some(e.to_string());
+        }
+        self.queue.push_back(Queued::Forwarded { skip });
+    }
+
+    /// Runs a read. Linearizable by default: the leader confirms its leadership (read index)
+    /// first, a follower forwards to the leader. After READONLY a follower reads locally,
+    /// possibly stale. Earlier replies of this connection are settled first, so a client
+    /// always reads its own writes.
+    async fn read(&mut self, spec: &CommandSpec, argv: Vec<Bytes>) {
+        let cluster = self.state.cluster.clone();
+        if !self.readonly && !cluster.is_leader() {
+            let timeout = self.state.config().raft_write_timeout;
+            match cluster.wait_for_leader(timeout).await {
+                Some((id, leader)) if id != cluster.id => {
+                    if self.state.config().raft_follower_forward {
+                        self.forward(&leader.resp_addr, vec![argv]).await;
+                    } else {
+                        self.push_reply(&Reply::Error(format!("MOVED 0 {}", leader.resp_addr)));
+                    }
+                    return;
+                }
+                Some(_) => {}
+                None => {
+                    self.push_reply(&clusterdown());
+                    return;
+                }
+            }
+        }
+        self.finish_pending().await;
+        if !self.readonly {
+            let timeout = self.state.config().raft_write_timeout;
+            if let Err(e) = cluster.read_barrier(timeout).await {
+                self.push_reply(&outcome_reply(Err(e)));
+                return;
+            }
+        }
+        let reply = self.execute_local(spec, &argv);
+        self.push_reply(&reply);
+    }
+
+    fn execute_local(&self, spec: &CommandSpec, argv: &[Bytes]) -> Reply {
         let db = self.state.db.clone();
         let mut txn = db.reader();
         let mut rng = StdRng::seed_from_u64(rand::random());
@@ -261,10 +421,18 @@ impl Session {
             }
             "config" => self.config(&args),
             "command" => command_info(&args),
-            "readonly" | "readwrite" => Reply::ok(),
+            "readonly" => {
+                self.readonly = true;
+                Reply::ok()
+            }
+            "readwrite" => {
+                self.readonly = false;
+                Reply::ok()
+            }
             "reset" => {
                 self.multi = None;
                 self.db = 0;
+                self.readonly = false;
                 self.resp3 = false;
                 self.authenticated = self.state.config().requirepass.is_none();
                 Reply::Simple("RESET".into())
@@ -290,8 +458,23 @@ impl Session {
             self.push_reply(&Reply::Array(Vec::new()));
             return Step::Continue;
         }
+        let mut requests = vec![vec![Bytes::from_static(b"MULTI")]];
+        for op in &ops {
+            if let Op::Command { argv, .. } = op {
+                requests.push(argv.clone());
+            }
+        }
+        requests.push(vec![Bytes::from_static(b"EXEC")]);
+        // Forwarded, the block runs from the database MULTI started in (its SELECTs travel
+        // with it); afterwards the session is in the database the block ended in.
+        self.write(Mutation::transaction(ops), requests).await;
+        if self.db != self.multi_db {
+            if let Some(fwd) = self.forward.as_mut() {
+                // The block's SELECTs ran on the forwarding connection too: re-SELECT next time.
+                fwd.db = u8::MAX;
+            }
+        }
         self.db = self.multi_db;
-        self.submit(Mutation::transaction(ops)).await;
         Step::Continue
     }
 

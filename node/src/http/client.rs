@@ -1,0 +1,121 @@
+//! A minimal HTTP/1.1 JSON client for node-to-node admin calls (joining a cluster), so the
+//! node needs no HTTP client library. Redirects (307 to the leader) are followed.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("timed out")]
+    Timeout,
+    #[error("malformed response: {0}")]
+    Malformed(String),
+}
+
+pub struct HttpResponse {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: serde_json::Value,
+}
+
+/// POSTs `body` as JSON to `http://{addr}{path}`, following up to three redirects.
+pub async fn post_json(addr: &str, path: &str, body: &serde_json::Value, timeout: Duration) -> Result<HttpResponse, HttpError> {
+    let mut target = (addr.to_string(), path.to_string());
+    for _ in 0..3 {
+        let resp = request(&target.0, "POST", &target.1, Some(body), timeout).await?;
+        match (resp.status, &resp.location) {
+            (301 | 302 | 307 | 308, Some(loc)) => {
+                let rest = loc.strip_prefix("http://").unwrap_or(loc);
+                let (host, p) = match rest.find('/') {
+                    Some(i) => (rest[..i].to_string(), rest[i..].to_string()),
+                    None => (rest.to_string(), path.to_string()),
+                };
+                target = (host, p);
+            }
+            _ => return Ok(resp),
+        }
+    }
+    Err(HttpError::Malformed("too many redirects".into()))
+}
+
+pub async fn get_json(addr: &str, path: &str, timeout: Duration) -> Result<HttpResponse, HttpError> {
+    request(addr, "GET", path, None, timeout).await
+}
+
+async fn request(addr: &str, method: &str, path: &str, body: Option<&serde_json::Value>, timeout: Duration) -> Result<HttpResponse, HttpError> {
+    tokio::time::timeout(timeout, async {
+        let mut stream = TcpStream::connect(addr).await?;
+        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            payload.len()
+        );
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(payload.as_bytes()).await?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await?;
+        parse_response(&raw)
+    })
+    .await
+    .map_err(|_| HttpError::Timeout)?
+}
+
+fn parse_response(raw: &[u8]) -> Result<HttpResponse, HttpError> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| HttpError::Malformed("no header end".into()))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| HttpError::Malformed("bad status line".into()))?;
+    let mut location = None;
+    let mut chunked = false;
+    for line in lines {
+        if let Some((k, v)) = line.split_once(':') {
+            match k.trim().to_ascii_lowercase().as_str() {
+                "location" => location = Some(v.trim().to_string()),
+                "transfer-encoding" => chunked = v.trim().eq_ignore_ascii_case("chunked"),
+                _ => {}
+            }
+        }
+    }
+    let mut body = raw[split + 4..].to_vec();
+    if chunked {
+        body = dechunk(&body)?;
+    }
+    let body = if body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&body).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).to_string()))
+    };
+    Ok(HttpResponse { status, location, body })
+}
+
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, HttpError> {
+    let mut out = Vec::new();
+    loop {
+        let nl = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or_else(|| HttpError::Malformed("bad chunk".into()))?;
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..nl]).trim(), 16)
+            .map_err(|_| HttpError::Malformed("bad chunk size".into()))?;
+        data = &data[nl + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if data.len() < size + 2 {
+            return Err(HttpError::Malformed("truncated chunk".into()));
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}

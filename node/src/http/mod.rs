@@ -1,0 +1,90 @@
+//! HTTP on the Raft address: the admin API (`/raft/*`), the qklzl-compatible `/status` and
+//! `/kv`, health and readiness probes, and Prometheus `/metrics`. Every reply is JSON (metrics
+//! aside); every error has a status code and a `{"error": ...}` message.
+
+pub mod admin;
+pub mod client;
+pub mod metrics;
+
+use std::sync::Arc;
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::raft::cluster::{Cluster, ClusterError};
+use crate::server::ServerState;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub cluster: Arc<Cluster>,
+    pub server: Arc<ServerState>,
+}
+
+/// An HTTP error: a status and a JSON body `{"error": message, ...extra}`.
+pub struct ApiError {
+    status: StatusCode,
+    body: serde_json::Value,
+    location: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            body: json!({ "error": message.into() }),
+            location: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl From<ClusterError> for ApiError {
+    fn from(e: ClusterError) -> ApiError {
+        match e {
+            ClusterError::NotLeader { leader } => {
+                let (id, node) = match &leader {
+                    Some((id, node)) => (json!(id), json!(node)),
+                    None => (json!(null), json!(null)),
+                };
+                ApiError {
+                    status: if leader.is_some() {
+                        StatusCode::TEMPORARY_REDIRECT
+                    } else {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    },
+                    body: json!({ "error": "not the leader", "leader_id": id, "leader": node }),
+                    location: leader.map(|(_, n)| format!("http://{}", n.raft_addr)),
+                }
+            }
+            ClusterError::NoLeader => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no raft leader"),
+            ClusterError::Timeout(d) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("timed out after {d:?}")),
+            ClusterError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            ClusterError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
+            ClusterError::Fatal(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+            ClusterError::Io(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, Json(self.body)).into_response();
+        if let Some(loc) = self.location {
+            // The path is appended by the handler that knows it; here the leader's base URL.
+            if let Ok(v) = loc.parse() {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+        }
+        resp
+    }
+}
+
+pub fn router(state: AppState) -> axum::Router {
+    admin::routes().merge(metrics::routes()).with_state(state)
+}

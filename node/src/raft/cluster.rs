@@ -1,0 +1,399 @@
+//! A node's view of its Raft cluster: starting openraft over the node's storage, proposing
+//! mutations, read barriers, leader discovery, and the membership operations of the admin API.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::errors::{ClientWriteError, RaftError};
+use openraft::impls::ProgressResponder;
+use openraft::{ChangeMembers, Config as RaftConfig, RaftMetrics, ReadPolicy, ServerState, SnapshotPolicy};
+use tokio::sync::watch;
+
+use super::log_store::LogStore;
+use super::network::{Faults, NetworkFactory};
+use super::snapshot::SnapshotStore;
+use super::state_machine::StateMachine;
+use super::{KiwiNode, KiwiRaft, NodeId, TypeConfig};
+use crate::config::{Config, NodeIdSetting};
+use crate::engine::Mutation;
+use crate::resp::Reply;
+use crate::storage::Db;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("not the leader")]
+    NotLeader { leader: Option<(NodeId, KiwiNode)> },
+    #[error("no raft leader")]
+    NoLeader,
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("raft stopped: {0}")]
+    Fatal(String),
+    #[error("storage: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The outcome of a proposal, once applied (or failed).
+pub type WriteOutcome = Result<Reply, ClusterError>;
+
+pub struct Cluster {
+    pub id: NodeId,
+    pub me: KiwiNode,
+    pub raft: KiwiRaft,
+    pub snapshots: Arc<SnapshotStore>,
+    /// Present when `raft-fault-injection` is on (tests only).
+    pub faults: Option<Faults>,
+    /// The commit index this node learned at start, for readiness.
+    applied: watch::Receiver<u64>,
+    startup_commit: u64,
+}
+
+/// Reads the node id kept in the data dir, or establishes it: a fixed id from the config, or a
+/// random one below 2^53 (safe in JSON) for `raft-node-id auto`. A data dir never changes ids.
+pub fn resolve_node_id(db_path: &Path, setting: NodeIdSetting) -> Result<NodeId, ClusterError> {
+    let file = db_path.join("NODE_ID");
+    let stored = match std::fs::read_to_string(&file) {
+        Ok(s) => Some(s.trim().parse::<u64>().map_err(|_| ClusterError::Invalid(format!("corrupt {}", file.display())))?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e.into()),
+    };
+    let id = match (stored, setting) {
+        (Some(s), NodeIdSetting::Fixed(n)) if s != n => {
+            return Err(ClusterError::Invalid(format!(
+                "data dir {} belongs to raft node {s}, but raft-node-id is {n}",
+                db_path.display()
+            )))
+        }
+        (Some(s), _) => return Ok(s),
+        (None, NodeIdSetting::Fixed(n)) => n,
+        (None, NodeIdSetting::Auto) => rand::random_range(1..(1u64 << 53)),
+    };
+    let tmp = db_path.join("NODE_ID.tmp");
+    std::fs::write(&tmp, id.to_string())?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, &file)?;
+    Ok(id)
+}
+
+fn raft_config(cfg: &Config) -> Result<RaftConfig, ClusterError> {
+    let hb = cfg.raft_heartbeat_interval.as_millis() as u64;
+    let election = cfg.raft_election_timeout.as_millis() as u64;
+    RaftConfig {
+        cluster_name: "kiwi".into(),
+        heartbeat_interval: hb,
+        election_timeout_min: election,
+        election_timeout_max: election * 2,
+        install_snapshot_timeout: 60_000,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.raft_snapshot_logs),
+        max_in_snapshot_log_to_keep: cfg.raft_snapshot_logs.min(1000),
+        replication_lag_threshold: cfg.raft_snapshot_logs * 2,
+        purge_batch_size: 256,
+        max_payload_entries: 512,
+        ..Default::default()
+    }
+    .validate()
+    .map_err(|e| ClusterError::Invalid(e.to_string()))
+}
+
+impl Cluster {
+    pub async fn start(cfg: &Config, db: Arc<Db>) -> Result<Arc<Cluster>, ClusterError> {
+        let id = resolve_node_id(&cfg.db_path, cfg.raft_node_id)?;
+        let me = KiwiNode {
+            raft_addr: cfg.raft_addr.clone(),
+            resp_addr: cfg.advertised_resp_addr(),
+        };
+        let snapshots = Arc::new(SnapshotStore::open(&cfg.raft_dir())?);
+        let sm = StateMachine::new(db.clone(), snapshots.clone())?;
+        let applied = sm.applied_index();
+        let log = LogStore::new(db.clone());
+        let network = NetworkFactory::default();
+        let faults = cfg.raft_fault_injection.then(|| network.faults.clone());
+        let raft = KiwiRaft::new(id, Arc::new(raft_config(cfg)?), network, log, sm)
+            .await
+            .map_err(|e| ClusterError::Fatal(e.to_string()))?;
+        let startup_commit = raft
+            .with_raft_state(|st| st.local_committed().map(|l| l.index).unwrap_or(0))
+            .await
+            .unwrap_or(0);
+        Ok(Arc::new(Cluster {
+            id,
+            me,
+            raft,
+            snapshots,
+            faults,
+            applied,
+            startup_commit,
+        }))
+    }
+
+    pub fn metrics(&self) -> RaftMetrics<TypeConfig> {
+        self.raft.metrics().borrow_watched().clone()
+    }
+
+    /// The leader this node knows of, with its addresses.
+    pub fn leader(&self) -> Option<(NodeId, KiwiNode)> {
+        let m = self.raft.metrics();
+        let m = m.borrow_watched();
+        let id = m.current_leader?;
+        let node = m.membership_config.membership().get_node(&id)?.clone();
+        Some((id, node))
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow_watched().state == ServerState::Leader
+    }
+
+    pub async fn is_initialized(&self) -> bool {
+        self.raft.is_initialized().await.unwrap_or(false)
+    }
+
+    /// Waits until a leader is known, up to `timeout`.
+    pub async fn wait_for_leader(&self, timeout: Duration) -> Option<(NodeId, KiwiNode)> {
+        let mut rx = self.raft.metrics();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(l) = self.leader() {
+                return Some(l);
+            }
+            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// Proposes a mutation on this node (which must lead). Submission order is log order, so a
+    /// connection's pipelined writes apply in the order it sent them. The receiver yields the
+    /// reply once the entry is committed and applied.
+    pub async fn propose(&self, mutation: Mutation) -> Result<tokio::sync::oneshot::Receiver<WriteOutcome>, ClusterError> {
+        let (responder, rx) = ProgressResponder::complete_only();
+        self.raft
+            .client_write_ff(mutation, Some(responder))
+            .await
+            .map_err(|e| ClusterError::Fatal(e.to_string()))?;
+        let (tx, out) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let outcome = match rx.await {
+                Ok(Ok(resp)) => Ok(resp.data),
+                Ok(Err(e)) => Err(write_error(e)),
+                Err(_) => Err(ClusterError::Fatal("raft dropped the write".into())),
+            };
+            let _ = tx.send(outcome);
+        });
+        Ok(out)
+    }
+
+    /// Proposes and waits, bounded by `timeout`.
+    pub async fn write(&self, mutation: Mutation, timeout: Duration) -> WriteOutcome {
+        let rx = self.propose(mutation).await?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err(ClusterError::Fatal("write dropped".into())),
+            Err(_) => Err(ClusterError::Timeout(timeout)),
+        }
+    }
+
+    /// Returns once this node (the leader) has confirmed its leadership with a quorum and
+    /// applied everything committed before the call: reads after it are linearizable.
+    pub async fn read_barrier(&self, timeout: Duration) -> Result<(), ClusterError> {
+        match tokio::time::timeout(timeout, self.raft.ensure_linearizable(ReadPolicy::ReadIndex)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => match e.forward_to_leader() {
+                Some(f) => Err(ClusterError::NotLeader {
+                    leader: f.leader_id.zip(f.leader_node.clone()),
+                }),
+                None => Err(ClusterError::Fatal(e.to_string())),
+            },
+            Err(_) => Err(ClusterError::Timeout(timeout)),
+        }
+    }
+
+    /// Readiness: a member of an initialized cluster that knows a leader and has applied up to
+    /// the commit index it had at start.
+    pub fn readiness(&self) -> Result<(), String> {
+        let m = self.metrics();
+        if m.membership_config.membership().get_node(&self.id).is_none() {
+            return Err("not a member of a cluster".into());
+        }
+        if m.current_leader.is_none() {
+            return Err("no known leader".into());
+        }
+        let applied = *self.applied.borrow();
+        if applied < self.startup_commit {
+            return Err(format!("catching up: applied {applied} of {}", self.startup_commit));
+        }
+        Ok(())
+    }
+
+    pub fn members(&self) -> (BTreeSet<NodeId>, BTreeSet<NodeId>, BTreeMap<NodeId, KiwiNode>) {
+        let m = self.metrics();
+        let membership = m.membership_config.membership();
+        let voters = membership.voter_ids().collect();
+        let learners = membership.learner_ids().collect();
+        let nodes = membership.nodes().map(|(id, n)| (*id, n.clone())).collect();
+        (voters, learners, nodes)
+    }
+
+    /// Initializes the cluster with `nodes`. Idempotent: the same membership again succeeds, a
+    /// different one is a conflict.
+    pub async fn init(&self, nodes: BTreeMap<NodeId, KiwiNode>) -> Result<(), ClusterError> {
+        if nodes.is_empty() {
+            return Err(ClusterError::Invalid("nodes must not be empty".into()));
+        }
+        if !nodes.contains_key(&self.id) {
+            return Err(ClusterError::Invalid(format!("nodes must include this node ({})", self.id)));
+        }
+        if self.is_initialized().await {
+            let (voters, _, current) = self.members();
+            let wanted: BTreeSet<NodeId> = nodes.keys().copied().collect();
+            if voters == wanted && current == nodes {
+                return Ok(());
+            }
+            return Err(ClusterError::Conflict(format!(
+                "already initialized with members {voters:?}; clean the data to re-initialize"
+            )));
+        }
+        self.raft
+            .initialize(nodes)
+            .await
+            .map_err(|e| ClusterError::Conflict(e.to_string()))
+    }
+
+    fn leader_only(&self) -> Result<(), ClusterError> {
+        if self.is_leader() {
+            Ok(())
+        } else {
+            Err(ClusterError::NotLeader { leader: self.leader() })
+        }
+    }
+
+    /// Adds a learner and waits (bounded) until it has caught up.
+    pub async fn add_learner(&self, id: NodeId, node: KiwiNode, timeout: Duration) -> Result<u64, ClusterError> {
+        self.leader_only()?;
+        if let Some(existing) = self.members().2.get(&id) {
+            if *existing != node {
+                return Err(ClusterError::Conflict(format!("node {id} is already a member at {existing}")));
+            }
+        }
+        match tokio::time::timeout(timeout, self.raft.add_learner(id, node, true)).await {
+            Ok(Ok(resp)) => Ok(resp.log_id.index),
+            Ok(Err(e)) => Err(write_error_raft(e)),
+            Err(_) => Err(ClusterError::Timeout(timeout)),
+        }
+    }
+
+    /// Adds a node as a voter the safe way: learner first, caught up, then promoted. Used by
+    /// `kiwi --join`; promotion adds this one id, so concurrent joins do not undo each other.
+    pub async fn join_voter(&self, id: NodeId, node: KiwiNode, timeout: Duration) -> Result<u64, ClusterError> {
+        let (voters, _, _) = self.members();
+        if voters.contains(&id) {
+            return Ok(0);
+        }
+        self.add_learner(id, node, timeout).await?;
+        match self
+            .raft
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+            .await
+        {
+            Ok(resp) => Ok(resp.log_id.index),
+            Err(e) => Err(write_error_raft(e)),
+        }
+    }
+
+    /// Makes exactly `members` the voters (they must be learners or voters already).
+    pub async fn change_membership(&self, members: BTreeSet<NodeId>) -> Result<u64, ClusterError> {
+        self.leader_only()?;
+        if members.is_empty() {
+            return Err(ClusterError::Invalid("members must not be empty".into()));
+        }
+        let nodes = self.members().2;
+        if let Some(missing) = members.iter().find(|id| !nodes.contains_key(id)) {
+            return Err(ClusterError::Invalid(format!("node {missing} is not a learner; add it first")));
+        }
+        match self.raft.change_membership(members, false).await {
+            Ok(resp) => Ok(resp.log_id.index),
+            Err(e) => Err(write_error_raft(e)),
+        }
+    }
+
+    /// Removes a node from the cluster (voter or learner). Refuses to remove the last voter.
+    pub async fn remove_node(&self, id: NodeId) -> Result<u64, ClusterError> {
+        self.leader_only()?;
+        let (voters, learners, _) = self.members();
+        if voters.contains(&id) {
+            if voters.len() == 1 {
+                return Err(ClusterError::Conflict("cannot remove the last voter".into()));
+            }
+            let remaining: BTreeSet<NodeId> = voters.iter().copied().filter(|v| *v != id).collect();
+            let resp = self
+                .raft
+                .change_membership(remaining, false)
+                .await
+                .map_err(write_error_raft)?;
+            return Ok(resp.log_id.index);
+        }
+        if learners.contains(&id) {
+            let resp = self
+                .raft
+                .change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
+                .await
+                .map_err(write_error_raft)?;
+            return Ok(resp.log_id.index);
+        }
+        Err(ClusterError::Invalid(format!("node {id} is not a member")))
+    }
+
+    /// Asks the leader to hand leadership to `to`; returns once `to` leads or `timeout` passes.
+    pub async fn transfer_leader(&self, to: NodeId, timeout: Duration) -> Result<(), ClusterError> {
+        self.leader_only()?;
+        let (voters, _, _) = self.members();
+        if !voters.contains(&to) {
+            return Err(ClusterError::Invalid(format!("node {to} is not a voter")));
+        }
+        if to == self.id {
+            return Ok(());
+        }
+        self.raft
+            .trigger()
+            .transfer_leader(to)
+            .await
+            .map_err(|e| ClusterError::Fatal(e.to_string()))?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut rx = self.raft.metrics();
+        loop {
+            if self.metrics().current_leader == Some(to) {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                return Err(ClusterError::Timeout(timeout));
+            }
+        }
+    }
+
+    pub async fn shutdown(&self) {
+        let _ = self.raft.shutdown().await;
+    }
+}
+
+fn write_error(e: ClientWriteError<TypeConfig>) -> ClusterError {
+    match e {
+        ClientWriteError::ForwardToLeader(f) | ClientWriteError::LogEntryDiscarded(f) => ClusterError::NotLeader {
+            leader: f.leader_id.zip(f.leader_node),
+        },
+        ClientWriteError::ChangeMembershipError(c) => ClusterError::Conflict(c.to_string()),
+        other => ClusterError::Conflict(other.to_string()),
+    }
+}
+
+fn write_error_raft(e: RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> ClusterError {
+    match e {
+        RaftError::APIError(api) => write_error(api),
+        RaftError::Fatal(f) => ClusterError::Fatal(f.to_string()),
+    }
+}

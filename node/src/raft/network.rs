@@ -1,0 +1,232 @@
+//! The client side of Raft RPCs: one long-lived connection per peer, reconnected on failure,
+//! every call bounded by the timeout openraft gives it.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::OptionalSend;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use super::rpc::{read_frame, write_frame, RpcRequest, RpcResponse, MAGIC, SNAPSHOT_CHUNK};
+use super::snapshot::{list_files, SnapshotDir};
+use super::{KiwiNode, NodeId, Snapshot, TypeConfig, Vote};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a follower may take to install a snapshot once it has every file.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+/// Longest a single snapshot chunk write may block (a stalled follower).
+const CHUNK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Test-only fault injection (`raft-fault-injection yes`): peers this node must not reach.
+/// Blocking each side's outbound traffic to the other makes a symmetric partition.
+#[derive(Clone, Default)]
+pub struct Faults(Arc<RwLock<BTreeSet<NodeId>>>);
+
+impl Faults {
+    pub fn set_blocked(&self, peers: BTreeSet<NodeId>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = peers;
+    }
+
+    pub fn blocked(&self) -> BTreeSet<NodeId> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn is_blocked(&self, peer: NodeId) -> bool {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).contains(&peer)
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct NetworkFactory {
+    pub faults: Faults,
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: NodeId, node: &KiwiNode) -> PeerClient {
+        PeerClient {
+            target,
+            addr: node.raft_addr.clone(),
+            conn: None,
+            faults: self.faults.clone(),
+        }
+    }
+}
+
+type Conn = (BufReader<tokio::net::tcp::OwnedReadHalf>, tokio::net::tcp::OwnedWriteHalf);
+
+pub struct PeerClient {
+    target: NodeId,
+    addr: String,
+    conn: Option<Conn>,
+    faults: Faults,
+}
+
+enum CallError {
+    Connect(std::io::Error),
+    Io(std::io::Error),
+    Timeout,
+    Remote(String),
+}
+
+impl CallError {
+    fn into_rpc(self, target: NodeId, addr: &str) -> RPCError<TypeConfig> {
+        match self {
+            CallError::Connect(e) => RPCError::Unreachable(Unreachable::from_string(format!("node {target} at {addr}: {e}"))),
+            CallError::Io(e) => RPCError::Network(NetworkError::from_string(format!("node {target} at {addr}: {e}"))),
+            CallError::Timeout => RPCError::Network(NetworkError::from_string(format!("node {target} at {addr}: timed out"))),
+            CallError::Remote(e) => RPCError::Network(NetworkError::from_string(format!("node {target} at {addr} failed: {e}"))),
+        }
+    }
+}
+
+async fn connect(addr: &str) -> Result<Conn, CallError> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .map_err(|_| CallError::Connect(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")))?
+        .map_err(CallError::Connect)?;
+    let _ = stream.set_nodelay(true);
+    let (rd, mut wr) = stream.into_split();
+    wr.write_all(MAGIC).await.map_err(CallError::Connect)?;
+    Ok((BufReader::new(rd), wr))
+}
+
+impl PeerClient {
+    fn check_faults(&mut self) -> Result<(), CallError> {
+        if self.faults.is_blocked(self.target) {
+            self.conn = None;
+            return Err(CallError::Connect(std::io::Error::other("partitioned by fault injection")));
+        }
+        Ok(())
+    }
+
+    async fn call(&mut self, req: RpcRequest, timeout: Duration) -> Result<RpcResponse, CallError> {
+        self.check_faults()?;
+        let result = tokio::time::timeout(timeout, async {
+            if self.conn.is_none() {
+                self.conn = Some(connect(&self.addr).await?);
+            }
+            let (rd, wr) = self.conn.as_mut().expect("connected above");
+            write_frame(wr, &req).await.map_err(CallError::Io)?;
+            read_frame::<_, RpcResponse>(rd).await.map_err(CallError::Io)
+        })
+        .await
+        .unwrap_or(Err(CallError::Timeout));
+        match result {
+            Ok(RpcResponse::Error(e)) => Err(CallError::Remote(e)),
+            Ok(resp) => Ok(resp),
+            Err(e) => {
+                // The stream may hold half a frame: start over on a new connection.
+                self.conn = None;
+                Err(e)
+            }
+        }
+    }
+
+    fn unexpected(&self, what: &str) -> RPCError<TypeConfig> {
+        RPCError::Network(NetworkError::from_string(format!("node {}: unexpected reply to {what}", self.target)))
+    }
+
+    async fn send_snapshot(&mut self, vote: Vote, snapshot: Snapshot) -> Result<SnapshotResponse<TypeConfig>, CallError> {
+        self.check_faults()?;
+        // A dedicated connection: a snapshot must not queue behind (or in front of) appends.
+        let (mut rd, mut wr) = connect(&self.addr).await?;
+        let dir: SnapshotDir = snapshot.snapshot;
+        let files = list_files(&dir.path).map_err(CallError::Io)?;
+        let begin = RpcRequest::SnapshotBegin {
+            vote,
+            meta: snapshot.meta,
+            files: files.clone(),
+        };
+        write_frame(&mut wr, &begin).await.map_err(CallError::Io)?;
+        let mut buf = vec![0u8; SNAPSHOT_CHUNK];
+        for (name, size) in &files {
+            let mut file = tokio::fs::File::open(dir.path.join(name)).await.map_err(CallError::Io)?;
+            let mut sent = 0u64;
+            while sent < *size {
+                let want = ((*size - sent) as usize).min(SNAPSHOT_CHUNK);
+                file.read_exact(&mut buf[..want]).await.map_err(CallError::Io)?;
+                let frame = RpcRequest::SnapshotChunk(buf[..want].to_vec());
+                tokio::time::timeout(CHUNK_TIMEOUT, write_frame(&mut wr, &frame))
+                    .await
+                    .map_err(|_| CallError::Timeout)?
+                    .map_err(CallError::Io)?;
+                sent += want as u64;
+            }
+        }
+        write_frame(&mut wr, &RpcRequest::SnapshotEnd).await.map_err(CallError::Io)?;
+        match tokio::time::timeout(INSTALL_TIMEOUT, read_frame::<_, RpcResponse>(&mut rd)).await {
+            Err(_) => Err(CallError::Timeout),
+            Ok(Err(e)) => Err(CallError::Io(e)),
+            Ok(Ok(RpcResponse::Snapshot(r))) => Ok(r),
+            Ok(Ok(RpcResponse::Error(e))) => Err(CallError::Remote(e)),
+            Ok(Ok(_)) => Err(CallError::Remote("unexpected reply to a snapshot".into())),
+        }
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for PeerClient {
+    type SnapshotData = SnapshotDir;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        // Big batches (catch-up) need more than a heartbeat's budget.
+        let timeout = option.soft_ttl().max(Duration::from_millis(if rpc.entries.len() > 64 { 5000 } else { 0 }));
+        match self.call(RpcRequest::AppendEntries(rpc), timeout).await {
+            Ok(RpcResponse::AppendEntries(r)) => Ok(r),
+            Ok(_) => Err(self.unexpected("append_entries")),
+            Err(e) => Err(e.into_rpc(self.target, &self.addr)),
+        }
+    }
+
+    async fn vote(&mut self, rpc: VoteRequest<TypeConfig>, option: RPCOption) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self.call(RpcRequest::Vote(rpc), option.soft_ttl()).await {
+            Ok(RpcResponse::Vote(r)) => Ok(r),
+            Ok(_) => Err(self.unexpected("vote")),
+            Err(e) => Err(e.into_rpc(self.target, &self.addr)),
+        }
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self.call(RpcRequest::TransferLeader(req), option.soft_ttl()).await {
+            Ok(RpcResponse::TransferLeader(r)) => Ok(r),
+            Ok(_) => Err(self.unexpected("transfer_leader")),
+            Err(e) => Err(e.into_rpc(self.target, &self.addr)),
+        }
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        _option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let (target, addr) = (self.target, self.addr.clone());
+        tokio::select! {
+            closed = cancel => Err(StreamingError::Closed(closed)),
+            result = self.send_snapshot(vote, snapshot) => result.map_err(|e| match e.into_rpc(target, &addr) {
+                RPCError::Unreachable(u) => StreamingError::Unreachable(u),
+                RPCError::Network(n) => StreamingError::Network(n),
+                other => StreamingError::Network(NetworkError::from_string(other.to_string())),
+            }),
+        }
+    }
+}

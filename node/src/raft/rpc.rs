@@ -1,0 +1,229 @@
+//! Raft RPCs between nodes: a binary protocol on the Raft address, beside the HTTP admin API.
+//!
+//! A peer connection starts with [`MAGIC`] and then carries length-prefixed postcard frames,
+//! request and response alternating on one long-lived connection. Connections that do not start
+//! with the magic are HTTP and go to the admin API (see [`MuxListener`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::snapshot::{SnapshotDir, SnapshotStore};
+use super::{decode, encode, KiwiRaft, Snapshot, SnapshotMeta, TypeConfig, Vote};
+
+pub const MAGIC: &[u8; 8] = b"KIWIRPC1";
+
+/// Largest frame accepted: entries are batched by openraft, snapshots are chunked.
+pub const MAX_FRAME: usize = 256 << 20;
+
+/// Size of the file chunks a snapshot is streamed in.
+pub const SNAPSHOT_CHUNK: usize = 1 << 20;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RpcRequest {
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<TypeConfig>),
+    TransferLeader(TransferLeaderRequest<TypeConfig>),
+    /// Starts a snapshot transfer: the files follow as chunks, in this order, then `SnapshotEnd`.
+    SnapshotBegin {
+        vote: Vote,
+        meta: SnapshotMeta,
+        files: Vec<(String, u64)>,
+    },
+    SnapshotChunk(Vec<u8>),
+    SnapshotEnd,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RpcResponse {
+    AppendEntries(AppendEntriesResponse<TypeConfig>),
+    Vote(VoteResponse<TypeConfig>),
+    TransferLeader(TransferLeaderResponse<TypeConfig>),
+    Snapshot(SnapshotResponse<TypeConfig>),
+    /// The receiver failed (Raft stopped, storage error, bad frame).
+    Error(String),
+}
+
+pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, value: &T) -> std::io::Result<()> {
+    let body = encode(value)?;
+    let mut buf = Vec::with_capacity(4 + body.len());
+    buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    buf.extend_from_slice(&body);
+    w.write_all(&buf).await?;
+    w.flush().await
+}
+
+pub async fn read_frame<R: AsyncRead + Unpin, T: serde::de::DeserializeOwned>(r: &mut R) -> std::io::Result<T> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes exceeds the limit"),
+        ));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).await?;
+    decode(&body)
+}
+
+/// Serves one peer connection until it closes.
+pub async fn serve_peer(mut stream: TcpStream, raft: KiwiRaft, snapshots: Arc<SnapshotStore>) -> std::io::Result<()> {
+    let mut magic = [0u8; 8];
+    stream.read_exact(&mut magic).await?;
+    let (mut rd, mut wr) = stream.split();
+    let mut rd = tokio::io::BufReader::new(&mut rd);
+    loop {
+        let req: RpcRequest = match read_frame(&mut rd).await {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let resp = match req {
+            RpcRequest::AppendEntries(rpc) => match raft.append_entries(rpc).await {
+                Ok(r) => RpcResponse::AppendEntries(r),
+                Err(e) => RpcResponse::Error(e.to_string()),
+            },
+            RpcRequest::Vote(rpc) => match raft.vote(rpc).await {
+                Ok(r) => RpcResponse::Vote(r),
+                Err(e) => RpcResponse::Error(e.to_string()),
+            },
+            RpcRequest::TransferLeader(rpc) => match raft.handle_transfer_leader(rpc).await {
+                Ok(r) => RpcResponse::TransferLeader(r),
+                Err(e) => RpcResponse::Error(e.to_string()),
+            },
+            RpcRequest::SnapshotBegin { vote, meta, files } => {
+                match receive_snapshot(&mut rd, &snapshots, &files).await {
+                    Ok(dir) => {
+                        let snapshot = Snapshot {
+                            meta,
+                            snapshot: SnapshotDir { path: dir },
+                        };
+                        match raft.install_full_snapshot(vote, snapshot).await {
+                            Ok(r) => RpcResponse::Snapshot(r),
+                            Err(e) => RpcResponse::Error(e.to_string()),
+                        }
+                    }
+                    Err(e) => RpcResponse::Error(format!("receiving snapshot: {e}")),
+                }
+            }
+            RpcRequest::SnapshotChunk(_) | RpcRequest::SnapshotEnd => {
+                RpcResponse::Error("snapshot data without SnapshotBegin".into())
+            }
+        };
+        write_frame(&mut wr, &resp).await?;
+    }
+}
+
+/// Writes the streamed files of a snapshot into a fresh directory, file by file.
+async fn receive_snapshot<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    snapshots: &SnapshotStore,
+    files: &[(String, u64)],
+) -> std::io::Result<std::path::PathBuf> {
+    let dir = snapshots.incoming_dir()?;
+    for (name, size) in files {
+        if name.contains('/') || name.contains("..") {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "bad snapshot file name"));
+        }
+        let mut file = tokio::fs::File::create(dir.join(name)).await?;
+        let mut written = 0u64;
+        while written < *size {
+            match read_frame::<_, RpcRequest>(rd).await? {
+                RpcRequest::SnapshotChunk(data) => {
+                    file.write_all(&data).await?;
+                    written += data.len() as u64;
+                }
+                _ => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "expected a snapshot chunk")),
+            }
+        }
+        file.sync_all().await?;
+    }
+    match read_frame::<_, RpcRequest>(rd).await? {
+        RpcRequest::SnapshotEnd => Ok(dir),
+        _ => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "expected the end of the snapshot")),
+    }
+}
+
+/// Accepts connections on the Raft address and sorts them: peers (starting with [`MAGIC`]) are
+/// served here, everything else is handed to the HTTP server through `accept`.
+pub struct MuxListener {
+    local: SocketAddr,
+    http: mpsc::Receiver<(TcpStream, SocketAddr)>,
+}
+
+impl MuxListener {
+    pub fn start(listener: TcpListener, raft: KiwiRaft, snapshots: Arc<SnapshotStore>) -> std::io::Result<MuxListener> {
+        let local = listener.local_addr()?;
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match listener.accept().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "raft accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let (tx, raft, snapshots) = (tx.clone(), raft.clone(), snapshots.clone());
+                tokio::spawn(async move {
+                    if is_peer(&stream).await {
+                        if let Err(e) = serve_peer(stream, raft, snapshots).await {
+                            tracing::debug!(%peer, error = %e, "peer connection closed");
+                        }
+                    } else {
+                        let _ = tx.send((stream, peer)).await;
+                    }
+                });
+            }
+        });
+        Ok(MuxListener { local, http: rx })
+    }
+}
+
+/// Waits (briefly) for the first bytes and checks for the peer magic.
+async fn is_peer(stream: &TcpStream) -> bool {
+    let mut buf = [0u8; 8];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+            Ok(Ok(n)) if n >= MAGIC.len() => return &buf == MAGIC,
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return false,
+            Ok(Ok(n)) => {
+                if buf[..n] != MAGIC[..n] {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
+}
+
+impl axum::serve::Listener for MuxListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.http.recv().await {
+            Some(conn) => conn,
+            // The acceptor task never ends while the runtime lives; park forever if it did.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}

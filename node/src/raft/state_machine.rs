@@ -1,0 +1,160 @@
+//! The replicated state machine: committed entries are applied in log order by
+//! [`crate::engine::apply`], and each group of entries is written as one RocksDB batch together
+//! with the last applied log id and the membership, so a crash never applies an entry twice or
+//! skips one.
+
+use std::sync::Arc;
+
+use futures::{Stream, TryStreamExt};
+use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend};
+use tokio::sync::watch;
+
+use super::snapshot::{SnapshotDir, SnapshotStore, APPLIED_KEY, MEMBERSHIP_KEY};
+use super::{decode, encode, io_err, LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::engine;
+use crate::resp::Reply;
+use crate::storage::{Cf, Db};
+
+pub struct StateMachine {
+    db: Arc<Db>,
+    snapshots: Arc<SnapshotStore>,
+    /// The index of the last applied entry, for readers waiting on a read index.
+    applied: watch::Sender<u64>,
+}
+
+impl StateMachine {
+    pub fn new(db: Arc<Db>, snapshots: Arc<SnapshotStore>) -> std::io::Result<StateMachine> {
+        snapshots.resume_install(&db)?;
+        let (applied, _) = watch::channel(0);
+        let sm = StateMachine { db, snapshots, applied };
+        let index = sm.read_applied()?.0.map(|l| l.index).unwrap_or(0);
+        sm.applied.send_replace(index);
+        Ok(sm)
+    }
+
+    /// Subscribes to the applied index.
+    pub fn applied_index(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    fn read_applied(&self) -> std::io::Result<(Option<LogId>, StoredMembership)> {
+        let reader = self.db.reader();
+        let applied = match reader.get(Cf::Sys, APPLIED_KEY).map_err(io_err)? {
+            Some(v) => decode(&v)?,
+            None => None,
+        };
+        let membership = match reader.get(Cf::Sys, MEMBERSHIP_KEY).map_err(io_err)? {
+            Some(v) => decode(&v)?,
+            None => StoredMembership::default(),
+        };
+        Ok((applied, membership))
+    }
+}
+
+/// Applies a group of entries in one transaction; returns each entry's reply.
+fn apply_entries(db: &Db, entries: &[openraft::type_config::alias::EntryOf<TypeConfig>]) -> std::io::Result<Vec<Reply>> {
+    let mut txn = db.writer();
+    let mut replies = Vec::with_capacity(entries.len());
+    let mut membership = None;
+    for entry in entries {
+        let reply = match &entry.payload {
+            EntryPayload::Blank => Reply::ok(),
+            EntryPayload::Normal(mutation) => engine::apply(&mut txn, mutation),
+            EntryPayload::Membership(m) => {
+                membership = Some(StoredMembership::new(Some(entry.log_id.clone()), m.clone()));
+                Reply::ok()
+            }
+        };
+        replies.push(reply);
+    }
+    if let Some(last) = entries.last() {
+        txn.put(Cf::Sys, APPLIED_KEY.to_vec(), encode(&Some(last.log_id.clone()))?);
+    }
+    if let Some(m) = membership {
+        txn.put(Cf::Sys, MEMBERSHIP_KEY.to_vec(), encode(&m)?);
+    }
+    // Unsynced: the log is durable, and anything lost here is re-applied from it on restart.
+    db.commit(txn, false).map_err(io_err)?;
+    Ok(replies)
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotDir;
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), std::io::Error> {
+        self.read_applied()
+    }
+
+    async fn apply<Strm>(&mut self, entries: Strm) -> Result<(), std::io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, std::io::Error>> + Unpin + OptionalSend,
+    {
+        let batch: Vec<EntryResponder<TypeConfig>> = entries.try_collect().await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let (entries, responders): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let db = self.db.clone();
+        let last_index = entries.last().map(|e| e.log_id.index).unwrap_or(0);
+        let (entries, replies) = tokio::task::spawn_blocking(move || {
+            let replies = apply_entries(&db, &entries);
+            (entries, replies)
+        })
+        .await
+        .map_err(io_err)?;
+        drop(entries);
+        let replies = replies?;
+        self.applied.send_replace(last_index);
+        for (responder, reply) in responders.into_iter().zip(replies) {
+            if let Some(r) = responder {
+                r.send(reply);
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder {
+            db: self.db.clone(),
+            snapshots: self.snapshots.clone(),
+        }
+    }
+
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotDir) -> Result<(), std::io::Error> {
+        let db = self.db.clone();
+        let store = self.snapshots.clone();
+        let meta_owned = meta.clone();
+        tokio::task::spawn_blocking(move || store.install(&db, &meta_owned, &snapshot.path))
+            .await
+            .map_err(io_err)??;
+        let index = meta.last_log_id.as_ref().map(|l| l.index).unwrap_or(0);
+        self.applied.send_replace(index);
+        tracing::info!(index, "installed snapshot");
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, std::io::Error> {
+        self.snapshots.current()
+    }
+}
+
+pub struct SnapshotBuilder {
+    db: Arc<Db>,
+    snapshots: Arc<SnapshotStore>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    type SnapshotData = SnapshotDir;
+
+    async fn build_snapshot(&mut self) -> Result<Snapshot, std::io::Error> {
+        let db = self.db.clone();
+        let store = self.snapshots.clone();
+        let snap = tokio::task::spawn_blocking(move || store.build(&db))
+            .await
+            .map_err(io_err)??;
+        tracing::info!(last = ?snap.meta.last_log_id, "built snapshot");
+        Ok(snap)
+    }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the system packages Kiwi needs to build and test on a fresh Debian machine with Rust:
+# clang/libclang (RocksDB's bindings), redis-tools (redis-cli, redis-benchmark: real clients for
+# the tests) and redis-server (the benchmark's baseline). Safe to run again: it skips what is there.
+set -euo pipefail
+
+need=()
+command -v clang >/dev/null || need+=(clang)
+ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v redis-benchmark >/dev/null || need+=(redis-tools)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v curl >/dev/null || need+=(curl)
+
+if [ ${#need[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "== installing: ${need[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    rustup component add rustfmt clippy
+fi
