@@ -170,7 +170,7 @@ fn randomkey(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 fn set_expiry(ctx: &mut Ctx<'_, '_>, args: &Args, unit_ms: i64, relative: bool) -> CmdResult {
     let key = args.get(1)?;
     let name = String::from_utf8_lossy(args.get(0)?).to_lowercase();
-    let n = args.int(2)?;
+    // Options are checked before the time argument, as in Redis.
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for i in 3..args.len() {
         match args.upper(i)?.as_str() {
@@ -178,7 +178,10 @@ fn set_expiry(ctx: &mut Ctx<'_, '_>, args: &Args, unit_ms: i64, relative: bool) 
             "XX" => xx = true,
             "GT" => gt = true,
             "LT" => lt = true,
-            other => return Err(CmdError::msg(format!("Unsupported option {other}"))),
+            _ => {
+                let given = String::from_utf8_lossy(args.get(i)?);
+                return Err(CmdError::msg(format!("Unsupported option {given}")));
+            }
         }
     }
     if nx && (xx || gt || lt) {
@@ -187,6 +190,7 @@ fn set_expiry(ctx: &mut Ctx<'_, '_>, args: &Args, unit_ms: i64, relative: bool) 
     if gt && lt {
         return Err(CmdError::msg("GT and LT options at the same time are not compatible"));
     }
+    let n = args.int(2)?;
     let invalid = || CmdError::msg(format!("invalid expire time in '{name}' command"));
     let mut at = n.checked_mul(unit_ms).ok_or_else(invalid)?;
     if relative {

@@ -205,21 +205,31 @@ pub fn execute(ctx: &mut Ctx<'_, '_>, spec: &CommandSpec, argv: &[Bytes]) -> Rep
     }
 }
 
+/// Redis's text for an unknown command: the name (at most 128 bytes), then each argument
+/// quoted and followed by a space, while the argument text so far is under 128 bytes.
+fn unknown_command(argv: &[Bytes]) -> CmdError {
+    let name = &argv[0][..argv[0].len().min(128)];
+    let mut args: Vec<u8> = Vec::new();
+    for arg in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push(b'\'');
+        args.extend_from_slice(&arg[..arg.len().min(room)]);
+        args.extend_from_slice(b"' ");
+    }
+    CmdError::msg(format!(
+        "unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(name),
+        String::from_utf8_lossy(&args)
+    ))
+}
+
 /// Checks that `argv` names a known command with a valid arity.
 pub fn resolve(argv: &[Bytes]) -> Result<&'static CommandSpec, CmdError> {
     let name = argv.first().ok_or(CmdError::Syntax)?;
-    let spec = lookup(name).ok_or_else(|| {
-        let shown: String = String::from_utf8_lossy(name).chars().take(128).collect();
-        let rest: Vec<String> = argv[1..]
-            .iter()
-            .take(16)
-            .map(|a| format!("'{}'", String::from_utf8_lossy(a).chars().take(64).collect::<String>()))
-            .collect();
-        CmdError::msg(format!(
-            "unknown command '{shown}', with args beginning with: {}",
-            rest.join(" ")
-        ))
-    })?;
+    let spec = lookup(name).ok_or_else(|| unknown_command(argv))?;
     if !spec.arity_ok(argv.len()) {
         return Err(CmdError::WrongArity(spec.name.to_string()));
     }

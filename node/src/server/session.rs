@@ -186,12 +186,9 @@ impl Session {
                 if self.multi.is_some() {
                     self.multi_failed = true;
                 }
-                let reply = if self.authenticated {
-                    e.into_reply()
-                } else {
-                    noauth()
-                };
-                self.push_reply(&reply);
+                // Redis checks the name and arity before authentication, so an unknown
+                // command is reported as such even to a client that has not authenticated.
+                self.push_reply(&e.into_reply());
                 return Step::Continue;
             }
         };

@@ -1,0 +1,123 @@
+//! Connection and server commands: CLIENT, CONFIG, INFO, COMMAND, RESET.
+
+use kiwi_tests::*;
+
+#[test]
+fn client_name_and_id() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    assert_eq!(c.run("CLIENT GETNAME"), nil());
+    assert_eq!(c.run("CLIENT SETNAME tester"), ok());
+    assert_eq!(c.run("CLIENT GETNAME"), bulk("tester"));
+    assert_eq!(
+        c.run_args(&["CLIENT", "SETNAME", "bad name"]),
+        err("ERR Client names cannot contain spaces, newlines or special characters.")
+    );
+    assert_eq!(c.run("CLIENT GETNAME"), bulk("tester"));
+    let id = c.run("CLIENT ID").int();
+    let mut other = s.client();
+    let other_id = other.run("CLIENT ID").int();
+    assert!(id > 0 && other_id > 0 && id != other_id, "{id} {other_id}");
+    let list = c.run("CLIENT LIST").text();
+    assert!(
+        list.lines()
+            .any(|l| l.contains(&format!("id={id} ")) && l.contains("name=tester")),
+        "{list}"
+    );
+    assert!(
+        list.lines().any(|l| l.contains(&format!("id={other_id} "))),
+        "{list}"
+    );
+    let info = c.run("CLIENT INFO").text();
+    assert!(
+        info.contains(&format!("id={id} ")) && info.contains("name=tester"),
+        "{info}"
+    );
+}
+
+#[test]
+fn config_get_and_set() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    assert_eq!(
+        c.run("CONFIG GET port"),
+        bulks(&["port", &s.port().to_string()])
+    );
+    assert_eq!(c.run("CONFIG GET nosuchparameter"), arr(vec![]));
+    assert_eq!(c.run("CONFIG SET requirepass newpass"), ok());
+    assert_eq!(
+        c.run("GET k"),
+        nil(),
+        "the current connection stays authenticated"
+    );
+    let mut fresh = s.client();
+    assert_eq!(fresh.run("GET k"), err("NOAUTH Authentication required."));
+    assert_eq!(fresh.run("AUTH newpass"), ok());
+    assert_eq!(fresh.run("GET k"), nil());
+    assert_eq!(
+        c.run("CONFIG GET requirepass"),
+        bulks(&["requirepass", "newpass"])
+    );
+}
+
+#[test]
+fn info_sections() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    assert_eq!(c.run("MSET a 1 b 2"), ok());
+    assert_eq!(c.run("SELECT 4"), ok());
+    assert_eq!(c.run("SET c 3"), ok());
+    let info = c.run("INFO").text();
+    assert!(info.contains("# Server\r\n"), "{info}");
+    assert!(info.contains("redis_version:"), "{info}");
+    assert!(
+        info.contains(&format!("tcp_port:{}\r\n", s.port())),
+        "{info}"
+    );
+    let keyspace = c.run("INFO keyspace").text();
+    assert!(keyspace.starts_with("# Keyspace\r\n"), "{keyspace}");
+    assert!(keyspace.contains("db0:keys=2,"), "{keyspace}");
+    assert!(keyspace.contains("db4:keys=1,"), "{keyspace}");
+    assert!(!keyspace.contains("db1:"), "{keyspace}");
+    assert!(
+        !keyspace.contains("# Server"),
+        "one section only: {keyspace}"
+    );
+    let clients = c.run("INFO clients").text();
+    assert!(clients.contains("connected_clients:1\r\n"), "{clients}");
+}
+
+#[test]
+fn command_introspection() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    let count = c.run("COMMAND COUNT").int();
+    assert!(count > 50, "COMMAND COUNT {count}");
+    let info = c.run("COMMAND INFO get nosuchcommand").items();
+    assert_eq!(info.len(), 2);
+    let get = info[0].items();
+    assert_eq!(get[0], bulk("get"));
+    assert_eq!(get[1], int(2));
+    assert_eq!(info[1], nil());
+    assert_eq!(c.run("COMMAND GETKEYS SET k v"), bulks(&["k"]));
+    assert_eq!(c.run("COMMAND GETKEYS MSET a 1 b 2"), bulks(&["a", "b"]));
+}
+
+#[test]
+fn reset_returns_to_defaults() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    assert_eq!(c.run("SELECT 3"), ok());
+    assert_eq!(c.run("SET k in3"), ok());
+    assert_eq!(c.run("MULTI"), ok());
+    assert_eq!(c.run("SET k queued"), status("QUEUED"));
+    assert_eq!(c.run("RESET"), status("RESET"));
+    assert_eq!(
+        c.run("GET k"),
+        nil(),
+        "back in database 0, the queued SET discarded"
+    );
+    assert_eq!(c.run("SELECT 3"), ok());
+    assert_eq!(c.run("GET k"), bulk("in3"));
+    assert_eq!(c.run("EXEC"), err("ERR EXEC without MULTI"));
+}
