@@ -55,9 +55,9 @@ impl Txn<'_> {
     /// Creates `key` as an empty value of type `ty`, replacing whatever was stored (callers have
     /// checked types). The new meta is returned but not saved: save it with [`Txn::save_meta`].
     pub fn create_key(&mut self, db: u8, key: &[u8], ty: KeyType) -> Result<Meta> {
-        match self.raw_meta(db, key)? {
-            Some(old) => self.drop_members(db, key, &old),
-            None => self.adjust_key_count(db, 1)?,
+        // The key count is adjusted by `save_meta`, which sees whether a record existed.
+        if let Some(old) = self.raw_meta(db, key)? {
+            self.drop_members(db, key, &old);
         }
         let version = self.next_version()?;
         Ok(Meta::new(ty, version))
