@@ -142,7 +142,8 @@ pub fn parse_size(v: &str) -> Result<u64, String> {
         "gb" => 1024 * 1024 * 1024,
         _ => return Err(format!("invalid size unit in '{v}'")),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("size '{v}' is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size '{v}' is too large"))
 }
 
 fn parse_num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
@@ -299,7 +300,9 @@ impl Config {
     }
 
     pub fn raft_dir(&self) -> PathBuf {
-        self.raft_data_dir.clone().unwrap_or_else(|| self.db_path.clone())
+        self.raft_data_dir
+            .clone()
+            .unwrap_or_else(|| self.db_path.clone())
     }
 
     /// Checks combinations no single key can check.
@@ -310,9 +313,15 @@ impl Config {
             ));
         }
         if self.resp_listen_addr().parse::<SocketAddr>().is_err()
-            && !self.binding.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            && !self
+                .binding
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
         {
-            return Err(ConfigError::Invalid(format!("invalid binding '{}'", self.binding)));
+            return Err(ConfigError::Invalid(format!(
+                "invalid binding '{}'",
+                self.binding
+            )));
         }
         Ok(())
     }
@@ -343,7 +352,10 @@ mod tests {
         let e = c.apply_text("port 7379\nbogus 1\n", "x.conf").unwrap_err();
         assert_eq!(e.to_string(), "x.conf:2: unknown config key 'bogus'");
         let e = c.apply_text("\nport seventy\n", "x.conf").unwrap_err();
-        assert_eq!(e.to_string(), "x.conf:2: bad value for 'port': invalid number 'seventy'");
+        assert_eq!(
+            e.to_string(),
+            "x.conf:2: bad value for 'port': invalid number 'seventy'"
+        );
         assert!(c.apply_text("raft-addr nowhere\n", "x").is_err());
         assert!(c.apply_text("databases 0\n", "x").is_err());
     }

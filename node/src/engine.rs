@@ -102,7 +102,9 @@ pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation) -> Reply {
     if mutation.multi {
         Reply::Array(replies)
     } else {
-        replies.pop().unwrap_or_else(|| Reply::err("empty mutation"))
+        replies
+            .pop()
+            .unwrap_or_else(|| Reply::err("empty mutation"))
     }
 }
 
@@ -112,7 +114,9 @@ mod tests {
     use crate::storage::{Cf, Db, StorageOptions};
 
     fn argv(line: &str) -> Vec<Bytes> {
-        line.split(' ').map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+        line.split(' ')
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
     }
 
     #[test]
@@ -127,8 +131,14 @@ mod tests {
             Mutation::single(0, argv("SET k v EX 100")),
             Mutation::single(0, argv("SPOP s 3")),
             Mutation::transaction(vec![
-                Op::Command { db: 0, argv: argv("INCR n") },
-                Op::Command { db: 0, argv: argv("INCR n") },
+                Op::Command {
+                    db: 0,
+                    argv: argv("INCR n"),
+                },
+                Op::Command {
+                    db: 0,
+                    argv: argv("INCR n"),
+                },
             ]),
         ];
         let mut outcomes = Vec::new();
@@ -146,7 +156,10 @@ mod tests {
             outcomes.push((replies, members, meta.expire_at));
         }
         assert_eq!(outcomes[0], outcomes[1]);
-        assert_eq!(outcomes[0].0[3], Reply::Array(vec![Reply::Int(1), Reply::Int(2)]));
+        assert_eq!(
+            outcomes[0].0[3],
+            Reply::Array(vec![Reply::Int(1), Reply::Int(2)])
+        );
         assert_eq!(outcomes[0].2, mutations[1].now_ms + 100_000);
     }
 }

@@ -67,7 +67,9 @@ pub async fn sweep(state: &ServerState) -> usize {
                 .iter()
                 .map(|r| if let Reply::Int(n) = r { *n } else { 0 })
                 .sum();
-            state.expired_keys.fetch_add(deleted as u64, Ordering::Relaxed);
+            state
+                .expired_keys
+                .fetch_add(deleted as u64, Ordering::Relaxed);
         }
     }
     found

@@ -33,15 +33,21 @@ fn load_config() -> Result<Config, String> {
         .get_one::<String>("config")
         .or_else(|| matches.get_one::<String>("config-file"));
     if let Some(path) = file {
-        config.apply_file(std::path::Path::new(path)).map_err(|e| e.to_string())?;
+        config
+            .apply_file(std::path::Path::new(path))
+            .map_err(|e| e.to_string())?;
     }
     for key in KEYS {
         if let Some(value) = matches.get_one::<String>(key.name) {
-            config.set_flag(key.name, value).map_err(|e| e.to_string())?;
+            config
+                .set_flag(key.name, value)
+                .map_err(|e| e.to_string())?;
         }
     }
     if let Some(addr) = matches.get_one::<String>("join") {
-        config.set_flag("raft-join", addr).map_err(|e| e.to_string())?;
+        config
+            .set_flag("raft-join", addr)
+            .map_err(|e| e.to_string())?;
     }
     if matches.get_flag("bootstrap") {
         config.raft_bootstrap = Some(true);
@@ -60,14 +66,18 @@ fn init_logging(config: &Config) -> Result<(), String> {
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match &config.log_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create log-dir {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create log-dir {}: {e}", dir.display()))?;
             let path = dir.join("kiwi.log");
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&path)
                 .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-            builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
         }
         None => builder.with_writer(std::io::stderr).init(),
     }
@@ -101,7 +111,10 @@ fn main() -> ExitCode {
         eprintln!("kiwi: {e}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kiwi: cannot start runtime: {e}");

@@ -49,10 +49,12 @@ pub struct Node {
 }
 
 async fn bind(addr: &str) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr).await.map_err(|source| StartError::Listen {
-        addr: addr.to_string(),
-        source,
-    })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: addr.to_string(),
+            source,
+        })
 }
 
 impl Node {
@@ -67,21 +69,26 @@ impl Node {
             max_write_buffer_number: config.rocksdb_max_write_buffer_number,
             write_buffer_size: config.rocksdb_write_buffer_size,
         };
-        let db = Db::open(&config.db_path, &storage_opts).map_err(|source| StartError::Storage {
-            path: config.db_path.display().to_string(),
-            source,
-        })?;
+        let db =
+            Db::open(&config.db_path, &storage_opts).map_err(|source| StartError::Storage {
+                path: config.db_path.display().to_string(),
+                source,
+            })?;
         // Bind both ports before starting Raft, so a port clash fails fast and cleanly.
         let resp_listener = bind(&config.resp_listen_addr()).await?;
         let raft_listener = bind(&config.raft_addr).await?;
-        let resp_addr = resp_listener.local_addr().map_err(|source| StartError::Listen {
-            addr: config.resp_listen_addr(),
-            source,
-        })?;
-        let raft_addr = raft_listener.local_addr().map_err(|source| StartError::Listen {
-            addr: config.raft_addr.clone(),
-            source,
-        })?;
+        let resp_addr = resp_listener
+            .local_addr()
+            .map_err(|source| StartError::Listen {
+                addr: config.resp_listen_addr(),
+                source,
+            })?;
+        let raft_addr = raft_listener
+            .local_addr()
+            .map_err(|source| StartError::Listen {
+                addr: config.raft_addr.clone(),
+                source,
+            })?;
         let cluster = Cluster::start(&config, db.clone()).await?;
         tracing::info!(node_id = cluster.id, %resp_addr, %raft_addr, "raft started");
 
@@ -92,11 +99,14 @@ impl Node {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
 
-        let mux = MuxListener::start(raft_listener, cluster.raft.clone(), cluster.snapshots.clone()).map_err(|source| {
-            StartError::Listen {
-                addr: raft_addr.to_string(),
-                source,
-            }
+        let mux = MuxListener::start(
+            raft_listener,
+            cluster.raft.clone(),
+            cluster.snapshots.clone(),
+        )
+        .map_err(|source| StartError::Listen {
+            addr: raft_addr.to_string(),
+            source,
         })?;
         let router = http::router(AppState {
             cluster: cluster.clone(),
@@ -122,12 +132,20 @@ impl Node {
                 }
             }));
         }
-        tasks.push(tokio::spawn(crate::expire::run(state.clone(), expire_interval, shutdown_rx.clone())));
+        tasks.push(tokio::spawn(crate::expire::run(
+            state.clone(),
+            expire_interval,
+            shutdown_rx.clone(),
+        )));
 
         // A node with Raft state restarts as what it was: never re-initialized, never re-joined.
         if !cluster.is_initialized().await {
             if let Some(addr) = join {
-                tasks.push(tokio::spawn(join_cluster(cluster.clone(), addr, shutdown_rx)));
+                tasks.push(tokio::spawn(join_cluster(
+                    cluster.clone(),
+                    addr,
+                    shutdown_rx,
+                )));
             } else if bootstrap {
                 let me = std::collections::BTreeMap::from([(cluster.id, cluster.me.clone())]);
                 cluster.init(me).await?;
@@ -167,7 +185,9 @@ async fn join_cluster(cluster: Arc<Cluster>, addr: String, mut shutdown: watch::
                 tracing::info!(node_id = cluster.id, via = %addr, "joined the cluster");
                 return;
             }
-            Ok(resp) => tracing::warn!(status = resp.status, body = %resp.body, "join refused; retrying"),
+            Ok(resp) => {
+                tracing::warn!(status = resp.status, body = %resp.body, "join refused; retrying")
+            }
             Err(e) => tracing::warn!(error = %e, via = %addr, "join failed; retrying"),
         }
         tokio::select! {

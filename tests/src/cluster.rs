@@ -38,7 +38,8 @@ impl ClusterNode {
     }
 
     pub fn get(&self, path: &str) -> http::HttpReply {
-        http::get(self.raft_port, path).unwrap_or_else(|e| panic!("GET {path} on node {}: {e}", self.id))
+        http::get(self.raft_port, path)
+            .unwrap_or_else(|e| panic!("GET {path} on node {}: {e}", self.id))
     }
 
     pub fn try_get(&self, path: &str) -> Option<http::HttpReply> {
@@ -46,18 +47,23 @@ impl ClusterNode {
     }
 
     pub fn post(&self, path: &str, body: &Value) -> http::HttpReply {
-        http::post(self.raft_port, path, &body.to_string()).unwrap_or_else(|e| panic!("POST {path} on node {}: {e}", self.id))
+        http::post(self.raft_port, path, &body.to_string())
+            .unwrap_or_else(|e| panic!("POST {path} on node {}: {e}", self.id))
     }
 
     /// This node's locally stored string value (READONLY: no forwarding to the leader).
     pub fn local_get(&self, key: &str) -> Option<String> {
         let mut c = self.client();
-        redis::cmd("READONLY").query::<()>(&mut c).expect("READONLY");
+        redis::cmd("READONLY")
+            .query::<()>(&mut c)
+            .expect("READONLY");
         redis::cmd("GET").arg(key).query(&mut c).expect("GET")
     }
 
     pub fn metrics(&self) -> Option<Value> {
-        self.try_get("/raft/metrics").filter(|r| r.status == 200).map(|r| r.body)
+        self.try_get("/raft/metrics")
+            .filter(|r| r.status == 200)
+            .map(|r| r.body)
     }
 }
 
@@ -84,7 +90,10 @@ impl TestCluster {
     /// Starts `n` nodes (ids 1..=n) without initializing them.
     pub fn launch(n: usize, extra_args: &[&str]) -> TestCluster {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut cluster = TestCluster { dir, nodes: Vec::new() };
+        let mut cluster = TestCluster {
+            dir,
+            nodes: Vec::new(),
+        };
         for _ in 0..n {
             cluster.add_node(extra_args);
         }
@@ -98,7 +107,11 @@ impl TestCluster {
 
     pub fn start_with(n: usize, extra_args: &[&str]) -> TestCluster {
         let cluster = Self::launch(n, extra_args);
-        let nodes: Vec<Value> = cluster.nodes.iter().map(|nd| json!([nd.id, nd.node_json()])).collect();
+        let nodes: Vec<Value> = cluster
+            .nodes
+            .iter()
+            .map(|nd| json!([nd.id, nd.node_json()]))
+            .collect();
         let r = cluster.nodes[0].post("/raft/init", &json!({ "nodes": nodes }));
         assert_eq!(r.status, 200, "init failed: {}", r.body);
         cluster.wait_leader(Duration::from_secs(10));
@@ -127,9 +140,11 @@ impl TestCluster {
 
     fn wait_http(&self, idx: usize) {
         let node = &self.nodes[idx];
-        wait_for(Duration::from_secs(20), &format!("node {} HTTP", node.id), || {
-            node.try_get("/healthz").filter(|r| r.status == 200)
-        });
+        wait_for(
+            Duration::from_secs(20),
+            &format!("node {} HTTP", node.id),
+            || node.try_get("/healthz").filter(|r| r.status == 200),
+        );
     }
 
     pub fn kill9(&mut self, idx: usize) {
@@ -152,7 +167,10 @@ impl TestCluster {
     }
 
     pub fn running(&self) -> impl Iterator<Item = (usize, &ClusterNode)> {
-        self.nodes.iter().enumerate().filter(|(_, n)| n.is_running())
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.is_running())
     }
 
     /// Waits until every running node reports the same leader (one of the running nodes);
@@ -183,18 +201,30 @@ impl TestCluster {
             }
             leader = Some(id);
         }
-        self.nodes.iter().position(|n| Some(n.id) == leader && n.is_running())
+        self.nodes
+            .iter()
+            .position(|n| Some(n.id) == leader && n.is_running())
     }
 
     /// Waits until every running node has applied at least the leader's commit index.
     pub fn wait_converged(&self, timeout: Duration) {
         let leader = self.wait_leader(timeout);
-        let target = wait_for(timeout, "leader commit index", || self.nodes[leader].metrics()?["committed"].as_u64());
-        wait_for(timeout, "every running node to apply the leader's commit index", || {
-            self.running()
-                .all(|(_, n)| n.metrics().and_then(|m| m["last_applied"].as_u64()).is_some_and(|a| a >= target))
-                .then_some(())
+        let target = wait_for(timeout, "leader commit index", || {
+            self.nodes[leader].metrics()?["committed"].as_u64()
         });
+        wait_for(
+            timeout,
+            "every running node to apply the leader's commit index",
+            || {
+                self.running()
+                    .all(|(_, n)| {
+                        n.metrics()
+                            .and_then(|m| m["last_applied"].as_u64())
+                            .is_some_and(|a| a >= target)
+                    })
+                    .then_some(())
+            },
+        );
     }
 
     /// Voter ids as the given node reports them.
@@ -209,9 +239,18 @@ impl TestCluster {
     /// Cuts `idx` off from every other node in both directions (fault injection in the Raft
     /// transport), or heals it.
     pub fn isolate(&self, idx: usize, isolated: bool) {
-        let others: Vec<u64> = self.nodes.iter().filter(|n| n.id != self.nodes[idx].id).map(|n| n.id).collect();
+        let others: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|n| n.id != self.nodes[idx].id)
+            .map(|n| n.id)
+            .collect();
         let me = self.nodes[idx].id;
-        let body = if isolated { json!({ "blocked": others }) } else { json!({ "blocked": [] }) };
+        let body = if isolated {
+            json!({ "blocked": others })
+        } else {
+            json!({ "blocked": [] })
+        };
         let r = self.nodes[idx].post("/debug/partition", &body);
         assert_eq!(r.status, 200, "{}", r.body);
         for (_, n) in self.running() {

@@ -57,7 +57,8 @@ fn request(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::
         let mut out = Vec::new();
         let mut rest = &data[..];
         while let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") {
-            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..nl]).trim(), 16).unwrap_or(0);
+            let size =
+                usize::from_str_radix(String::from_utf8_lossy(&rest[..nl]).trim(), 16).unwrap_or(0);
             rest = &rest[nl + 2..];
             if size == 0 || rest.len() < size {
                 break;
@@ -70,7 +71,13 @@ fn request(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::
     let body = if data.is_empty() {
         serde_json::Value::Null
     } else {
-        serde_json::from_slice(&data).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&data).to_string()))
+        serde_json::from_slice(&data).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&data).to_string())
+        })
     };
-    Ok(HttpReply { status, location, body })
+    Ok(HttpReply {
+        status,
+        location,
+        body,
+    })
 }

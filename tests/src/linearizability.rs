@@ -79,7 +79,11 @@ pub fn check_key(ops: &[Op]) -> Result<(), String> {
             return Ok(());
         }
         // The earliest completion among pending ops bounds which op may go next.
-        let min_end = (0..n).filter(|&i| !is_done(&done, i)).map(|i| end(ops[i])).min().unwrap_or(u64::MAX);
+        let min_end = (0..n)
+            .filter(|&i| !is_done(&done, i))
+            .map(|i| end(ops[i]))
+            .min()
+            .unwrap_or(u64::MAX);
         let mut advanced = false;
         let mut i = next_candidate;
         while i < n {
@@ -123,9 +127,21 @@ fn describe(ops: &[&Op]) -> String {
     let lines: Vec<String> = sorted
         .iter()
         .take(40)
-        .map(|o| format!("  [{}..{}] {:?}", o.invoke, o.complete.map(|c| c.to_string()).unwrap_or("?".into()), o.kind))
+        .map(|o| {
+            format!(
+                "  [{}..{}] {:?}",
+                o.invoke,
+                o.complete.map(|c| c.to_string()).unwrap_or("?".into()),
+                o.kind
+            )
+        })
         .collect();
-    format!("no linearization of key '{}' ({} ops); first ops:\n{}", ops[0].key, ops.len(), lines.join("\n"))
+    format!(
+        "no linearization of key '{}' ({} ops); first ops:\n{}",
+        ops[0].key,
+        ops.len(),
+        lines.join("\n")
+    )
 }
 
 /// Checks a whole history, key by key.
@@ -187,7 +203,10 @@ mod tests {
             op(OpKind::Get(Some(1)), 1, Some(2)),
             op(OpKind::Get(None), 3, Some(4)),
         ];
-        assert!(check(&h).is_err(), "a read cannot go back to nil after seeing 1");
+        assert!(
+            check(&h).is_err(),
+            "a read cannot go back to nil after seeing 1"
+        );
     }
 
     #[test]

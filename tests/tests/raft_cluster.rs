@@ -32,15 +32,28 @@ fn election_replication_and_status() {
     let cluster = TestCluster::start(3);
     let leader = cluster.wait_leader(T);
     // /status: exactly one leader, everyone agrees on it and on the term.
-    let statuses: Vec<_> = cluster.nodes.iter().map(|n| n.get("/status").body).collect();
-    assert_eq!(statuses.iter().filter(|s| s["is_leader"] == json!(true)).count(), 1);
+    let statuses: Vec<_> = cluster
+        .nodes
+        .iter()
+        .map(|n| n.get("/status").body)
+        .collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| s["is_leader"] == json!(true))
+            .count(),
+        1
+    );
     for s in &statuses {
         assert_eq!(s["leader_id"], json!(cluster.nodes[leader].id));
         assert_eq!(s["term"], statuses[0]["term"]);
         assert_eq!(s["members"], json!([1, 2, 3]));
     }
     // qklzl API: write through the leader, read the same value from every node.
-    let r = cluster.nodes[leader].post("/kv", &json!({"op": "put", "key": "key1", "value": "value1"}));
+    let r = cluster.nodes[leader].post(
+        "/kv",
+        &json!({"op": "put", "key": "key1", "value": "value1"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     cluster.wait_converged(T);
     for n in &cluster.nodes {
@@ -57,19 +70,31 @@ fn election_replication_and_status() {
     // RESP writes reach every node's own storage.
     let mut c = cluster.nodes[leader].client();
     for i in 0..20 {
-        assert_eq!(set(&mut c, &format!("k{i}"), &format!("v{i}")).unwrap(), "OK");
+        assert_eq!(
+            set(&mut c, &format!("k{i}"), &format!("v{i}")).unwrap(),
+            "OK"
+        );
     }
     cluster.wait_converged(T);
     for n in &cluster.nodes {
         for i in 0..20 {
-            assert_eq!(n.local_get(&format!("k{i}")), Some(format!("v{i}")), "node {}", n.id);
+            assert_eq!(
+                n.local_get(&format!("k{i}")),
+                Some(format!("v{i}")),
+                "node {}",
+                n.id
+            );
         }
     }
     // Malformed bodies are 400 with a message.
     let r = cluster.nodes[leader].post("/kv", &json!({"op": "put"}));
     assert_eq!(r.status, 400);
-    assert!(r.body["error"].as_str().unwrap().contains("invalid request body"));
-    let r = kiwi_tests::http::post(cluster.nodes[leader].raft_port, "/raft/init", "{not json").unwrap();
+    assert!(r.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("invalid request body"));
+    let r =
+        kiwi_tests::http::post(cluster.nodes[leader].raft_port, "/raft/init", "{not json").unwrap();
     assert_eq!(r.status, 400);
 }
 
@@ -79,7 +104,10 @@ fn follower_writes_redirect_over_http_and_forward_over_resp() {
     let cluster = TestCluster::start(3);
     let leader = cluster.wait_leader(T);
     let follower = (leader + 1) % 3;
-    let r = cluster.nodes[follower].post("/kv", &json!({"op": "put", "key": "key3", "value": "value3"}));
+    let r = cluster.nodes[follower].post(
+        "/kv",
+        &json!({"op": "put", "key": "key3", "value": "value3"}),
+    );
     assert_eq!(r.status, 307, "{}", r.body);
     assert_eq!(r.body["leader_id"], json!(cluster.nodes[leader].id));
     assert_eq!(
@@ -92,16 +120,33 @@ fn follower_writes_redirect_over_http_and_forward_over_resp() {
     let n: i64 = redis::cmd("INCR").arg("fwd").query(&mut c).unwrap();
     assert_eq!(n, 2);
     let v: String = redis::cmd("GET").arg("fwd").query(&mut c).unwrap();
-    assert_eq!(v, "2", "a follower's read is linearizable (served by the leader)");
+    assert_eq!(
+        v, "2",
+        "a follower's read is linearizable (served by the leader)"
+    );
     assert_eq!(cluster.nodes[leader].local_get("fwd"), Some("2".into()));
     // MULTI/EXEC through a follower is one atomic block on the leader.
-    let (a, b): (i64, i64) = redis::pipe().atomic().incr("fwd", 1).incr("fwd", 1).query(&mut c).unwrap();
+    let (a, b): (i64, i64) = redis::pipe()
+        .atomic()
+        .incr("fwd", 1)
+        .incr("fwd", 1)
+        .query(&mut c)
+        .unwrap();
     assert_eq!((a, b), (3, 4));
     // With forwarding off, the follower redirects.
-    redis::cmd("CONFIG").arg("SET").arg("raft-follower-forward").arg("no").query::<()>(&mut c).unwrap();
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("raft-follower-forward")
+        .arg("no")
+        .query::<()>(&mut c)
+        .unwrap();
     let err = set(&mut c, "x", "1").unwrap_err();
     let text = format!("{err}");
-    assert!(text.contains("MOVED") && text.contains(&format!("127.0.0.1:{}", cluster.nodes[leader].resp_port)), "{text}");
+    assert!(
+        text.contains("MOVED")
+            && text.contains(&format!("127.0.0.1:{}", cluster.nodes[leader].resp_port)),
+        "{text}"
+    );
 }
 
 #[test]
@@ -109,13 +154,17 @@ fn leader_failover_and_restarted_node_catches_up() {
     let _g = serial();
     let mut cluster = TestCluster::start(3);
     let old = cluster.wait_leader(T);
-    let old_term = cluster.nodes[old].metrics().unwrap()["current_term"].as_u64().unwrap();
+    let old_term = cluster.nodes[old].metrics().unwrap()["current_term"]
+        .as_u64()
+        .unwrap();
     let mut c = cluster.nodes[old].client();
     assert_eq!(set(&mut c, "before", "1").unwrap(), "OK");
     cluster.kill9(old);
     let new = cluster.wait_leader(T);
     assert_ne!(new, old);
-    let new_term = cluster.nodes[new].metrics().unwrap()["current_term"].as_u64().unwrap();
+    let new_term = cluster.nodes[new].metrics().unwrap()["current_term"]
+        .as_u64()
+        .unwrap();
     assert!(new_term > old_term, "term {new_term} after {old_term}");
     let mut c = cluster.nodes[new].client();
     for i in 0..50 {
@@ -136,13 +185,20 @@ fn minority_loss_keeps_serving_majority_loss_fails_fast() {
     let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
     cluster.kill9(followers[0]);
     let mut c = cluster.nodes[leader].client();
-    assert_eq!(set(&mut c, "k4", "value4").unwrap(), "OK", "two of three nodes still commit");
+    assert_eq!(
+        set(&mut c, "k4", "value4").unwrap(),
+        "OK",
+        "two of three nodes still commit"
+    );
     cluster.kill9(followers[1]);
     let started = Instant::now();
     let err = set(&mut c, "k5", "value5").unwrap_err();
     let elapsed = started.elapsed();
     assert!(format!("{err}").contains("CLUSTERDOWN"), "{err}");
-    assert!(elapsed < Duration::from_secs(10), "write failed only after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "write failed only after {elapsed:?}"
+    );
     let started = Instant::now();
     let r = cluster.nodes[leader].post("/kv", &json!({"op": "put", "key": "k5", "value": "v"}));
     assert!(r.status >= 500, "{} {}", r.status, r.body);
@@ -158,7 +214,12 @@ fn full_cluster_restart_keeps_acknowledged_writes_even_with_another_first_node()
     for i in 0..200 {
         assert_eq!(set(&mut c, &format!("p{i}"), &i.to_string()).unwrap(), "OK");
     }
-    let _: i64 = redis::cmd("RPUSH").arg("list").arg("a").arg("b").query(&mut c).unwrap();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("list")
+        .arg("a")
+        .arg("b")
+        .query(&mut c)
+        .unwrap();
     for i in 0..3 {
         cluster.kill9(i);
     }
@@ -169,10 +230,18 @@ fn full_cluster_restart_keeps_acknowledged_writes_even_with_another_first_node()
     let leader = cluster.wait_leader(T);
     let mut c = cluster.nodes[leader].client();
     for i in 0..200 {
-        let v: Option<String> = redis::cmd("GET").arg(format!("p{i}")).query(&mut c).unwrap();
+        let v: Option<String> = redis::cmd("GET")
+            .arg(format!("p{i}"))
+            .query(&mut c)
+            .unwrap();
         assert_eq!(v, Some(i.to_string()));
     }
-    let list: Vec<String> = redis::cmd("LRANGE").arg("list").arg(0).arg(-1).query(&mut c).unwrap();
+    let list: Vec<String> = redis::cmd("LRANGE")
+        .arg("list")
+        .arg(0)
+        .arg(-1)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(list, vec!["a", "b"]);
     cluster.wait_converged(T);
     for n in &cluster.nodes {
@@ -182,7 +251,11 @@ fn full_cluster_restart_keeps_acknowledged_writes_even_with_another_first_node()
 
 /// Runs SETs of unique values from a thread against whichever node `target` picks, recording
 /// every acknowledged write, until `stop`.
-fn writer(ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, prefix: &'static str) -> std::thread::JoinHandle<Vec<(String, String)>> {
+fn writer(
+    ports: Arc<Mutex<Vec<u16>>>,
+    stop: Arc<AtomicBool>,
+    prefix: &'static str,
+) -> std::thread::JoinHandle<Vec<(String, String)>> {
     std::thread::spawn(move || {
         let mut acked = Vec::new();
         let mut i = 0u64;
@@ -226,21 +299,38 @@ fn last_values(acked: &[(String, String)]) -> BTreeMap<String, String> {
 fn membership_grows_to_five_and_shrinks_to_three_under_load() {
     let _g = serial();
     let mut cluster = TestCluster::start(3);
-    let ports = Arc::new(Mutex::new(cluster.nodes.iter().map(|n| n.resp_port).collect::<Vec<_>>()));
+    let ports = Arc::new(Mutex::new(
+        cluster
+            .nodes
+            .iter()
+            .map(|n| n.resp_port)
+            .collect::<Vec<_>>(),
+    ));
     let stop = Arc::new(AtomicBool::new(false));
     let w = writer(ports.clone(), stop.clone(), "m");
     for _ in 0..2 {
         let idx = cluster.add_node(&[]);
         let leader = cluster.wait_leader(T);
         let node = &cluster.nodes[idx];
-        let r = cluster.nodes[leader].post("/raft/add_learner", &json!({"node_id": node.id, "node": node.node_json()}));
+        let r = cluster.nodes[leader].post(
+            "/raft/add_learner",
+            &json!({"node_id": node.id, "node": node.node_json()}),
+        );
         assert_eq!(r.status, 200, "{}", r.body);
     }
     let leader = cluster.wait_leader(T);
-    let r = cluster.nodes[leader].post("/raft/change_membership", &json!({"members": [1, 2, 3, 4, 5]}));
+    let r = cluster.nodes[leader].post(
+        "/raft/change_membership",
+        &json!({"members": [1, 2, 3, 4, 5]}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
-    wait_for(T, "five voters", || (cluster.voters(leader).len() == 5).then_some(()));
-    ports.lock().unwrap().extend([cluster.nodes[3].resp_port, cluster.nodes[4].resp_port]);
+    wait_for(T, "five voters", || {
+        (cluster.voters(leader).len() == 5).then_some(())
+    });
+    ports
+        .lock()
+        .unwrap()
+        .extend([cluster.nodes[3].resp_port, cluster.nodes[4].resp_port]);
     // Shrink back: remove 5 and 4 (one at a time, by the rules), under the same load.
     for id in [5u64, 4] {
         let leader = cluster.wait_leader(T);
@@ -248,7 +338,9 @@ fn membership_grows_to_five_and_shrinks_to_three_under_load() {
         assert_eq!(r.status, 200, "{}", r.body);
     }
     let leader = cluster.wait_leader(T);
-    wait_for(T, "three voters", || (cluster.voters(leader) == vec![1, 2, 3]).then_some(()));
+    wait_for(T, "three voters", || {
+        (cluster.voters(leader) == vec![1, 2, 3]).then_some(())
+    });
     *ports.lock().unwrap() = cluster.nodes[..3].iter().map(|n| n.resp_port).collect();
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
@@ -283,7 +375,10 @@ fn lagging_follower_catches_up_by_snapshot() {
     assert_eq!(cluster.nodes[lagger].local_get("s0"), Some("0".into()));
     assert_eq!(cluster.nodes[lagger].local_get("s399"), Some("399".into()));
     let m = cluster.nodes[lagger].metrics().unwrap();
-    assert!(m["snapshot"].as_u64().is_some(), "the lagger installed a snapshot: {m}");
+    assert!(
+        m["snapshot"].as_u64().is_some(),
+        "the lagger installed a snapshot: {m}"
+    );
 }
 
 #[test]
@@ -299,27 +394,48 @@ fn wiped_node_comes_back_as_a_new_id() {
     let r = cluster.nodes[leader].post("/raft/remove_node", &json!({"node_id": old_id}));
     assert_eq!(r.status, 200, "{}", r.body);
     let leader_http = format!("127.0.0.1:{}", cluster.nodes[leader].raft_port);
-    cluster.nodes[victim].extra_args = vec!["--raft-node-id".into(), "auto".into(), "--join".into(), leader_http];
+    cluster.nodes[victim].extra_args = vec![
+        "--raft-node-id".into(),
+        "auto".into(),
+        "--join".into(),
+        leader_http,
+    ];
     cluster.restart(victim);
     let new_id = wait_for(T, "the wiped node to report an id", || {
         cluster.nodes[victim].metrics()?["id"].as_u64()
     });
     assert_ne!(new_id, old_id);
-    wait_for(Duration::from_secs(30), "the new id to become a voter", || {
-        let voters = cluster.voters(leader);
-        (voters.contains(&new_id) && !voters.contains(&old_id)).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "the new id to become a voter",
+        || {
+            let voters = cluster.voters(leader);
+            (voters.contains(&new_id) && !voters.contains(&old_id)).then_some(())
+        },
+    );
     cluster.wait_converged(T);
-    assert_eq!(cluster.nodes[victim].local_get("before-wipe"), Some("1".into()));
+    assert_eq!(
+        cluster.nodes[victim].local_get("before-wipe"),
+        Some("1".into())
+    );
 }
 
 #[test]
 fn killing_the_leader_during_a_write_burst_loses_no_acknowledged_write() {
     let _g = serial();
     let mut cluster = TestCluster::start(3);
-    let ports = Arc::new(Mutex::new(cluster.nodes.iter().map(|n| n.resp_port).collect::<Vec<_>>()));
+    let ports = Arc::new(Mutex::new(
+        cluster
+            .nodes
+            .iter()
+            .map(|n| n.resp_port)
+            .collect::<Vec<_>>(),
+    ));
     let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = ["a", "b", "c"].iter().map(|p| writer(ports.clone(), stop.clone(), p)).collect();
+    let writers: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|p| writer(ports.clone(), stop.clone(), p))
+        .collect();
     std::thread::sleep(Duration::from_millis(500));
     let leader = cluster.wait_leader(T);
     cluster.kill9(leader);
@@ -329,7 +445,8 @@ fn killing_the_leader_during_a_write_burst_loses_no_acknowledged_write() {
     std::thread::sleep(Duration::from_millis(500));
     cluster.restart(leader);
     stop.store(true, Ordering::Relaxed);
-    let acked: Vec<Vec<(String, String)>> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    let acked: Vec<Vec<(String, String)>> =
+        writers.into_iter().map(|w| w.join().unwrap()).collect();
     cluster.wait_converged(T);
     let leader = cluster.wait_leader(T);
     let mut c = cluster.nodes[leader].client();
@@ -354,7 +471,10 @@ fn partitioned_leader_stops_acknowledging_and_the_majority_moves_on() {
     cluster.isolate(old, true);
     // The old leader cannot commit any more.
     let err = set(&mut old_conn, "p", "lost").unwrap_err();
-    assert!(format!("{err}").contains("CLUSTERDOWN") || format!("{err}").contains("TRYAGAIN"), "{err}");
+    assert!(
+        format!("{err}").contains("CLUSTERDOWN") || format!("{err}").contains("TRYAGAIN"),
+        "{err}"
+    );
     // The majority elects a new leader and serves writes.
     let others: Vec<usize> = (0..3).filter(|i| *i != old).collect();
     let new = wait_for(T, "a new leader on the majority side", || {
@@ -402,18 +522,21 @@ fn concurrent_history_with_leader_restart_is_linearizable() {
                         let (kind, ok) = match n % 3 {
                             0 => {
                                 let v = (t as i64) * 1_000_000 + n as i64;
-                                let r: redis::RedisResult<String> = redis::cmd("SET").arg(&key).arg(v).query(&mut conn);
+                                let r: redis::RedisResult<String> =
+                                    redis::cmd("SET").arg(&key).arg(v).query(&mut conn);
                                 (OpKind::Set(v), r.is_ok())
                             }
                             1 => {
-                                let r: redis::RedisResult<i64> = redis::cmd("INCR").arg(&key).query(&mut conn);
+                                let r: redis::RedisResult<i64> =
+                                    redis::cmd("INCR").arg(&key).query(&mut conn);
                                 match r {
                                     Ok(v) => (OpKind::Incr(Some(v)), true),
                                     Err(_) => (OpKind::Incr(None), false),
                                 }
                             }
                             _ => {
-                                let r: redis::RedisResult<Option<i64>> = redis::cmd("GET").arg(&key).query(&mut conn);
+                                let r: redis::RedisResult<Option<i64>> =
+                                    redis::cmd("GET").arg(&key).query(&mut conn);
                                 match r {
                                     Ok(v) => (OpKind::Get(v), true),
                                     Err(_) => (OpKind::Get(None), false),
@@ -421,7 +544,12 @@ fn concurrent_history_with_leader_restart_is_linearizable() {
                             }
                         };
                         let complete = ok.then(|| epoch.elapsed().as_micros() as u64);
-                        history.lock().unwrap().push(linearizability::Op { key, kind, invoke, complete });
+                        history.lock().unwrap().push(linearizability::Op {
+                            key,
+                            kind,
+                            invoke,
+                            complete,
+                        });
                         if !ok {
                             break;
                         }

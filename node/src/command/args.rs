@@ -212,7 +212,17 @@ mod tests {
     fn integers_parse_like_redis() {
         assert_eq!(parse_i64(b"42").unwrap(), 42);
         assert_eq!(parse_i64(b"-9223372036854775808").unwrap(), i64::MIN);
-        for bad in ["", "+1", "01", " 1", "1 ", "-0", "9223372036854775808", "1.0", "abc"] {
+        for bad in [
+            "",
+            "+1",
+            "01",
+            " 1",
+            "1 ",
+            "-0",
+            "9223372036854775808",
+            "1.0",
+            "abc",
+        ] {
             assert!(parse_i64(bad.as_bytes()).is_err(), "{bad:?}");
         }
     }

@@ -62,7 +62,12 @@ pub struct ScanOptions {
 
 impl ScanOptions {
     /// Parses `cursor [MATCH p] [COUNT n] [TYPE t]` starting at argument `at` (the cursor).
-    pub fn parse(args: &Args, at: usize, allow_type: bool, allow_novalues: bool) -> Result<ScanOptions, CmdError> {
+    pub fn parse(
+        args: &Args,
+        at: usize,
+        allow_type: bool,
+        allow_novalues: bool,
+    ) -> Result<ScanOptions, CmdError> {
         let raw = args.get(at)?;
         let cursor = std::str::from_utf8(raw)
             .ok()
@@ -92,7 +97,8 @@ impl ScanOptions {
                     i += 2;
                 }
                 "TYPE" if allow_type && i + 1 < args.len() => {
-                    opts.type_filter = Some(String::from_utf8_lossy(args.get(i + 1)?).to_lowercase());
+                    opts.type_filter =
+                        Some(String::from_utf8_lossy(args.get(i + 1)?).to_lowercase());
                     i += 2;
                 }
                 "NOVALUES" if allow_novalues => {
@@ -121,7 +127,9 @@ pub fn scan_page(
 ) -> Result<(u64, Vec<(Vec<u8>, Vec<u8>)>), CmdError> {
     let start = match opts.cursor {
         0 => from.to_vec(),
-        id => load(id).filter(|p| p.as_slice() >= from && p.as_slice() < to).unwrap_or_else(|| from.to_vec()),
+        id => load(id)
+            .filter(|p| p.as_slice() >= from && p.as_slice() < to)
+            .unwrap_or_else(|| from.to_vec()),
     };
     let mut out = Vec::with_capacity(opts.count.min(1024));
     let mut iter = ctx.txn.scan(cf, &start, to, false)?;

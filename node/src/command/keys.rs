@@ -89,12 +89,19 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         if meta.is_expired(ctx.now_ms) || !opts.matches(&key) {
             continue;
         }
-        if opts.type_filter.as_deref().is_some_and(|t| t != meta.ty.name()) {
+        if opts
+            .type_filter
+            .as_deref()
+            .is_some_and(|t| t != meta.ty.name())
+        {
             continue;
         }
         keys.push(key);
     }
-    Ok(Reply::Array(vec![Reply::bulk(next.to_string()), Reply::bulks(keys)]))
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::bulks(keys),
+    ]))
 }
 
 /// Moves `src` (live, described by `meta`) to `dst`, replacing `dst`. Members are copied under
@@ -130,7 +137,10 @@ fn move_key(ctx: &mut Ctx<'_, '_>, src: &[u8], dst: &[u8], meta: Meta) -> Result
 
 fn rename(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let (src, dst) = (args.get(1)?, args.get(2)?);
-    let meta = ctx.txn.live_meta(ctx.db, src, ctx.now_ms)?.ok_or(CmdError::NoSuchKey)?;
+    let meta = ctx
+        .txn
+        .live_meta(ctx.db, src, ctx.now_ms)?
+        .ok_or(CmdError::NoSuchKey)?;
     if src != dst {
         move_key(ctx, src, dst, meta)?;
     }
@@ -139,7 +149,10 @@ fn rename(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn renamenx(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let (src, dst) = (args.get(1)?, args.get(2)?);
-    let meta = ctx.txn.live_meta(ctx.db, src, ctx.now_ms)?.ok_or(CmdError::NoSuchKey)?;
+    let meta = ctx
+        .txn
+        .live_meta(ctx.db, src, ctx.now_ms)?
+        .ok_or(CmdError::NoSuchKey)?;
     if src == dst || ctx.txn.live_meta(ctx.db, dst, ctx.now_ms)?.is_some() {
         return Ok(Reply::Int(0));
     }
@@ -185,10 +198,14 @@ fn set_expiry(ctx: &mut Ctx<'_, '_>, args: &Args, unit_ms: i64, relative: bool) 
         }
     }
     if nx && (xx || gt || lt) {
-        return Err(CmdError::msg("NX and XX, GT or LT options at the same time are not compatible"));
+        return Err(CmdError::msg(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if gt && lt {
-        return Err(CmdError::msg("GT and LT options at the same time are not compatible"));
+        return Err(CmdError::msg(
+            "GT and LT options at the same time are not compatible",
+        ));
     }
     let n = args.int(2)?;
     let invalid = || CmdError::msg(format!("invalid expire time in '{name}' command"));
@@ -200,7 +217,11 @@ fn set_expiry(ctx: &mut Ctx<'_, '_>, args: &Args, unit_ms: i64, relative: bool) 
         return Ok(Reply::Int(0));
     };
     // A key without a TTL counts as an infinite TTL for GT and LT.
-    let current = if meta.expire_at == 0 { i64::MAX } else { meta.expire_at as i64 };
+    let current = if meta.expire_at == 0 {
+        i64::MAX
+    } else {
+        meta.expire_at as i64
+    };
     let refused = (nx && meta.expire_at != 0)
         || (xx && meta.expire_at == 0)
         || (gt && at <= current)
@@ -235,11 +256,13 @@ fn pexpireat(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 /// Shared by TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 for a missing key, -1 without a deadline.
 fn ttl_query(ctx: &mut Ctx<'_, '_>, args: &Args, f: fn(u64, u64) -> i64) -> CmdResult {
-    Ok(Reply::Int(match ctx.txn.live_meta(ctx.db, args.get(1)?, ctx.now_ms)? {
-        None => -2,
-        Some(m) if m.expire_at == 0 => -1,
-        Some(m) => f(m.expire_at, ctx.now_ms),
-    }))
+    Ok(Reply::Int(
+        match ctx.txn.live_meta(ctx.db, args.get(1)?, ctx.now_ms)? {
+            None => -2,
+            Some(m) if m.expire_at == 0 => -1,
+            Some(m) => f(m.expire_at, ctx.now_ms),
+        },
+    ))
 }
 
 fn ttl(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
@@ -301,7 +324,10 @@ mod tests {
         assert_eq!(t.run("EXPIRE k 50 GT"), int(0));
         assert_eq!(t.run("EXPIRE k 50 LT"), int(1));
         assert_eq!(t.run("EXPIRE k 10 NX"), int(0));
-        assert_eq!(t.run("EXPIRE k 10 NX XX"), err("ERR NX and XX, GT or LT options at the same time are not compatible"));
+        assert_eq!(
+            t.run("EXPIRE k 10 NX XX"),
+            err("ERR NX and XX, GT or LT options at the same time are not compatible")
+        );
         assert_eq!(t.run("EXPIRETIME k"), int((t.now_ms / 1000 + 50) as i64));
         assert_eq!(t.run("PERSIST k"), int(1));
         assert_eq!(t.run("PERSIST k"), int(0));
@@ -326,9 +352,13 @@ mod tests {
         let mut seen = Vec::new();
         let mut cursor = "0".to_string();
         loop {
-            let Reply::Array(parts) = t.run(&format!("SCAN {cursor} COUNT 1")) else { panic!() };
+            let Reply::Array(parts) = t.run(&format!("SCAN {cursor} COUNT 1")) else {
+                panic!()
+            };
             let Reply::Bulk(c) = &parts[0] else { panic!() };
-            let Reply::Array(keys) = &parts[1] else { panic!() };
+            let Reply::Array(keys) = &parts[1] else {
+                panic!()
+            };
             seen.extend(keys.iter().cloned());
             cursor = String::from_utf8(c.to_vec()).unwrap();
             if cursor == "0" {
@@ -336,7 +366,9 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 4);
-        let Reply::Array(parts) = t.run("SCAN 0 TYPE list COUNT 100") else { panic!() };
+        let Reply::Array(parts) = t.run("SCAN 0 TYPE list COUNT 100") else {
+            panic!()
+        };
         assert_eq!(parts[1], bulks(&["list"]));
         assert_eq!(t.run("RENAME list list2"), Reply::ok());
         assert_eq!(t.run("LRANGE list2 0 -1"), bulks(&["a", "b", "c"]));

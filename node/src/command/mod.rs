@@ -274,7 +274,11 @@ pub(crate) mod testing {
                 Ok(spec) => spec,
                 Err(e) => return e.into_reply(),
             };
-            let mut txn = if spec.is_write() { self.db.writer() } else { self.db.reader() };
+            let mut txn = if spec.is_write() {
+                self.db.writer()
+            } else {
+                self.db.reader()
+            };
             let reply = {
                 let mut ctx = Ctx {
                     txn: &mut txn,

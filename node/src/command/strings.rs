@@ -42,7 +42,13 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec!("decr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), decr),
     spec!("incrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), incrby),
     spec!("decrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), decrby),
-    spec!("incrbyfloat", 3, WRITE | DENYOOM | FAST, (1, 1, 1), incrbyfloat),
+    spec!(
+        "incrbyfloat",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        incrbyfloat
+    ),
     spec!("getrange", 4, READONLY, (1, 1, 1), getrange),
     spec!("substr", 4, READONLY, (1, 1, 1), getrange),
     spec!("setrange", 4, WRITE | DENYOOM, (1, 1, 1), setrange),
@@ -68,7 +74,12 @@ pub fn string_meta(ctx: &Ctx<'_, '_>, key: &[u8]) -> Result<Option<Meta>, CmdErr
 }
 
 /// Stores a string at `key`, replacing any value of any type.
-pub fn put_string(ctx: &mut Ctx<'_, '_>, key: &[u8], value: Vec<u8>, ttl: Ttl) -> Result<(), CmdError> {
+pub fn put_string(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    value: Vec<u8>,
+    ttl: Ttl,
+) -> Result<(), CmdError> {
     let existing = ctx.txn.live_meta(ctx.db, key, ctx.now_ms)?;
     let mut meta = match existing {
         Some(m) if m.ty == KeyType::String => m,
@@ -191,7 +202,9 @@ fn mget(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 fn mset(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let pairs = args.from(1);
     if pairs.len() % 2 != 0 {
-        return Err(CmdError::WrongArity(String::from_utf8_lossy(args.get(0)?).to_lowercase()));
+        return Err(CmdError::WrongArity(
+            String::from_utf8_lossy(args.get(0)?).to_lowercase(),
+        ));
     }
     for kv in pairs.chunks(2) {
         put_string(ctx, &kv[0], kv[1].to_vec(), Ttl::Clear)?;
@@ -274,7 +287,9 @@ fn append(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let mut value = string_meta(ctx, key)?.map(|m| m.value).unwrap_or_default();
     let suffix = args.get(2)?;
     if value.len() + suffix.len() > MAX_STRING_LEN {
-        return Err(CmdError::msg("string exceeds maximum allowed size (proto-max-bulk-len)"));
+        return Err(CmdError::msg(
+            "string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
     }
     value.extend_from_slice(suffix);
     let len = value.len();
@@ -283,7 +298,9 @@ fn append(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 }
 
 fn strlen(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
-    let len = string_meta(ctx, args.get(1)?)?.map(|m| m.value.len()).unwrap_or(0);
+    let len = string_meta(ctx, args.get(1)?)?
+        .map(|m| m.value.len())
+        .unwrap_or(0);
     Ok(Reply::Int(len as i64))
 }
 
@@ -345,13 +362,23 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn getrange(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let (start, end) = (args.int(2)?, args.int(3)?);
-    let value = string_meta(ctx, args.get(1)?)?.map(|m| m.value).unwrap_or_default();
+    let value = string_meta(ctx, args.get(1)?)?
+        .map(|m| m.value)
+        .unwrap_or_default();
     let len = value.len() as i64;
     if len == 0 || (start < 0 && end < 0 && start > end) {
         return Ok(Reply::bulk(""));
     }
-    let start = if start < 0 { (len + start).max(0) } else { start };
-    let end = if end < 0 { (len + end).max(0) } else { end.min(len - 1) };
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let end = if end < 0 {
+        (len + end).max(0)
+    } else {
+        end.min(len - 1)
+    };
     if start > end || start >= len {
         return Ok(Reply::bulk(""));
     }
@@ -367,11 +394,15 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     }
     let existing = string_meta(ctx, key)?;
     if patch.is_empty() {
-        return Ok(Reply::Int(existing.map(|m| m.value.len()).unwrap_or(0) as i64));
+        return Ok(Reply::Int(
+            existing.map(|m| m.value.len()).unwrap_or(0) as i64
+        ));
     }
     let offset = offset as usize;
     if offset + patch.len() > MAX_STRING_LEN {
-        return Err(CmdError::msg("string exceeds maximum allowed size (proto-max-bulk-len)"));
+        return Err(CmdError::msg(
+            "string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
     }
     let mut value = existing.map(|m| m.value).unwrap_or_default();
     if value.len() < offset + patch.len() {
@@ -397,10 +428,19 @@ mod tests {
         assert_eq!(t.run("SET k w XX GET"), bulk("v"));
         assert_eq!(t.run("SET other w XX"), Reply::Nil);
         assert_eq!(t.run("SET k v NX XX"), err("ERR syntax error"));
-        assert_eq!(t.run("SET k v EX 0"), err("ERR invalid expire time in 'set' command"));
-        assert_eq!(t.run("SET k v EX abc"), err("ERR value is not an integer or out of range"));
+        assert_eq!(
+            t.run("SET k v EX 0"),
+            err("ERR invalid expire time in 'set' command")
+        );
+        assert_eq!(
+            t.run("SET k v EX abc"),
+            err("ERR value is not an integer or out of range")
+        );
         assert_eq!(t.run("GET missing"), Reply::Nil);
-        assert_eq!(t.run("GET"), err("ERR wrong number of arguments for 'get' command"));
+        assert_eq!(
+            t.run("GET"),
+            err("ERR wrong number of arguments for 'get' command")
+        );
     }
 
     #[test]
@@ -409,7 +449,11 @@ mod tests {
         t.run("SET k v PX 100");
         assert_eq!(t.run("GET k"), bulk("v"));
         t.now_ms += 100;
-        assert_eq!(t.run("GET k"), Reply::Nil, "expired exactly at the deadline");
+        assert_eq!(
+            t.run("GET k"),
+            Reply::Nil,
+            "expired exactly at the deadline"
+        );
         t.run("SET k v EX 10");
         t.run("SET k w KEEPTTL");
         t.now_ms += 10_000;
@@ -424,14 +468,23 @@ mod tests {
         assert_eq!(t.run("DECRBY n 2"), int(40));
         assert_eq!(t.run("DECR n"), int(39));
         t.run("SET n 9223372036854775807");
-        assert_eq!(t.run("INCR n"), err("ERR increment or decrement would overflow"));
+        assert_eq!(
+            t.run("INCR n"),
+            err("ERR increment or decrement would overflow")
+        );
         t.run("SET s abc");
-        assert_eq!(t.run("INCR s"), err("ERR value is not an integer or out of range"));
+        assert_eq!(
+            t.run("INCR s"),
+            err("ERR value is not an integer or out of range")
+        );
         t.run("SET f 10.50");
         assert_eq!(t.run("INCRBYFLOAT f 0.1"), bulk("10.6"));
         assert_eq!(t.run("INCRBYFLOAT f -5.6"), bulk("5"));
         assert_eq!(t.run("INCRBYFLOAT f 5.0e3"), bulk("5005"));
-        assert_eq!(t.run("INCRBYFLOAT f inf"), err("ERR increment would produce NaN or Infinity"));
+        assert_eq!(
+            t.run("INCRBYFLOAT f inf"),
+            err("ERR increment would produce NaN or Infinity")
+        );
     }
 
     #[test]
@@ -456,7 +509,10 @@ mod tests {
     fn multi_key_and_getters() {
         let mut t = TestDb::new();
         assert_eq!(t.run("MSET a 1 b 2"), Reply::ok());
-        assert_eq!(t.run("MSET a 1 b"), err("ERR wrong number of arguments for 'mset' command"));
+        assert_eq!(
+            t.run("MSET a 1 b"),
+            err("ERR wrong number of arguments for 'mset' command")
+        );
         assert_eq!(t.run("MSETNX b 3 c 4"), int(0));
         assert_eq!(t.run("MSETNX c 3 d 4"), int(1));
         t.run("LPUSH list x");
@@ -472,7 +528,10 @@ mod tests {
             err("WRONGTYPE Operation against a key holding the wrong kind of value")
         );
         assert_eq!(t.run("SETNX b x"), int(0));
-        assert_eq!(t.run("SETEX e 0 v"), err("ERR invalid expire time in 'setex' command"));
+        assert_eq!(
+            t.run("SETEX e 0 v"),
+            err("ERR invalid expire time in 'setex' command")
+        );
         assert_eq!(t.run("GETEX b EX 10"), bulk("2"));
         assert_eq!(t.run("GETEX b PERSIST"), bulk("2"));
     }

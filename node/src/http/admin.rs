@@ -39,7 +39,8 @@ pub fn routes() -> Router<AppState> {
 
 /// Parses a JSON body; a malformed one is a 400 that says what is wrong.
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -50,7 +51,11 @@ struct InitRequest {
 }
 
 async fn init(State(s): State<AppState>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
-    let req: InitRequest = if body.is_empty() { InitRequest { nodes: None } } else { parse(&body)? };
+    let req: InitRequest = if body.is_empty() {
+        InitRequest { nodes: None }
+    } else {
+        parse(&body)?
+    };
     let nodes: BTreeMap<NodeId, KiwiNode> = match req.nodes {
         Some(list) => {
             let n = list.len();
@@ -63,7 +68,9 @@ async fn init(State(s): State<AppState>, body: Bytes) -> Result<Json<serde_json:
         None => BTreeMap::from([(s.cluster.id, s.cluster.me.clone())]),
     };
     s.cluster.init(nodes.clone()).await?;
-    Ok(Json(json!({ "initialized": true, "members": nodes.keys().collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "initialized": true, "members": nodes.keys().collect::<Vec<_>>() }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -75,13 +82,21 @@ struct AddLearnerRequest {
     timeout_secs: Option<u64>,
 }
 
-async fn add_learner(State(s): State<AppState>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+async fn add_learner(
+    State(s): State<AppState>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let req: AddLearnerRequest = parse(&body)?;
     if req.node_id == 0 || req.node_id >= 1 << 53 {
-        return Err(ApiError::bad_request("node_id must be between 1 and 2^53-1"));
+        return Err(ApiError::bad_request(
+            "node_id must be between 1 and 2^53-1",
+        ));
     }
     let timeout = Duration::from_secs(req.timeout_secs.unwrap_or(60));
-    let index = s.cluster.add_learner(req.node_id, req.node, timeout).await?;
+    let index = s
+        .cluster
+        .add_learner(req.node_id, req.node, timeout)
+        .await?;
     Ok(Json(json!({ "node_id": req.node_id, "log_index": index })))
 }
 
@@ -89,7 +104,9 @@ async fn add_learner(State(s): State<AppState>, body: Bytes) -> Result<Json<serd
 async fn join(State(s): State<AppState>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
     let req: AddLearnerRequest = parse(&body)?;
     if req.node_id == 0 || req.node_id >= 1 << 53 {
-        return Err(ApiError::bad_request("node_id must be between 1 and 2^53-1"));
+        return Err(ApiError::bad_request(
+            "node_id must be between 1 and 2^53-1",
+        ));
     }
     let timeout = Duration::from_secs(req.timeout_secs.unwrap_or(60));
     let index = s.cluster.join_voter(req.node_id, req.node, timeout).await?;
@@ -101,7 +118,10 @@ struct ChangeMembershipRequest {
     members: BTreeSet<NodeId>,
 }
 
-async fn change_membership(State(s): State<AppState>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+async fn change_membership(
+    State(s): State<AppState>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let req: ChangeMembershipRequest = parse(&body)?;
     let index = s.cluster.change_membership(req.members.clone()).await?;
     Ok(Json(json!({ "members": req.members, "log_index": index })))
@@ -112,7 +132,10 @@ struct RemoveNodeRequest {
     node_id: NodeId,
 }
 
-async fn remove_node(State(s): State<AppState>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+async fn remove_node(
+    State(s): State<AppState>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let req: RemoveNodeRequest = parse(&body)?;
     let index = s.cluster.remove_node(req.node_id).await?;
     Ok(Json(json!({ "removed": req.node_id, "log_index": index })))
@@ -123,9 +146,14 @@ struct TransferLeaderRequest {
     to: NodeId,
 }
 
-async fn transfer_leader(State(s): State<AppState>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+async fn transfer_leader(
+    State(s): State<AppState>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let req: TransferLeaderRequest = parse(&body)?;
-    s.cluster.transfer_leader(req.to, Duration::from_secs(10)).await?;
+    s.cluster
+        .transfer_leader(req.to, Duration::from_secs(10))
+        .await?;
     Ok(Json(json!({ "leader_id": req.to })))
 }
 
@@ -193,8 +221,13 @@ struct KeyQuery {
     key: Option<String>,
 }
 
-async fn kv_get(State(s): State<AppState>, Query(q): Query<KeyQuery>) -> Result<Response, ApiError> {
-    let key = q.key.ok_or_else(|| ApiError::bad_request("missing query parameter 'key'"))?;
+async fn kv_get(
+    State(s): State<AppState>,
+    Query(q): Query<KeyQuery>,
+) -> Result<Response, ApiError> {
+    let key = q
+        .key
+        .ok_or_else(|| ApiError::bad_request("missing query parameter 'key'"))?;
     if s.cluster.is_leader() {
         s.cluster.read_barrier(Duration::from_secs(2)).await?;
     }
@@ -208,8 +241,14 @@ async fn kv_get(State(s): State<AppState>, Query(q): Query<KeyQuery>) -> Result<
             "value": String::from_utf8_lossy(&m.value),
         }))
         .into_response()),
-        Some(_) => Err(ApiError::new(StatusCode::CONFLICT, "key holds a non-string value")),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("key '{key}' not found"))),
+        Some(_) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "key holds a non-string value",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("key '{key}' not found"),
+        )),
     }
 }
 
@@ -227,11 +266,18 @@ async fn kv_post(State(s): State<AppState>, body: Bytes) -> Result<Response, Api
         ("put", Some(v)) => vec!["SET".into(), req.key.clone().into(), v.clone().into()],
         ("put", None) => return Err(ApiError::bad_request("op 'put' needs a value")),
         ("delete", _) => vec!["DEL".into(), req.key.clone().into()],
-        (other, _) => return Err(ApiError::bad_request(format!("unknown op '{other}' (use put or delete)"))),
+        (other, _) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown op '{other}' (use put or delete)"
+            )))
+        }
     };
     if !s.cluster.is_leader() {
         let leader = s.cluster.leader();
-        let mut resp = ApiError::from(crate::raft::cluster::ClusterError::NotLeader { leader: leader.clone() }).into_response();
+        let mut resp = ApiError::from(crate::raft::cluster::ClusterError::NotLeader {
+            leader: leader.clone(),
+        })
+        .into_response();
         if let Some((_, node)) = leader {
             if let Ok(v) = format!("http://{}/kv", node.raft_addr).parse() {
                 resp.headers_mut().insert(header::LOCATION, v);
@@ -243,7 +289,10 @@ async fn kv_post(State(s): State<AppState>, body: Bytes) -> Result<Response, Api
     let reply = s.cluster.write(Mutation::single(0, argv), timeout).await?;
     match reply {
         Reply::Error(e) => Err(ApiError::new(StatusCode::CONFLICT, e)),
-        Reply::Int(n) => Ok(Json(json!({ "ok": true, "op": req.op, "key": req.key, "deleted": n })).into_response()),
+        Reply::Int(n) => Ok(Json(
+            json!({ "ok": true, "op": req.op, "key": req.key, "deleted": n }),
+        )
+        .into_response()),
         _ => Ok(Json(json!({ "ok": true, "op": req.op, "key": req.key })).into_response()),
     }
 }
@@ -254,9 +303,15 @@ struct PartitionRequest {
 }
 
 /// Fault injection for tests: stop sending Raft traffic to `blocked` peers.
-async fn partition(State(s): State<AppState>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+async fn partition(
+    State(s): State<AppState>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let Some(faults) = &s.cluster.faults else {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "fault injection is disabled (raft-fault-injection no)"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "fault injection is disabled (raft-fault-injection no)",
+        ));
     };
     let req: PartitionRequest = parse(&body)?;
     faults.set_blocked(req.blocked);
@@ -266,7 +321,10 @@ async fn partition(State(s): State<AppState>, body: Bytes) -> Result<Json<serde_
 async fn healthz(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     match s.cluster.metrics().running_state {
         Ok(()) => Ok(Json(json!({ "status": "ok", "node_id": s.cluster.id }))),
-        Err(e) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("raft stopped: {e}"))),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("raft stopped: {e}"),
+        )),
     }
 }
 

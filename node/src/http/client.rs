@@ -23,7 +23,12 @@ pub struct HttpResponse {
 }
 
 /// POSTs `body` as JSON to `http://{addr}{path}`, following up to three redirects.
-pub async fn post_json(addr: &str, path: &str, body: &serde_json::Value, timeout: Duration) -> Result<HttpResponse, HttpError> {
+pub async fn post_json(
+    addr: &str,
+    path: &str,
+    body: &serde_json::Value,
+    timeout: Duration,
+) -> Result<HttpResponse, HttpError> {
     let mut target = (addr.to_string(), path.to_string());
     for _ in 0..3 {
         let resp = request(&target.0, "POST", &target.1, Some(body), timeout).await?;
@@ -42,11 +47,21 @@ pub async fn post_json(addr: &str, path: &str, body: &serde_json::Value, timeout
     Err(HttpError::Malformed("too many redirects".into()))
 }
 
-pub async fn get_json(addr: &str, path: &str, timeout: Duration) -> Result<HttpResponse, HttpError> {
+pub async fn get_json(
+    addr: &str,
+    path: &str,
+    timeout: Duration,
+) -> Result<HttpResponse, HttpError> {
     request(addr, "GET", path, None, timeout).await
 }
 
-async fn request(addr: &str, method: &str, path: &str, body: Option<&serde_json::Value>, timeout: Duration) -> Result<HttpResponse, HttpError> {
+async fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    timeout: Duration,
+) -> Result<HttpResponse, HttpError> {
     tokio::time::timeout(timeout, async {
         let mut stream = TcpStream::connect(addr).await?;
         let payload = body.map(|b| b.to_string()).unwrap_or_default();
@@ -94,9 +109,15 @@ fn parse_response(raw: &[u8]) -> Result<HttpResponse, HttpError> {
     let body = if body.is_empty() {
         serde_json::Value::Null
     } else {
-        serde_json::from_slice(&body).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).to_string()))
+        serde_json::from_slice(&body).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&body).to_string())
+        })
     };
-    Ok(HttpResponse { status, location, body })
+    Ok(HttpResponse {
+        status,
+        location,
+        body,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, HttpError> {

@@ -62,8 +62,13 @@ impl From<ClusterError> for ApiError {
                     location: leader.map(|(_, n)| format!("http://{}", n.raft_addr)),
                 }
             }
-            ClusterError::NoLeader => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no raft leader"),
-            ClusterError::Timeout(d) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("timed out after {d:?}")),
+            ClusterError::NoLeader => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no raft leader")
+            }
+            ClusterError::Timeout(d) => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("timed out after {d:?}"),
+            ),
             ClusterError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
             ClusterError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
             ClusterError::Fatal(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),

@@ -9,7 +9,9 @@ use std::time::Duration;
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{ClientWriteError, RaftError};
 use openraft::impls::ProgressResponder;
-use openraft::{ChangeMembers, Config as RaftConfig, RaftMetrics, ReadPolicy, ServerState, SnapshotPolicy};
+use openraft::{
+    ChangeMembers, Config as RaftConfig, RaftMetrics, ReadPolicy, ServerState, SnapshotPolicy,
+};
 use tokio::sync::watch;
 
 use super::log_store::LogStore;
@@ -60,7 +62,11 @@ pub struct Cluster {
 pub fn resolve_node_id(db_path: &Path, setting: NodeIdSetting) -> Result<NodeId, ClusterError> {
     let file = db_path.join("NODE_ID");
     let stored = match std::fs::read_to_string(&file) {
-        Ok(s) => Some(s.trim().parse::<u64>().map_err(|_| ClusterError::Invalid(format!("corrupt {}", file.display())))?),
+        Ok(s) => Some(
+            s.trim()
+                .parse::<u64>()
+                .map_err(|_| ClusterError::Invalid(format!("corrupt {}", file.display())))?,
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e.into()),
     };
@@ -162,7 +168,10 @@ impl Cluster {
             if let Some(l) = self.leader() {
                 return Some(l);
             }
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
                 return None;
             }
         }
@@ -171,7 +180,10 @@ impl Cluster {
     /// Proposes a mutation on this node (which must lead). Submission order is log order, so a
     /// connection's pipelined writes apply in the order it sent them. The receiver yields the
     /// reply once the entry is committed and applied.
-    pub async fn propose(&self, mutation: Mutation) -> Result<tokio::sync::oneshot::Receiver<WriteOutcome>, ClusterError> {
+    pub async fn propose(
+        &self,
+        mutation: Mutation,
+    ) -> Result<tokio::sync::oneshot::Receiver<WriteOutcome>, ClusterError> {
         let (responder, rx) = ProgressResponder::complete_only();
         self.raft
             .client_write_ff(mutation, Some(responder))
@@ -202,7 +214,12 @@ impl Cluster {
     /// Returns once this node (the leader) has confirmed its leadership with a quorum and
     /// applied everything committed before the call: reads after it are linearizable.
     pub async fn read_barrier(&self, timeout: Duration) -> Result<(), ClusterError> {
-        match tokio::time::timeout(timeout, self.raft.ensure_linearizable(ReadPolicy::ReadIndex)).await {
+        match tokio::time::timeout(
+            timeout,
+            self.raft.ensure_linearizable(ReadPolicy::ReadIndex),
+        )
+        .await
+        {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => match e.forward_to_leader() {
                 Some(f) => Err(ClusterError::NotLeader {
@@ -218,7 +235,11 @@ impl Cluster {
     /// the commit index it had at start.
     pub fn readiness(&self) -> Result<(), String> {
         let m = self.metrics();
-        if m.membership_config.membership().get_node(&self.id).is_none() {
+        if m.membership_config
+            .membership()
+            .get_node(&self.id)
+            .is_none()
+        {
             return Err("not a member of a cluster".into());
         }
         if m.current_leader.is_none() {
@@ -226,12 +247,21 @@ impl Cluster {
         }
         let applied = *self.applied.borrow();
         if applied < self.startup_commit {
-            return Err(format!("catching up: applied {applied} of {}", self.startup_commit));
+            return Err(format!(
+                "catching up: applied {applied} of {}",
+                self.startup_commit
+            ));
         }
         Ok(())
     }
 
-    pub fn members(&self) -> (BTreeSet<NodeId>, BTreeSet<NodeId>, BTreeMap<NodeId, KiwiNode>) {
+    pub fn members(
+        &self,
+    ) -> (
+        BTreeSet<NodeId>,
+        BTreeSet<NodeId>,
+        BTreeMap<NodeId, KiwiNode>,
+    ) {
         let m = self.metrics();
         let membership = m.membership_config.membership();
         let voters = membership.voter_ids().collect();
@@ -247,7 +277,10 @@ impl Cluster {
             return Err(ClusterError::Invalid("nodes must not be empty".into()));
         }
         if !nodes.contains_key(&self.id) {
-            return Err(ClusterError::Invalid(format!("nodes must include this node ({})", self.id)));
+            return Err(ClusterError::Invalid(format!(
+                "nodes must include this node ({})",
+                self.id
+            )));
         }
         if self.is_initialized().await {
             let (voters, _, current) = self.members();
@@ -269,16 +302,25 @@ impl Cluster {
         if self.is_leader() {
             Ok(())
         } else {
-            Err(ClusterError::NotLeader { leader: self.leader() })
+            Err(ClusterError::NotLeader {
+                leader: self.leader(),
+            })
         }
     }
 
     /// Adds a learner and waits (bounded) until it has caught up.
-    pub async fn add_learner(&self, id: NodeId, node: KiwiNode, timeout: Duration) -> Result<u64, ClusterError> {
+    pub async fn add_learner(
+        &self,
+        id: NodeId,
+        node: KiwiNode,
+        timeout: Duration,
+    ) -> Result<u64, ClusterError> {
         self.leader_only()?;
         if let Some(existing) = self.members().2.get(&id) {
             if *existing != node {
-                return Err(ClusterError::Conflict(format!("node {id} is already a member at {existing}")));
+                return Err(ClusterError::Conflict(format!(
+                    "node {id} is already a member at {existing}"
+                )));
             }
         }
         match tokio::time::timeout(timeout, self.raft.add_learner(id, node, true)).await {
@@ -290,7 +332,12 @@ impl Cluster {
 
     /// Adds a node as a voter the safe way: learner first, caught up, then promoted. Used by
     /// `kiwi --join`; promotion adds this one id, so concurrent joins do not undo each other.
-    pub async fn join_voter(&self, id: NodeId, node: KiwiNode, timeout: Duration) -> Result<u64, ClusterError> {
+    pub async fn join_voter(
+        &self,
+        id: NodeId,
+        node: KiwiNode,
+        timeout: Duration,
+    ) -> Result<u64, ClusterError> {
         let (voters, _, _) = self.members();
         if voters.contains(&id) {
             return Ok(0);
@@ -314,7 +361,9 @@ impl Cluster {
         }
         let nodes = self.members().2;
         if let Some(missing) = members.iter().find(|id| !nodes.contains_key(id)) {
-            return Err(ClusterError::Invalid(format!("node {missing} is not a learner; add it first")));
+            return Err(ClusterError::Invalid(format!(
+                "node {missing} is not a learner; add it first"
+            )));
         }
         match self.raft.change_membership(members, false).await {
             Ok(resp) => Ok(resp.log_id.index),
@@ -328,7 +377,9 @@ impl Cluster {
         let (voters, learners, _) = self.members();
         if voters.contains(&id) {
             if voters.len() == 1 {
-                return Err(ClusterError::Conflict("cannot remove the last voter".into()));
+                return Err(ClusterError::Conflict(
+                    "cannot remove the last voter".into(),
+                ));
             }
             let remaining: BTreeSet<NodeId> = voters.iter().copied().filter(|v| *v != id).collect();
             let resp = self
@@ -370,7 +421,10 @@ impl Cluster {
             if self.metrics().current_leader == Some(to) {
                 return Ok(());
             }
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
                 return Err(ClusterError::Timeout(timeout));
             }
         }
@@ -383,9 +437,11 @@ impl Cluster {
 
 fn write_error(e: ClientWriteError<TypeConfig>) -> ClusterError {
     match e {
-        ClientWriteError::ForwardToLeader(f) | ClientWriteError::LogEntryDiscarded(f) => ClusterError::NotLeader {
-            leader: f.leader_id.zip(f.leader_node),
-        },
+        ClientWriteError::ForwardToLeader(f) | ClientWriteError::LogEntryDiscarded(f) => {
+            ClusterError::NotLeader {
+                leader: f.leader_id.zip(f.leader_node),
+            }
+        }
         ClientWriteError::ChangeMembershipError(c) => ClusterError::Conflict(c.to_string()),
         other => ClusterError::Conflict(other.to_string()),
     }

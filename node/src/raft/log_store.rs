@@ -59,11 +59,19 @@ impl LogStore {
         }
     }
 
-    fn state_put<T: serde::Serialize>(&self, key: &[u8], value: &T, sync: bool) -> std::io::Result<()> {
+    fn state_put<T: serde::Serialize>(
+        &self,
+        key: &[u8],
+        value: &T,
+        sync: bool,
+    ) -> std::io::Result<()> {
         let cf = self.db.cf(Cf::RaftState).map_err(io_err)?;
         let mut wo = rocksdb::WriteOptions::default();
         wo.set_sync(sync);
-        self.db.rocks().put_cf_opt(cf, key, encode(value)?, &wo).map_err(io_err)
+        self.db
+            .rocks()
+            .put_cf_opt(cf, key, encode(value)?, &wo)
+            .map_err(io_err)
     }
 
     fn last_entry(&self) -> std::io::Result<Option<LogId>> {
@@ -146,7 +154,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.state_get::<Option<LogId>>(COMMITTED)?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), std::io::Error>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<TypeConfig>,
+    ) -> Result<(), std::io::Error>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -200,8 +212,13 @@ mod tests {
 
     struct Builder;
 
-    impl openraft::testing::log::StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Builder {
-        async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), openraft::StorageError<TypeConfig>> {
+    impl openraft::testing::log::StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir>
+        for Builder
+    {
+        async fn build(
+            &self,
+        ) -> Result<(tempfile::TempDir, LogStore, StateMachine), openraft::StorageError<TypeConfig>>
+        {
             let dir = tempfile::tempdir().expect("tempdir");
             let db = Db::open(dir.path(), &StorageOptions::default()).expect("open db");
             let snapshots = Arc::new(SnapshotStore::open(dir.path()).expect("snapshot store"));
@@ -213,6 +230,8 @@ mod tests {
     /// openraft's own conformance suite against the RocksDB log store and state machine.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn openraft_storage_suite() {
-        openraft::testing::log::Suite::test_all(Builder).await.expect("storage suite");
+        openraft::testing::log::Suite::test_all(Builder)
+            .await
+            .expect("storage suite");
     }
 }

@@ -57,7 +57,8 @@ pub type Membership = openraft::Membership<NodeId, KiwiNode>;
 
 /// Encodes a value for the log, the state machine's bookkeeping and the wire (compact binary).
 pub fn encode<T: Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
-    postcard::to_allocvec(value).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    postcard::to_allocvec(value)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> std::io::Result<T> {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::OptionalSend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -41,7 +41,10 @@ impl Faults {
     }
 
     fn is_blocked(&self, peer: NodeId) -> bool {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).contains(&peer)
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&peer)
     }
 }
 
@@ -63,7 +66,10 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     }
 }
 
-type Conn = (BufReader<tokio::net::tcp::OwnedReadHalf>, tokio::net::tcp::OwnedWriteHalf);
+type Conn = (
+    BufReader<tokio::net::tcp::OwnedReadHalf>,
+    tokio::net::tcp::OwnedWriteHalf,
+);
 
 pub struct PeerClient {
     target: NodeId,
@@ -82,10 +88,18 @@ enum CallError {
 impl CallError {
     fn into_rpc(self, target: NodeId, addr: &str) -> RPCError<TypeConfig> {
         match self {
-            CallError::Connect(e) => RPCError::Unreachable(Unreachable::from_string(format!("node {target} at {addr}: {e}"))),
-            CallError::Io(e) => RPCError::Network(NetworkError::from_string(format!("node {target} at {addr}: {e}"))),
-            CallError::Timeout => RPCError::Network(NetworkError::from_string(format!("node {target} at {addr}: timed out"))),
-            CallError::Remote(e) => RPCError::Network(NetworkError::from_string(format!("node {target} at {addr} failed: {e}"))),
+            CallError::Connect(e) => RPCError::Unreachable(Unreachable::from_string(format!(
+                "node {target} at {addr}: {e}"
+            ))),
+            CallError::Io(e) => RPCError::Network(NetworkError::from_string(format!(
+                "node {target} at {addr}: {e}"
+            ))),
+            CallError::Timeout => RPCError::Network(NetworkError::from_string(format!(
+                "node {target} at {addr}: timed out"
+            ))),
+            CallError::Remote(e) => RPCError::Network(NetworkError::from_string(format!(
+                "node {target} at {addr} failed: {e}"
+            ))),
         }
     }
 }
@@ -93,7 +107,12 @@ impl CallError {
 async fn connect(addr: &str) -> Result<Conn, CallError> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
-        .map_err(|_| CallError::Connect(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")))?
+        .map_err(|_| {
+            CallError::Connect(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connect timed out",
+            ))
+        })?
         .map_err(CallError::Connect)?;
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
@@ -105,7 +124,9 @@ impl PeerClient {
     fn check_faults(&mut self) -> Result<(), CallError> {
         if self.faults.is_blocked(self.target) {
             self.conn = None;
-            return Err(CallError::Connect(std::io::Error::other("partitioned by fault injection")));
+            return Err(CallError::Connect(std::io::Error::other(
+                "partitioned by fault injection",
+            )));
         }
         Ok(())
     }
@@ -118,7 +139,9 @@ impl PeerClient {
             }
             let (rd, wr) = self.conn.as_mut().expect("connected above");
             write_frame(wr, &req).await.map_err(CallError::Io)?;
-            read_frame::<_, RpcResponse>(rd).await.map_err(CallError::Io)
+            read_frame::<_, RpcResponse>(rd)
+                .await
+                .map_err(CallError::Io)
         })
         .await
         .unwrap_or(Err(CallError::Timeout));
@@ -134,10 +157,17 @@ impl PeerClient {
     }
 
     fn unexpected(&self, what: &str) -> RPCError<TypeConfig> {
-        RPCError::Network(NetworkError::from_string(format!("node {}: unexpected reply to {what}", self.target)))
+        RPCError::Network(NetworkError::from_string(format!(
+            "node {}: unexpected reply to {what}",
+            self.target
+        )))
     }
 
-    async fn send_snapshot(&mut self, vote: Vote, snapshot: Snapshot) -> Result<SnapshotResponse<TypeConfig>, CallError> {
+    async fn send_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+    ) -> Result<SnapshotResponse<TypeConfig>, CallError> {
         self.check_faults()?;
         // A dedicated connection: a snapshot must not queue behind (or in front of) appends.
         let (mut rd, mut wr) = connect(&self.addr).await?;
@@ -151,11 +181,15 @@ impl PeerClient {
         write_frame(&mut wr, &begin).await.map_err(CallError::Io)?;
         let mut buf = vec![0u8; SNAPSHOT_CHUNK];
         for (name, size) in &files {
-            let mut file = tokio::fs::File::open(dir.path.join(name)).await.map_err(CallError::Io)?;
+            let mut file = tokio::fs::File::open(dir.path.join(name))
+                .await
+                .map_err(CallError::Io)?;
             let mut sent = 0u64;
             while sent < *size {
                 let want = ((*size - sent) as usize).min(SNAPSHOT_CHUNK);
-                file.read_exact(&mut buf[..want]).await.map_err(CallError::Io)?;
+                file.read_exact(&mut buf[..want])
+                    .await
+                    .map_err(CallError::Io)?;
                 let frame = RpcRequest::SnapshotChunk(buf[..want].to_vec());
                 tokio::time::timeout(CHUNK_TIMEOUT, write_frame(&mut wr, &frame))
                     .await
@@ -164,7 +198,9 @@ impl PeerClient {
                 sent += want as u64;
             }
         }
-        write_frame(&mut wr, &RpcRequest::SnapshotEnd).await.map_err(CallError::Io)?;
+        write_frame(&mut wr, &RpcRequest::SnapshotEnd)
+            .await
+            .map_err(CallError::Io)?;
         match tokio::time::timeout(INSTALL_TIMEOUT, read_frame::<_, RpcResponse>(&mut rd)).await {
             Err(_) => Err(CallError::Timeout),
             Ok(Err(e)) => Err(CallError::Io(e)),
@@ -184,7 +220,13 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
         // Big batches (catch-up) need more than a heartbeat's budget.
-        let timeout = option.soft_ttl().max(Duration::from_millis(if rpc.entries.len() > 64 { 5000 } else { 0 }));
+        let timeout = option
+            .soft_ttl()
+            .max(Duration::from_millis(if rpc.entries.len() > 64 {
+                5000
+            } else {
+                0
+            }));
         match self.call(RpcRequest::AppendEntries(rpc), timeout).await {
             Ok(RpcResponse::AppendEntries(r)) => Ok(r),
             Ok(_) => Err(self.unexpected("append_entries")),
@@ -192,7 +234,11 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         }
     }
 
-    async fn vote(&mut self, rpc: VoteRequest<TypeConfig>, option: RPCOption) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
         match self.call(RpcRequest::Vote(rpc), option.soft_ttl()).await {
             Ok(RpcResponse::Vote(r)) => Ok(r),
             Ok(_) => Err(self.unexpected("vote")),
@@ -205,7 +251,10 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         req: TransferLeaderRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
-        match self.call(RpcRequest::TransferLeader(req), option.soft_ttl()).await {
+        match self
+            .call(RpcRequest::TransferLeader(req), option.soft_ttl())
+            .await
+        {
             Ok(RpcResponse::TransferLeader(r)) => Ok(r),
             Ok(_) => Err(self.unexpected("transfer_leader")),
             Err(e) => Err(e.into_rpc(self.target, &self.addr)),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -53,7 +53,10 @@ pub enum RpcResponse {
     Error(String),
 }
 
-pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, value: &T) -> std::io::Result<()> {
+pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
+    w: &mut W,
+    value: &T,
+) -> std::io::Result<()> {
     let body = encode(value)?;
     let mut buf = Vec::with_capacity(4 + body.len());
     buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
@@ -62,7 +65,9 @@ pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, value: 
     w.flush().await
 }
 
-pub async fn read_frame<R: AsyncRead + Unpin, T: serde::de::DeserializeOwned>(r: &mut R) -> std::io::Result<T> {
+pub async fn read_frame<R: AsyncRead + Unpin, T: serde::de::DeserializeOwned>(
+    r: &mut R,
+) -> std::io::Result<T> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
@@ -78,7 +83,11 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: serde::de::DeserializeOwned>(r:
 }
 
 /// Serves one peer connection until it closes.
-pub async fn serve_peer(mut stream: TcpStream, raft: KiwiRaft, snapshots: Arc<SnapshotStore>) -> std::io::Result<()> {
+pub async fn serve_peer(
+    mut stream: TcpStream,
+    raft: KiwiRaft,
+    snapshots: Arc<SnapshotStore>,
+) -> std::io::Result<()> {
     let mut magic = [0u8; 8];
     stream.read_exact(&mut magic).await?;
     let (mut rd, mut wr) = stream.split();
@@ -134,7 +143,10 @@ async fn receive_snapshot<R: AsyncRead + Unpin>(
     let dir = snapshots.incoming_dir()?;
     for (name, size) in files {
         if name.contains('/') || name.contains("..") {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "bad snapshot file name"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "bad snapshot file name",
+            ));
         }
         let mut file = tokio::fs::File::create(dir.join(name)).await?;
         let mut written = 0u64;
@@ -144,14 +156,22 @@ async fn receive_snapshot<R: AsyncRead + Unpin>(
                     file.write_all(&data).await?;
                     written += data.len() as u64;
                 }
-                _ => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "expected a snapshot chunk")),
+                _ => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "expected a snapshot chunk",
+                    ))
+                }
             }
         }
         file.sync_all().await?;
     }
     match read_frame::<_, RpcRequest>(rd).await? {
         RpcRequest::SnapshotEnd => Ok(dir),
-        _ => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "expected the end of the snapshot")),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "expected the end of the snapshot",
+        )),
     }
 }
 
@@ -163,7 +183,11 @@ pub struct MuxListener {
 }
 
 impl MuxListener {
-    pub fn start(listener: TcpListener, raft: KiwiRaft, snapshots: Arc<SnapshotStore>) -> std::io::Result<MuxListener> {
+    pub fn start(
+        listener: TcpListener,
+        raft: KiwiRaft,
+        snapshots: Arc<SnapshotStore>,
+    ) -> std::io::Result<MuxListener> {
         let local = listener.local_addr()?;
         let (tx, rx) = mpsc::channel(1024);
         tokio::spawn(async move {

@@ -56,7 +56,9 @@ impl SnapshotStore {
 
     /// A fresh directory for an incoming snapshot.
     pub fn incoming_dir(&self) -> std::io::Result<PathBuf> {
-        let dir = self.root.join(format!("incoming-{:016x}", rand::random::<u64>()));
+        let dir = self
+            .root
+            .join(format!("incoming-{:016x}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir)?;
         Ok(dir)
     }
@@ -67,7 +69,9 @@ impl SnapshotStore {
 
     /// Takes a checkpoint of `db` and records the applied log id and membership found in it.
     pub fn build(&self, db: &Db) -> std::io::Result<Snapshot> {
-        let tmp = self.root.join(format!("building-{:016x}", rand::random::<u64>()));
+        let tmp = self
+            .root
+            .join(format!("building-{:016x}", rand::random::<u64>()));
         let checkpoint = rocksdb::checkpoint::Checkpoint::new(db.rocks()).map_err(io_err)?;
         checkpoint.create_checkpoint(&tmp).map_err(io_err)?;
         let meta = read_meta_from_checkpoint(&tmp)?;
@@ -91,8 +95,14 @@ impl SnapshotStore {
         let mut best: Option<PathBuf> = None;
         for entry in std::fs::read_dir(&self.root)? {
             let path = entry?.path();
-            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            if name.starts_with("snap-") && path.join(META_FILE).exists() && best.as_ref().is_none_or(|b| path > *b) {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            if name.starts_with("snap-")
+                && path.join(META_FILE).exists()
+                && best.as_ref().is_none_or(|b| path > *b)
+            {
                 best = Some(path);
             }
         }
@@ -108,8 +118,13 @@ impl SnapshotStore {
         let keep = self.snap_dir(index);
         for entry in std::fs::read_dir(&self.root)? {
             let path = entry?.path();
-            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            if (name.starts_with("snap-") && path < keep) || name.starts_with("incoming-") && path != keep {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            if (name.starts_with("snap-") && path < keep)
+                || name.starts_with("incoming-") && path != keep
+            {
                 let _ = std::fs::remove_dir_all(&path);
             }
         }
@@ -168,7 +183,9 @@ fn open_checkpoint(dir: &Path) -> std::io::Result<rocksdb::DB> {
 
 fn read_meta_from_checkpoint(dir: &Path) -> std::io::Result<SnapshotMeta> {
     let cp = open_checkpoint(dir)?;
-    let sys = cp.cf_handle(Cf::Sys.name()).ok_or_else(|| io_err("checkpoint lacks sys"))?;
+    let sys = cp
+        .cf_handle(Cf::Sys.name())
+        .ok_or_else(|| io_err("checkpoint lacks sys"))?;
     let last_log_id: Option<LogId> = match cp.get_cf(sys, APPLIED_KEY).map_err(io_err)? {
         Some(v) => decode(&v)?,
         None => None,
@@ -193,14 +210,18 @@ fn copy_into(db: &Db, dir: &Path) -> std::io::Result<()> {
         let mut clear = rocksdb::WriteBatch::default();
         clear.delete_range_cf(live, Vec::<u8>::new(), vec![0xffu8; 32]);
         db.rocks().write(clear).map_err(io_err)?;
-        let src = cp.cf_handle(cf.name()).ok_or_else(|| io_err(format!("checkpoint lacks {}", cf.name())))?;
+        let src = cp
+            .cf_handle(cf.name())
+            .ok_or_else(|| io_err(format!("checkpoint lacks {}", cf.name())))?;
         let mut iter = cp.raw_iterator_cf(src);
         iter.seek_to_first();
         let mut batch = rocksdb::WriteBatch::default();
         while let (Some(k), Some(v)) = (iter.key(), iter.value()) {
             batch.put_cf(live, k, v);
             if batch.size_in_bytes() >= BATCH_BYTES {
-                db.rocks().write(std::mem::take(&mut batch)).map_err(io_err)?;
+                db.rocks()
+                    .write(std::mem::take(&mut batch))
+                    .map_err(io_err)?;
             }
             iter.next();
         }
@@ -216,7 +237,10 @@ pub fn list_files(dir: &Path) -> std::io::Result<Vec<(String, u64)>> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
-            out.push((entry.file_name().to_string_lossy().to_string(), entry.metadata()?.len()));
+            out.push((
+                entry.file_name().to_string_lossy().to_string(),
+                entry.metadata()?.len(),
+            ));
         }
     }
     out.sort();

@@ -27,7 +27,11 @@ impl StateMachine {
     pub fn new(db: Arc<Db>, snapshots: Arc<SnapshotStore>) -> std::io::Result<StateMachine> {
         snapshots.resume_install(&db)?;
         let (applied, _) = watch::channel(0);
-        let sm = StateMachine { db, snapshots, applied };
+        let sm = StateMachine {
+            db,
+            snapshots,
+            applied,
+        };
         let index = sm.read_applied()?.0.map(|l| l.index).unwrap_or(0);
         sm.applied.send_replace(index);
         Ok(sm)
@@ -53,7 +57,10 @@ impl StateMachine {
 }
 
 /// Applies a group of entries in one transaction; returns each entry's reply.
-fn apply_entries(db: &Db, entries: &[openraft::type_config::alias::EntryOf<TypeConfig>]) -> std::io::Result<Vec<Reply>> {
+fn apply_entries(
+    db: &Db,
+    entries: &[openraft::type_config::alias::EntryOf<TypeConfig>],
+) -> std::io::Result<Vec<Reply>> {
     let mut txn = db.writer();
     let mut replies = Vec::with_capacity(entries.len());
     let mut membership = None;
@@ -69,7 +76,11 @@ fn apply_entries(db: &Db, entries: &[openraft::type_config::alias::EntryOf<TypeC
         replies.push(reply);
     }
     if let Some(last) = entries.last() {
-        txn.put(Cf::Sys, APPLIED_KEY.to_vec(), encode(&Some(last.log_id.clone()))?);
+        txn.put(
+            Cf::Sys,
+            APPLIED_KEY.to_vec(),
+            encode(&Some(last.log_id.clone()))?,
+        );
     }
     if let Some(m) = membership {
         txn.put(Cf::Sys, MEMBERSHIP_KEY.to_vec(), encode(&m)?);
@@ -89,7 +100,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn apply<Strm>(&mut self, entries: Strm) -> Result<(), std::io::Error>
     where
-        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, std::io::Error>> + Unpin + OptionalSend,
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, std::io::Error>>
+            + Unpin
+            + OptionalSend,
     {
         let batch: Vec<EntryResponder<TypeConfig>> = entries.try_collect().await?;
         if batch.is_empty() {
@@ -122,7 +135,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotDir) -> Result<(), std::io::Error> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: SnapshotDir,
+    ) -> Result<(), std::io::Error> {
         let db = self.db.clone();
         let store = self.snapshots.clone();
         let meta_owned = meta.clone();

@@ -42,7 +42,11 @@ impl RespClient {
         };
         let mut hello: Vec<Bytes> = vec!["HELLO".into(), "3".into()];
         if let Some(pw) = password {
-            hello.extend(["AUTH".into(), "default".into(), Bytes::copy_from_slice(pw.as_bytes())]);
+            hello.extend([
+                "AUTH".into(),
+                "default".into(),
+                Bytes::copy_from_slice(pw.as_bytes()),
+            ]);
         }
         client.send(&hello);
         client.flush().await?;
@@ -55,7 +59,8 @@ impl RespClient {
     /// Queues a request; it is written by the next `flush` (or `recv`).
     pub fn send(&mut self, argv: &[Bytes]) {
         use bytes::BufMut;
-        self.out.put_slice(format!("*{}\r\n", argv.len()).as_bytes());
+        self.out
+            .put_slice(format!("*{}\r\n", argv.len()).as_bytes());
         for arg in argv {
             self.out.put_slice(format!("${}\r\n", arg.len()).as_bytes());
             self.out.put_slice(arg);
@@ -124,9 +129,13 @@ fn num(raw: &[u8]) -> Result<i64, ClientError> {
 }
 
 fn parse_at(buf: &[u8], pos: &mut usize) -> Result<Option<Reply>, ClientError> {
-    let Some(&kind) = buf.get(*pos) else { return Ok(None) };
+    let Some(&kind) = buf.get(*pos) else {
+        return Ok(None);
+    };
     *pos += 1;
-    let Some(head) = line(buf, pos) else { return Ok(None) };
+    let Some(head) = line(buf, pos) else {
+        return Ok(None);
+    };
     let text = || String::from_utf8_lossy(head).to_string();
     let reply = match kind {
         b'+' => Reply::Simple(text()),
@@ -152,7 +161,9 @@ fn parse_at(buf: &[u8], pos: &mut usize) -> Result<Option<Reply>, ClientError> {
             let body = &buf[*pos..*pos + len];
             *pos += len + 2;
             match kind {
-                b'=' => Reply::Verbatim(String::from_utf8_lossy(body.get(4..).unwrap_or(b"")).to_string()),
+                b'=' => Reply::Verbatim(
+                    String::from_utf8_lossy(body.get(4..).unwrap_or(b"")).to_string(),
+                ),
                 b'!' => Reply::Error(String::from_utf8_lossy(body).to_string()),
                 _ => Reply::Bulk(Bytes::copy_from_slice(body)),
             }
@@ -179,8 +190,12 @@ fn parse_at(buf: &[u8], pos: &mut usize) -> Result<Option<Reply>, ClientError> {
             let n = num(head)?;
             let mut pairs = Vec::with_capacity(n.clamp(0, 1024) as usize);
             for _ in 0..n {
-                let Some(k) = parse_at(buf, pos)? else { return Ok(None) };
-                let Some(v) = parse_at(buf, pos)? else { return Ok(None) };
+                let Some(k) = parse_at(buf, pos)? else {
+                    return Ok(None);
+                };
+                let Some(v) = parse_at(buf, pos)? else {
+                    return Ok(None);
+                };
                 pairs.push((k, v));
             }
             if kind == b'|' {

@@ -58,7 +58,10 @@ impl Reply {
             Reply::Simple(s) => line(out, b'+', s.as_bytes()),
             Reply::Error(e) => {
                 // A newline inside an error would break the framing.
-                let clean: String = e.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
+                let clean: String = e
+                    .chars()
+                    .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+                    .collect();
                 line(out, b'-', clean.as_bytes())
             }
             Reply::Int(n) => line(out, b':', n.to_string().as_bytes()),
@@ -84,7 +87,11 @@ impl Reply {
                 }
             }
             Reply::Set(items) => {
-                line(out, if resp3 { b'~' } else { b'*' }, items.len().to_string().as_bytes());
+                line(
+                    out,
+                    if resp3 { b'~' } else { b'*' },
+                    items.len().to_string().as_bytes(),
+                );
                 for item in items {
                     item.encode(out, resp3);
                 }
@@ -175,7 +182,10 @@ mod tests {
         let map = Reply::Map(vec![(Reply::bulk("a"), Reply::Int(1))]);
         assert_eq!(enc(&map, false), "*2\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&map, true), "%1\r\n$1\r\na\r\n:1\r\n");
-        assert_eq!(enc(&Reply::Error("ERR a\r\nb".into()), false), "-ERR a  b\r\n");
+        assert_eq!(
+            enc(&Reply::Error("ERR a\r\nb".into()), false),
+            "-ERR a  b\r\n"
+        );
     }
 
     #[test]

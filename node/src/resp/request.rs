@@ -281,7 +281,9 @@ mod tests {
 
     #[test]
     fn inline_commands_with_quotes() {
-        let args = parse(b"SET \"a b\" 'c\\'d' \"\\x41\\n\"\r\n").unwrap().unwrap();
+        let args = parse(b"SET \"a b\" 'c\\'d' \"\\x41\\n\"\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(
             args,
             vec![

@@ -62,7 +62,9 @@ pub async fn run(
             }
             if !closing && buf.len() > query_limit {
                 session.finish_pending().await;
-                session.push_reply(&Reply::err("Protocol error: client query buffer limit exceeded"));
+                session.push_reply(&Reply::err(
+                    "Protocol error: client query buffer limit exceeded",
+                ));
                 closing = true;
             }
             session.finish_pending().await;

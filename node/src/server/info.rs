@@ -82,10 +82,17 @@ pub fn render(state: &ServerState, section: Option<&str>) -> String {
         let _ = write!(out, "# Replication\r\n");
         match cluster.leader() {
             Some((id, _)) if id == cluster.id => {
-                let _ = write!(out, "role:master\r\nconnected_slaves:{}\r\n", (voters.len() + learners.len()).saturating_sub(1));
+                let _ = write!(
+                    out,
+                    "role:master\r\nconnected_slaves:{}\r\n",
+                    (voters.len() + learners.len()).saturating_sub(1)
+                );
             }
             Some((_, leader)) => {
-                let (host, port) = leader.resp_addr.rsplit_once(':').unwrap_or((&leader.resp_addr, "0"));
+                let (host, port) = leader
+                    .resp_addr
+                    .rsplit_once(':')
+                    .unwrap_or((&leader.resp_addr, "0"));
                 let _ = write!(out, "role:slave\r\nmaster_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:up\r\n");
             }
             None => {

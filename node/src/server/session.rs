@@ -35,7 +35,9 @@ enum Queued {
     Write(oneshot::Receiver<WriteOutcome>),
     /// A request forwarded to the leader: read `skip` replies and drop them (MULTI, QUEUED,
     /// SELECT), then the one that answers the client.
-    Forwarded { skip: usize },
+    Forwarded {
+        skip: usize,
+    },
 }
 
 /// The connection a follower forwards this client's commands on, in order (so a pipeline of
@@ -148,7 +150,9 @@ impl Session {
             return clusterdown();
         };
         if let Some(why) = &fwd.broken {
-            return Reply::Error(format!("CLUSTERDOWN forwarding to the leader failed: {why}"));
+            return Reply::Error(format!(
+                "CLUSTERDOWN forwarding to the leader failed: {why}"
+            ));
         }
         let mut last = Reply::Nil;
         for _ in 0..=skip {
@@ -156,7 +160,9 @@ impl Session {
                 Ok(Ok(r)) => last = r,
                 Ok(Err(e)) => {
                     fwd.broken = Some(e.to_string());
-                    return Reply::Error(format!("CLUSTERDOWN forwarding to the leader failed: {e}"));
+                    return Reply::Error(format!(
+                        "CLUSTERDOWN forwarding to the leader failed: {e}"
+                    ));
                 }
                 Err(_) => {
                     fwd.broken = Some("timed out".into());
@@ -197,7 +203,12 @@ impl Session {
             self.push_reply(&noauth());
             return Step::Continue;
         }
-        if self.multi.is_some() && !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+        if self.multi.is_some()
+            && !matches!(
+                spec.name,
+                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+            )
+        {
             let reply = self.queue_in_multi(spec, argv);
             self.push_reply(&reply);
             return Step::Continue;
@@ -205,7 +216,8 @@ impl Session {
         match spec.kind {
             Kind::Data(_) if spec.is_write() => {
                 let db = self.db;
-                self.write(Mutation::single(db, argv.clone()), vec![argv]).await;
+                self.write(Mutation::single(db, argv.clone()), vec![argv])
+                    .await;
                 Step::Continue
             }
             Kind::Data(_) => {
@@ -255,29 +267,35 @@ impl Session {
             self.finish_pending().await;
             let password = self.state.config().requirepass.clone();
             let connect = RespClient::connect(leader_addr, password.as_deref());
-            let failure = match tokio::time::timeout(std::time::Duration::from_secs(2), connect).await {
-                Ok(Ok(client)) => {
-                    self.forward = Some(Forward {
-                        leader_addr: leader_addr.to_string(),
-                        client,
-                        db: 0,
-                        broken: None,
-                    });
-                    None
-                }
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(_) => Some("timed out".to_string()),
-            };
+            let failure =
+                match tokio::time::timeout(std::time::Duration::from_secs(2), connect).await {
+                    Ok(Ok(client)) => {
+                        self.forward = Some(Forward {
+                            leader_addr: leader_addr.to_string(),
+                            client,
+                            db: 0,
+                            broken: None,
+                        });
+                        None
+                    }
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some("timed out".to_string()),
+                };
             if let Some(why) = failure {
-                self.push_reply(&Reply::Error(format!("CLUSTERDOWN cannot reach the leader at {leader_addr}: {why}")));
+                self.push_reply(&Reply::Error(format!(
+                    "CLUSTERDOWN cannot reach the leader at {leader_addr}: {why}"
+                )));
                 return;
             }
         }
         let db = self.db;
-        let Some(fwd) = self.forward.as_mut() else { return };
+        let Some(fwd) = self.forward.as_mut() else {
+            return;
+        };
         let mut skip = requests.len() - 1;
         if fwd.db != db {
-            fwd.client.send(&[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())]);
+            fwd.client
+                .send(&[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())]);
             fwd.db = db;
             skip += 1;
         }
@@ -342,7 +360,10 @@ impl Session {
     fn queue_in_multi(&mut self, spec: &CommandSpec, argv: Vec<Bytes>) -> Reply {
         if spec.has(flags::NOMULTI) {
             self.multi_failed = true;
-            return Reply::err(format!("Command not allowed inside a transaction: '{}'", spec.name));
+            return Reply::err(format!(
+                "Command not allowed inside a transaction: '{}'",
+                spec.name
+            ));
         }
         if spec.name == "select" {
             match self.parse_db(&argv[1]) {
@@ -407,13 +428,18 @@ impl Session {
                 if self.multi.is_some() {
                     Reply::err("WATCH inside MULTI is not allowed")
                 } else {
-                    Reply::err("WATCH is not supported; use MULTI/EXEC, which is applied atomically")
+                    Reply::err(
+                        "WATCH is not supported; use MULTI/EXEC, which is applied atomically",
+                    )
                 }
             }
             "unwatch" => Reply::ok(),
             "client" => self.client(&args),
             "info" => {
-                let section = args.from(1).first().map(|s| String::from_utf8_lossy(s).to_lowercase());
+                let section = args
+                    .from(1)
+                    .first()
+                    .map(|s| String::from_utf8_lossy(s).to_lowercase());
                 Reply::Verbatim(info::render(&self.state, section.as_deref()))
             }
             "config" => self.config(&args),
@@ -508,7 +534,11 @@ impl Session {
         let mut name = None;
         while i < args.len() {
             if args.is(i, "auth") && i + 2 < args.len() {
-                let auth_args = [Bytes::from_static(b"auth"), args.from(i + 1)[0].clone(), args.from(i + 2)[0].clone()];
+                let auth_args = [
+                    Bytes::from_static(b"auth"),
+                    args.from(i + 1)[0].clone(),
+                    args.from(i + 2)[0].clone(),
+                ];
                 let reply = self.auth(&Args::new(&auth_args));
                 if reply.is_error() {
                     return reply;
@@ -560,9 +590,17 @@ impl Session {
     fn client(&mut self, args: &Args) -> Reply {
         let sub = args.upper(1).unwrap_or_default();
         match (sub.as_str(), args.len()) {
-            ("SETNAME", 3) => self.set_name(&args.from(2)[0]).map(|_| Reply::ok()).unwrap_or_else(|e| e),
+            ("SETNAME", 3) => self
+                .set_name(&args.from(2)[0])
+                .map(|_| Reply::ok())
+                .unwrap_or_else(|e| e),
             ("GETNAME", 2) => {
-                let name = self.state.clients().get(&self.id).map(|i| i.name.clone()).unwrap_or_default();
+                let name = self
+                    .state
+                    .clients()
+                    .get(&self.id)
+                    .map(|i| i.name.clone())
+                    .unwrap_or_default();
                 if name.is_empty() {
                     Reply::Nil
                 } else {
@@ -572,12 +610,18 @@ impl Session {
             ("ID", 2) => Reply::Int(self.id as i64),
             ("LIST", _) => {
                 let clients = self.state.clients();
-                let text: String = clients.values().map(|c| info::client_line(c) + "\n").collect();
+                let text: String = clients
+                    .values()
+                    .map(|c| info::client_line(c) + "\n")
+                    .collect();
                 Reply::Verbatim(text)
             }
             ("INFO", 2) => {
                 let clients = self.state.clients();
-                let line = clients.get(&self.id).map(info::client_line).unwrap_or_default();
+                let line = clients
+                    .get(&self.id)
+                    .map(info::client_line)
+                    .unwrap_or_default();
                 Reply::Verbatim(line + "\n")
             }
             ("SETINFO", 4) => Reply::ok(),
@@ -597,15 +641,24 @@ impl Session {
                 let mut pairs = Vec::new();
                 for pattern in args.from(2) {
                     for key in config::KEYS {
-                        if command::args::glob_match(&pattern.to_ascii_lowercase(), key.name.as_bytes())
-                            && !pairs.iter().any(|(k, _): &(Reply, Reply)| *k == Reply::bulk(key.name))
+                        if command::args::glob_match(
+                            &pattern.to_ascii_lowercase(),
+                            key.name.as_bytes(),
+                        ) && !pairs
+                            .iter()
+                            .any(|(k, _): &(Reply, Reply)| *k == Reply::bulk(key.name))
                         {
                             pairs.push((Reply::bulk(key.name), Reply::bulk((key.get)(&cfg))));
                         }
                     }
                     // Keys redis-benchmark and other tools ask about; Kiwi's answers.
-                    for (name, value) in [("save", ""), ("appendonly", "no"), ("appendfsync", "always")] {
-                        if command::args::glob_match(&pattern.to_ascii_lowercase(), name.as_bytes()) {
+                    for (name, value) in [
+                        ("save", ""),
+                        ("appendonly", "no"),
+                        ("appendfsync", "always"),
+                    ] {
+                        if command::args::glob_match(&pattern.to_ascii_lowercase(), name.as_bytes())
+                        {
                             pairs.push((Reply::bulk(name), Reply::bulk(value)));
                         }
                     }
@@ -621,7 +674,9 @@ impl Session {
                         return Reply::err(format!("Unsupported CONFIG parameter: {name}"));
                     }
                     if let Err(e) = updated.set_flag(&name, &String::from_utf8_lossy(&pair[1])) {
-                        return Reply::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {e}"));
+                        return Reply::err(format!(
+                            "CONFIG SET failed (possibly related to argument '{name}') - {e}"
+                        ));
                     }
                 }
                 *cfg = updated;
@@ -642,7 +697,13 @@ impl Session {
 }
 
 /// Keys CONFIG SET may change while the node runs.
-const RUNTIME_SETTABLE: &[&str] = &["requirepass", "maxclients", "loglevel", "raft-write-timeout", "raft-follower-forward"];
+const RUNTIME_SETTABLE: &[&str] = &[
+    "requirepass",
+    "maxclients",
+    "loglevel",
+    "raft-write-timeout",
+    "raft-follower-forward",
+];
 
 fn noauth() -> Reply {
     Reply::Error("NOAUTH Authentication required.".into())
@@ -688,7 +749,10 @@ fn command_info(args: &Args) -> Reply {
             let names: Vec<&'static CommandSpec> = if args.len() == 2 {
                 command::all().collect()
             } else {
-                args.from(2).iter().filter_map(|n| command::lookup(n)).collect()
+                args.from(2)
+                    .iter()
+                    .filter_map(|n| command::lookup(n))
+                    .collect()
             };
             Reply::Map(
                 names
@@ -697,7 +761,10 @@ fn command_info(args: &Args) -> Reply {
                         (
                             Reply::bulk(spec.name),
                             Reply::Map(vec![
-                                (Reply::bulk("summary"), Reply::bulk(format!("Kiwi's {}", spec.name.to_uppercase()))),
+                                (
+                                    Reply::bulk("summary"),
+                                    Reply::bulk(format!("Kiwi's {}", spec.name.to_uppercase())),
+                                ),
                                 (Reply::bulk("since"), Reply::bulk("1.0.0")),
                                 (Reply::bulk("group"), Reply::bulk("generic")),
                             ]),

@@ -197,13 +197,21 @@ pub fn score_to_bytes(score: f64) -> [u8; 8] {
     // -0.0 and 0.0 compare equal; store both as 0.0 so they sort as one value.
     let score = if score == 0.0 { 0.0 } else { score };
     let bits = score.to_bits();
-    let ordered = if bits >> 63 == 1 { !bits } else { bits ^ (1 << 63) };
+    let ordered = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits ^ (1 << 63)
+    };
     ordered.to_be_bytes()
 }
 
 pub fn score_from_bytes(b: &[u8]) -> f64 {
     let ordered = be_u64(b);
-    let bits = if ordered >> 63 == 1 { ordered ^ (1 << 63) } else { !ordered };
+    let bits = if ordered >> 63 == 1 {
+        ordered ^ (1 << 63)
+    } else {
+        !ordered
+    };
     f64::from_bits(bits)
 }
 
@@ -231,9 +239,24 @@ mod tests {
 
     #[test]
     fn scores_sort_numerically() {
-        let scores = [f64::NEG_INFINITY, -1e10, -1.5, -0.0, 0.0, 1e-300, 2.0, 1e300, f64::INFINITY];
+        let scores = [
+            f64::NEG_INFINITY,
+            -1e10,
+            -1.5,
+            -0.0,
+            0.0,
+            1e-300,
+            2.0,
+            1e300,
+            f64::INFINITY,
+        ];
         for w in scores.windows(2) {
-            assert!(score_to_bytes(w[0]) <= score_to_bytes(w[1]), "{} vs {}", w[0], w[1]);
+            assert!(
+                score_to_bytes(w[0]) <= score_to_bytes(w[1]),
+                "{} vs {}",
+                w[0],
+                w[1]
+            );
             assert_eq!(score_from_bytes(&score_to_bytes(w[1])), w[1]);
         }
     }

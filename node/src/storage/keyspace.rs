@@ -39,7 +39,11 @@ impl Txn<'_> {
 
     fn adjust_key_count(&mut self, db: u8, delta: i64) -> Result<()> {
         let n = self.key_count(db)? as i64 + delta;
-        self.put(Cf::Sys, key_count_key(db), (n.max(0) as u64).to_be_bytes().to_vec());
+        self.put(
+            Cf::Sys,
+            key_count_key(db),
+            (n.max(0) as u64).to_be_bytes().to_vec(),
+        );
         Ok(())
     }
 
@@ -48,7 +52,11 @@ impl Txn<'_> {
             .get(Cf::Sys, NEXT_VERSION)?
             .map(|v| be_u64(&v))
             .unwrap_or(1);
-        self.put(Cf::Sys, NEXT_VERSION.to_vec(), (v + 1).to_be_bytes().to_vec());
+        self.put(
+            Cf::Sys,
+            NEXT_VERSION.to_vec(),
+            (v + 1).to_be_bytes().to_vec(),
+        );
         Ok(v)
     }
 
@@ -82,7 +90,11 @@ impl Txn<'_> {
                 self.delete(Cf::Expiry, keys::expiry_key(old_expire, db, key));
             }
             if meta.expire_at != 0 {
-                self.put(Cf::Expiry, keys::expiry_key(meta.expire_at, db, key), Vec::new());
+                self.put(
+                    Cf::Expiry,
+                    keys::expiry_key(meta.expire_at, db, key),
+                    Vec::new(),
+                );
             }
         }
         self.put(Cf::Meta, keys::meta_key(db, key), meta.encode());
@@ -121,13 +133,14 @@ impl Txn<'_> {
             self.delete_range(cf, vec![db], vec![db + 1]);
         }
         // The expiry index is ordered by deadline, not db: drop this db's entries one by one.
-        let doomed: Vec<Vec<u8>> = self
-            .scan(Cf::Expiry, &[], &[0xff; 9], false)?
-            .filter_map(|e| match e {
-                Ok((k, _)) => (keys::decode_expiry_key(&k).map(|(_, d, _)| d) == Some(db)).then_some(Ok(k)),
-                Err(e) => Some(Err(e)),
-            })
-            .collect::<Result<_>>()?;
+        let doomed: Vec<Vec<u8>> =
+            self.scan(Cf::Expiry, &[], &[0xff; 9], false)?
+                .filter_map(|e| match e {
+                    Ok((k, _)) => (keys::decode_expiry_key(&k).map(|(_, d, _)| d) == Some(db))
+                        .then_some(Ok(k)),
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<Result<_>>()?;
         for k in doomed {
             self.delete(Cf::Expiry, k);
         }

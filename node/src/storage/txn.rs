@@ -88,7 +88,10 @@ impl<'a> Txn<'a> {
         debug_assert!(self.writable, "write in a read-only transaction");
         let overlay = &mut self.overlay[cf as usize];
         let doomed: Vec<Vec<u8>> = overlay
-            .range::<[u8], _>((Bound::Included(from.as_slice()), Bound::Excluded(to.as_slice())))
+            .range::<[u8], _>((
+                Bound::Included(from.as_slice()),
+                Bound::Excluded(to.as_slice()),
+            ))
             .map(|(k, _)| k.clone())
             .collect();
         for k in doomed {
@@ -244,7 +247,10 @@ mod tests {
         assert_eq!(txn.get(Cf::Meta, b"a").unwrap(), Some(b"1".to_vec()));
         assert_eq!(db.reader().get(Cf::Meta, b"a").unwrap(), None);
         db.commit(txn, true).unwrap();
-        assert_eq!(db.reader().get(Cf::Meta, b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(
+            db.reader().get(Cf::Meta, b"a").unwrap(),
+            Some(b"1".to_vec())
+        );
     }
 
     #[test]
@@ -263,7 +269,15 @@ mod tests {
         txn.delete_range(Cf::Set, b"k6".to_vec(), b"k8".to_vec());
         txn.put(Cf::Set, b"k6x".to_vec(), vec![]); // written after the range delete: survives
         let fwd = keys(txn.scan(Cf::Set, b"k", b"l", false).unwrap());
-        assert_eq!(fwd, vec![b"k1".to_vec(), b"k2".to_vec(), b"k5".to_vec(), b"k6x".to_vec()]);
+        assert_eq!(
+            fwd,
+            vec![
+                b"k1".to_vec(),
+                b"k2".to_vec(),
+                b"k5".to_vec(),
+                b"k6x".to_vec()
+            ]
+        );
         let rev = keys(txn.scan(Cf::Set, b"k", b"l", true).unwrap());
         assert_eq!(rev, fwd.iter().rev().cloned().collect::<Vec<_>>());
         assert_eq!(txn.get(Cf::Set, b"k7").unwrap(), None);
