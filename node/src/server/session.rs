@@ -143,8 +143,15 @@ impl Session {
             self.push_reply(&reply);
             return Step::Continue;
         }
+        let is_write = matches!(spec.kind, Kind::Data(_)) && spec.is_write();
+        if !is_write && !self.queue.is_empty() {
+            // Writes of this connection are still in flight: a read must see them, and a
+            // session command (HELLO, SELECT, ...) must not change how their replies are
+            // encoded, so wait for them first.
+            self.finish_pending().await;
+        }
         match spec.kind {
-            Kind::Data(_) if spec.is_write() => {
+            Kind::Data(_) if is_write => {
                 self.submit(Mutation::single(self.db, argv)).await;
                 Step::Continue
             }
@@ -164,8 +171,8 @@ impl Session {
         }
     }
 
-    /// Runs a read against a snapshot. Earlier writes of this connection are in the queue
-    /// ahead of it and are waited for first, so a client always reads its own writes.
+    /// Runs a read against a snapshot. The caller has waited for this connection's earlier
+    /// writes, so a client always reads its own writes.
     fn read(&mut self, spec: &CommandSpec, argv: &[Bytes]) -> Reply {
         let db = self.state.db.clone();
         let mut txn = db.reader();
