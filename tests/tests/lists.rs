@@ -296,3 +296,25 @@ fn wrong_type_and_key_commands() {
     assert_eq!(c.run("RPUSH l2 again"), int(1));
     assert_eq!(c.run("LRANGE l2 0 -1"), bulks(&["again"]));
 }
+
+#[test]
+fn set_keepttl_over_a_list_still_expires() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    assert_eq!(c.run("RPUSH k a"), int(1));
+    assert_eq!(c.run("PEXPIRE k 200"), int(1));
+    assert_eq!(
+        c.run("SET k v KEEPTTL"),
+        ok(),
+        "SET replaces the list and keeps its deadline"
+    );
+    assert_eq!(c.run("TYPE k"), status("string"));
+    let pttl = c.run("PTTL k").int();
+    assert!(pttl > 0 && pttl <= 200, "PTTL {pttl}");
+    // Only DBSIZE from here: the server itself must expire the key.
+    eventually(
+        Duration::from_secs(10),
+        "k is expired by the server",
+        || (c.run("DBSIZE") == int(0)).then_some(()),
+    );
+}

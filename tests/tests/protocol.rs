@@ -111,6 +111,24 @@ fn pipelining_1000_commands_in_one_write() {
 }
 
 #[test]
+fn pipelined_reads_see_the_writes_before_them() {
+    let s = KiwiServer::start();
+    let out = s.raw(b"SET k v\r\nGET k\r\nINCR n\r\nGET n\r\nDEL k\r\nEXISTS k\r\nQUIT\r\n");
+    assert_eq!(
+        text(&out),
+        "+OK\r\n$1\r\nv\r\n:1\r\n$1\r\n1\r\n:1\r\n:0\r\n+OK\r\n"
+    );
+    // A write's reply is encoded in the protocol in force when it was sent, even when a
+    // HELLO right behind it in the same packet switches protocols.
+    let mut conn = s.raw_conn();
+    conn.send(b"GETDEL missing\r\nHELLO 3\r\nGETDEL missing\r\n");
+    assert_eq!(text(&conn.read_reply(RAW_TIMEOUT)), "$-1\r\n");
+    let hello = conn.read_reply(RAW_TIMEOUT);
+    assert!(hello.starts_with(b"%7\r\n"), "{}", text(&hello));
+    assert_eq!(text(&conn.read_reply(RAW_TIMEOUT)), "_\r\n");
+}
+
+#[test]
 fn redis_rs_pipeline() {
     let s = KiwiServer::start();
     let mut c = s.client();

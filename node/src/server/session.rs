@@ -224,7 +224,12 @@ impl Session {
                 self.read(spec, argv).await;
                 Step::Continue
             }
-            Kind::Session => self.session_command(spec, &argv).await,
+            Kind::Session => {
+                // A session command (HELLO, SELECT, ...) must not change how the replies of
+                // writes still in flight are encoded: settle them first.
+                self.finish_pending().await;
+                self.session_command(spec, &argv).await
+            }
         }
     }
 

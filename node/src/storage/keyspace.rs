@@ -61,9 +61,9 @@ impl Txn<'_> {
     }
 
     /// Creates `key` as an empty value of type `ty`, replacing whatever was stored (callers have
-    /// checked types). The new meta is returned but not saved: save it with [`Txn::save_meta`].
+    /// checked types). The new meta is returned but not saved: save it with [`Txn::save_meta`],
+    /// which also counts the key when it is new.
     pub fn create_key(&mut self, db: u8, key: &[u8], ty: KeyType) -> Result<Meta> {
-        // The key count is adjusted by `save_meta`, which sees whether a record existed.
         if let Some(old) = self.raw_meta(db, key)? {
             self.drop_members(db, key, &old);
         }
@@ -84,7 +84,12 @@ impl Txn<'_> {
         if old.is_none() {
             self.adjust_key_count(db, 1)?;
         }
-        let old_expire = old.map(|m| m.expire_at).unwrap_or(0);
+        // A new incarnation (from `create_key`) starts without an expiry entry: `create_key`
+        // dropped the old one, even when the deadline is carried over.
+        let old_expire = old
+            .filter(|m| m.version == meta.version)
+            .map(|m| m.expire_at)
+            .unwrap_or(0);
         if old_expire != meta.expire_at {
             if old_expire != 0 {
                 self.delete(Cf::Expiry, keys::expiry_key(old_expire, db, key));
