@@ -20,7 +20,9 @@ fn cli() -> Command {
                 .long(key.name)
                 .value_name("VALUE")
                 .help(key.help)
-                .action(ArgAction::Set),
+                .action(ArgAction::Set)
+                // As in redis-server, a later setting of the same key wins.
+                .overrides_with(key.name),
         );
     }
     cmd

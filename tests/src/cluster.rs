@@ -173,58 +173,50 @@ impl TestCluster {
             .filter(|(_, n)| n.is_running())
     }
 
-    /// Waits until every running node reports the same leader (one of the running nodes);
-    /// returns its index.
-    pub fn wait_leader(&self, timeout: Duration) -> usize {
-        wait_for(timeout, "an agreed leader", || {
-            let mut leader = None;
-            for (_, n) in self.running() {
-                let m = n.metrics()?;
-                let id = m["current_leader"].as_u64()?;
-                if leader.is_some_and(|l| l != id) {
-                    return None;
-                }
-                leader = Some(id);
+    /// Running nodes that are members of the cluster (by their own account), with metrics.
+    fn member_metrics(&self) -> Option<Vec<(usize, Value)>> {
+        let mut out = Vec::new();
+        for (i, n) in self.running() {
+            let m = n.metrics()?;
+            if m["membership"]["nodes"].get(m["id"].to_string()).is_some() {
+                out.push((i, m));
             }
-            let id = leader?;
-            self.nodes.iter().position(|n| n.id == id && n.is_running())
-        })
+        }
+        Some(out)
     }
 
-    /// The leader as the running nodes see it now, if they agree.
+    /// Waits until every running member reports the same leader (one of the running nodes);
+    /// returns its index.
+    pub fn wait_leader(&self, timeout: Duration) -> usize {
+        wait_for(timeout, "an agreed leader", || self.leader_now())
+    }
+
+    /// The leader as the running members see it now, if they agree on one that runs.
     pub fn leader_now(&self) -> Option<usize> {
         let mut leader = None;
-        for (_, n) in self.running() {
-            let id = n.metrics()?["current_leader"].as_u64()?;
+        for (_, m) in self.member_metrics()? {
+            let id = m["current_leader"].as_u64()?;
             if leader.is_some_and(|l| l != id) {
                 return None;
             }
             leader = Some(id);
         }
-        self.nodes
-            .iter()
-            .position(|n| Some(n.id) == leader && n.is_running())
+        self.nodes.iter().position(|n| Some(n.id) == leader && n.is_running())
     }
 
-    /// Waits until every running node has applied at least the leader's commit index.
+    /// Waits until every running member has applied at least the leader's commit index.
     pub fn wait_converged(&self, timeout: Duration) {
         let leader = self.wait_leader(timeout);
         let target = wait_for(timeout, "leader commit index", || {
             self.nodes[leader].metrics()?["committed"].as_u64()
         });
-        wait_for(
-            timeout,
-            "every running node to apply the leader's commit index",
-            || {
-                self.running()
-                    .all(|(_, n)| {
-                        n.metrics()
-                            .and_then(|m| m["last_applied"].as_u64())
-                            .is_some_and(|a| a >= target)
-                    })
-                    .then_some(())
-            },
-        );
+        wait_for(timeout, "every running member to apply the leader's commit index", || {
+            let members = self.member_metrics()?;
+            members
+                .iter()
+                .all(|(_, m)| m["last_applied"].as_u64().is_some_and(|a| a >= target))
+                .then_some(())
+        });
     }
 
     /// Voter ids as the given node reports them.
