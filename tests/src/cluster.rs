@@ -201,7 +201,9 @@ impl TestCluster {
             }
             leader = Some(id);
         }
-        self.nodes.iter().position(|n| Some(n.id) == leader && n.is_running())
+        self.nodes
+            .iter()
+            .position(|n| Some(n.id) == leader && n.is_running())
     }
 
     /// Waits until every running member has applied at least the leader's commit index.
@@ -210,13 +212,17 @@ impl TestCluster {
         let target = wait_for(timeout, "leader commit index", || {
             self.nodes[leader].metrics()?["committed"].as_u64()
         });
-        wait_for(timeout, "every running member to apply the leader's commit index", || {
-            let members = self.member_metrics()?;
-            members
-                .iter()
-                .all(|(_, m)| m["last_applied"].as_u64().is_some_and(|a| a >= target))
-                .then_some(())
-        });
+        wait_for(
+            timeout,
+            "every running member to apply the leader's commit index",
+            || {
+                let members = self.member_metrics()?;
+                members
+                    .iter()
+                    .all(|(_, m)| m["last_applied"].as_u64().is_some_and(|a| a >= target))
+                    .then_some(())
+            },
+        );
     }
 
     /// Voter ids as the given node reports them.

@@ -44,81 +44,118 @@ fn step(state: Option<i64>, kind: OpKind, known: bool) -> Option<Option<i64>> {
 }
 
 /// Checks one key's history; `Err` describes why no linearization exists.
+///
+/// The history becomes a list of call and return events in time order. Walking it, a call may
+/// be linearized (applied to the model and lifted out of the list with its return) if the
+/// model allows its result; reaching a return whose call was not linearized means the last
+/// choice was wrong: undo it and try the next call. Calls of unknown-outcome operations have no
+/// return, so they may also be skipped for good. (Wing & Gong, with Lowe's memoization of
+/// (linearized set, state).)
 pub fn check_key(ops: &[Op]) -> Result<(), String> {
-    // Reads with unknown outcome carry no information; drop them.
     let ops: Vec<&Op> = ops
         .iter()
         .filter(|o| !(matches!(o.kind, OpKind::Get(_)) && o.complete.is_none()))
         .collect();
     let n = ops.len();
-    if n > 4096 {
-        return Err(format!("history of {n} ops is too long to check"));
+    // Events: (time, is_return, op). Calls sort before returns at equal times (more permissive).
+    let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * n);
+    for (i, o) in ops.iter().enumerate() {
+        events.push((o.invoke, false, i));
+        if let Some(c) = o.complete {
+            events.push((c, true, i));
+        }
     }
-    let words = n.div_ceil(64).max(1);
-    let mut done = vec![0u64; words];
-    let mut seen: HashSet<(Vec<u64>, Option<i64>)> = HashSet::new();
-    let end = |o: &Op| o.complete.unwrap_or(u64::MAX);
-
-    fn is_done(done: &[u64], i: usize) -> bool {
-        done[i / 64] >> (i % 64) & 1 == 1
+    events.sort();
+    // A doubly linked list over the events, with node 0 as the head sentinel.
+    let len = events.len() + 1;
+    let mut next: Vec<usize> = (1..=len).collect();
+    let mut prev: Vec<usize> = (0..len).map(|i| i.wrapping_sub(1)).collect();
+    next[len - 1] = usize::MAX;
+    let node_of = |e: usize| e + 1;
+    let mut return_node = vec![usize::MAX; n];
+    for (e, ev) in events.iter().enumerate() {
+        if ev.1 {
+            return_node[ev.2] = node_of(e);
+        }
     }
-
-    // Depth-first search with an explicit stack of (op index chosen, previous state).
+    let unlink = |next: &mut Vec<usize>, prev: &mut Vec<usize>, x: usize| {
+        let (p, nx) = (prev[x], next[x]);
+        next[p] = nx;
+        if nx != usize::MAX {
+            prev[nx] = p;
+        }
+    };
+    let relink = |next: &mut Vec<usize>, prev: &mut Vec<usize>, x: usize| {
+        let (p, nx) = (prev[x], next[x]);
+        next[p] = x;
+        if nx != usize::MAX {
+            prev[nx] = x;
+        }
+    };
+    let mut remaining_returns = events.iter().filter(|e| e.1).count();
+    let mut bits = vec![0u64; n.div_ceil(64).max(1)];
+    let mut cache: HashSet<(Vec<u64>, Option<i64>)> = HashSet::new();
     let mut stack: Vec<(usize, Option<i64>)> = Vec::new();
     let mut state: Option<i64> = None;
-    let mut next_candidate = 0usize;
-    let mut remaining_known = ops.iter().filter(|o| o.complete.is_some()).count();
+    let mut node = next[0];
     let mut steps = 0u64;
-    loop {
+    while remaining_returns > 0 {
         steps += 1;
-        if steps > 50_000_000 {
-            return Err("search budget exhausted".into());
+        if steps > 20_000_000 {
+            return Err(format!("search budget exhausted on {n} ops"));
         }
-        if remaining_known == 0 {
-            // Every op with a known outcome is linearized; unknown ones may never have happened.
-            return Ok(());
-        }
-        // The earliest completion among pending ops bounds which op may go next.
-        let min_end = (0..n)
-            .filter(|&i| !is_done(&done, i))
-            .map(|i| end(ops[i]))
-            .min()
-            .unwrap_or(u64::MAX);
-        let mut advanced = false;
-        let mut i = next_candidate;
-        while i < n {
-            if !is_done(&done, i) && ops[i].invoke <= min_end {
-                if let Some(next) = step(state, ops[i].kind, ops[i].complete.is_some()) {
-                    done[i / 64] |= 1 << (i % 64);
-                    if seen.insert((done.clone(), next)) {
-                        stack.push((i, state));
-                        state = next;
-                        if ops[i].complete.is_some() {
-                            remaining_known -= 1;
-                        }
-                        next_candidate = 0;
-                        advanced = true;
-                        break;
-                    }
-                    done[i / 64] &= !(1 << (i % 64));
-                }
+        if node == usize::MAX {
+            // Only calls were left after this point: backtrack.
+            let Some((call, prev_state)) = stack.pop() else {
+                return Err(describe(&ops));
+            };
+            let op = events[call - 1].2;
+            bits[op / 64] &= !(1 << (op % 64));
+            state = prev_state;
+            if return_node[op] != usize::MAX {
+                relink(&mut next, &mut prev, return_node[op]);
+                remaining_returns += 1;
             }
-            i += 1;
-        }
-        if advanced {
+            relink(&mut next, &mut prev, call);
+            node = next[call];
             continue;
         }
-        // Backtrack.
-        let Some((last, prev)) = stack.pop() else {
-            return Err(describe(&ops));
-        };
-        done[last / 64] &= !(1 << (last % 64));
-        if ops[last].complete.is_some() {
-            remaining_known += 1;
+        let (_, is_return, op) = events[node - 1];
+        if !is_return {
+            let known = ops[op].complete.is_some();
+            if let Some(new_state) = step(state, ops[op].kind, known) {
+                bits[op / 64] |= 1 << (op % 64);
+                if cache.insert((bits.clone(), new_state)) {
+                    stack.push((node, state));
+                    state = new_state;
+                    unlink(&mut next, &mut prev, node);
+                    if return_node[op] != usize::MAX {
+                        unlink(&mut next, &mut prev, return_node[op]);
+                        remaining_returns -= 1;
+                    }
+                    node = next[0];
+                    continue;
+                }
+                bits[op / 64] &= !(1 << (op % 64));
+            }
+            node = next[node];
+        } else {
+            // This op returned before it was linearized: undo the last choice.
+            let Some((call, prev_state)) = stack.pop() else {
+                return Err(describe(&ops));
+            };
+            let op = events[call - 1].2;
+            bits[op / 64] &= !(1 << (op % 64));
+            state = prev_state;
+            if return_node[op] != usize::MAX {
+                relink(&mut next, &mut prev, return_node[op]);
+                remaining_returns += 1;
+            }
+            relink(&mut next, &mut prev, call);
+            node = next[call];
         }
-        state = prev;
-        next_candidate = last + 1;
     }
+    Ok(())
 }
 
 fn describe(ops: &[&Op]) -> String {

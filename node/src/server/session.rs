@@ -53,6 +53,14 @@ fn clusterdown() -> Reply {
     Reply::Error("CLUSTERDOWN No raft leader".into())
 }
 
+/// A proposed write that did not commit in time: the cluster has no working leader, but the
+/// entry may still commit later, so the client is told its outcome is unknown.
+fn commit_timeout() -> Reply {
+    Reply::Error(
+        "CLUSTERDOWN No raft leader: the write did not commit within raft-write-timeout and may still be applied".into(),
+    )
+}
+
 fn outcome_reply(outcome: WriteOutcome) -> Reply {
     match outcome {
         Ok(r) => r,
@@ -136,8 +144,10 @@ impl Session {
                 Queued::Ready(r) => r,
                 Queued::Write(rx) => match tokio::time::timeout(timeout, rx).await {
                     Ok(Ok(outcome)) => outcome_reply(outcome),
-                    Ok(Err(_)) => Reply::err("the write was dropped"),
-                    Err(_) => clusterdown(),
+                    Ok(Err(_)) => {
+                        Reply::err("the write was dropped; it may or may not have been applied")
+                    }
+                    Err(_) => commit_timeout(),
                 },
                 Queued::Forwarded { skip } => self.forwarded_reply(skip, timeout).await,
             };
@@ -151,7 +161,7 @@ impl Session {
         };
         if let Some(why) = &fwd.broken {
             return Reply::Error(format!(
-                "CLUSTERDOWN forwarding to the leader failed: {why}"
+                "CLUSTERDOWN forwarding to the leader failed ({why}); the command may or may not have been applied"
             ));
         }
         let mut last = Reply::Nil;
@@ -161,12 +171,12 @@ impl Session {
                 Ok(Err(e)) => {
                     fwd.broken = Some(e.to_string());
                     return Reply::Error(format!(
-                        "CLUSTERDOWN forwarding to the leader failed: {e}"
+                        "CLUSTERDOWN forwarding to the leader failed ({e}); the command may or may not have been applied"
                     ));
                 }
                 Err(_) => {
                     fwd.broken = Some("timed out".into());
-                    return clusterdown();
+                    return commit_timeout();
                 }
             }
         }
