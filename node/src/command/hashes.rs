@@ -39,6 +39,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec!("hrandfield", -2, READONLY, (1, 1, 1), hrandfield),
 ];
 
+/// A (field, value) pair.
+type Entry = (Vec<u8>, Vec<u8>);
+
 /// The live hash stored at `key`, or WRONGTYPE.
 fn hash_meta(ctx: &Ctx<'_, '_>, key: &[u8]) -> Result<Option<Meta>, CmdError> {
     match ctx.txn.live_meta(ctx.db, key, ctx.now_ms)? {
@@ -69,11 +72,7 @@ fn get_field(ctx: &Ctx<'_, '_>, prefix: &[u8], field: &[u8]) -> Result<Option<Ve
 }
 
 /// Every (field, value) pair of the hash, in field order.
-fn entries(
-    ctx: &Ctx<'_, '_>,
-    key: &[u8],
-    meta: &Meta,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CmdError> {
+fn entries(ctx: &Ctx<'_, '_>, key: &[u8], meta: &Meta) -> Result<Vec<Entry>, CmdError> {
     let prefix = prefix_of(ctx, key, meta);
     let mut out = Vec::with_capacity(meta.count.min(1 << 16) as usize);
     for entry in ctx
@@ -90,7 +89,7 @@ fn entries(
 fn set_pairs(ctx: &mut Ctx<'_, '_>, args: &Args) -> Result<i64, CmdError> {
     let key = args.get(1)?;
     let pairs = args.from(2);
-    if pairs.is_empty() || pairs.len() % 2 != 0 {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(
             String::from_utf8_lossy(args.get(0)?).to_lowercase(),
         ));
@@ -354,9 +353,8 @@ fn entries_at(
     key: &[u8],
     meta: &Meta,
     positions: &[u64],
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CmdError> {
-    let mut wanted: BTreeMap<u64, Option<(Vec<u8>, Vec<u8>)>> =
-        positions.iter().map(|&p| (p, None)).collect();
+) -> Result<Vec<Entry>, CmdError> {
+    let mut wanted: BTreeMap<u64, Option<Entry>> = positions.iter().map(|&p| (p, None)).collect();
     let Some(&last) = wanted.keys().next_back() else {
         return Ok(Vec::new());
     };
