@@ -198,31 +198,6 @@ fn lmove_and_rpoplpush() {
 }
 
 #[test]
-fn lmpop() {
-    let s = KiwiServer::start();
-    let mut c = s.client();
-    assert_eq!(c.run("RPUSH l a b c"), int(3));
-    assert_eq!(
-        c.run("LMPOP 2 nokey l LEFT"),
-        arr(vec![bulk("l"), bulks(&["a"])])
-    );
-    assert_eq!(
-        c.run("LMPOP 2 nokey l RIGHT COUNT 5"),
-        arr(vec![bulk("l"), bulks(&["c", "b"])])
-    );
-    assert_eq!(c.run("LMPOP 1 l LEFT"), nil());
-    assert_eq!(
-        c.run("LMPOP 0 l LEFT"),
-        err("ERR numkeys should be greater than 0")
-    );
-    assert_eq!(c.run("LMPOP 1 l UP"), err(SYNTAX));
-    assert_eq!(
-        c.run("LMPOP 1 l LEFT COUNT 0"),
-        err("ERR count should be greater than 0")
-    );
-}
-
-#[test]
 fn many_elements_both_ends() {
     let s = KiwiServer::start();
     let mut c = s.client();

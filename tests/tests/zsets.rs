@@ -258,36 +258,6 @@ fn zremrange_and_pops() {
 }
 
 #[test]
-fn zrandmember() {
-    let s = KiwiServer::start();
-    let mut c = s.client();
-    assert_eq!(c.run("ZRANDMEMBER nokey"), nil());
-    assert_eq!(c.run("ZRANDMEMBER nokey 2"), arr(vec![]));
-    assert_eq!(c.run("ZADD z 1 a 2 b 3 c"), int(3));
-    let m = c.run("ZRANDMEMBER z").text();
-    assert!(["a", "b", "c"].contains(&m.as_str()));
-    assert_eq!(c.run("ZRANDMEMBER z 5").sorted(), sorted(&["a", "b", "c"]));
-    let two = c.run("ZRANDMEMBER z 2").strings();
-    assert_eq!(two.iter().collect::<BTreeSet<_>>().len(), 2);
-    assert_eq!(c.run("ZRANDMEMBER z -7").items().len(), 7);
-    let with = c.run("ZRANDMEMBER z 3 WITHSCORES").strings();
-    let mut pairs: Vec<(String, String)> = with
-        .chunks(2)
-        .map(|p| (p[0].clone(), p[1].clone()))
-        .collect();
-    pairs.sort();
-    assert_eq!(
-        pairs,
-        vec![
-            ("a".into(), "1".into()),
-            ("b".into(), "2".into()),
-            ("c".into(), "3".into())
-        ]
-    );
-    assert_eq!(c.run("ZRANDMEMBER z 0"), arr(vec![]));
-}
-
-#[test]
 fn zunionstore_zinterstore() {
     let s = KiwiServer::start();
     let mut c = s.client();
