@@ -4,6 +4,8 @@
 #
 #   scripts/bench.sh [-n REQUESTS] [-c CLIENTS] [--no-build]
 #
+# KIWI_BIN=path runs an already built binary instead of building the release one.
+#
 # Baselines: `redis-server` with no persistence (the speed bar for reads) and with
 # `--appendonly yes --appendfsync always` (durable on every write, as kiwi is).
 set -euo pipefail
@@ -22,8 +24,12 @@ while [ $# -gt 0 ]; do
 done
 TESTS="set,get,incr,lpush,hset"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kiwi-target}"
-[ "$BUILD" = 1 ] && cargo build --release --bin kiwi
-KIWI="$CARGO_TARGET_DIR/release/kiwi"
+if [ -n "${KIWI_BIN:-}" ]; then
+    KIWI="$KIWI_BIN"
+else
+    [ "$BUILD" = 1 ] && cargo build --release --bin kiwi
+    KIWI="$CARGO_TARGET_DIR/release/kiwi"
+fi
 
 WORK=$(mktemp -d)
 PIDS=()
