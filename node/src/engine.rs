@@ -126,7 +126,7 @@ mod tests {
             .iter()
             .map(|d| Db::open(d.path(), &StorageOptions::default()).unwrap())
             .collect();
-        let mutations = vec![
+        let mutations = [
             Mutation::single(0, argv("SADD s a b c d e f g")),
             Mutation::single(0, argv("SET k v EX 100")),
             Mutation::single(0, argv("SPOP s 3")),

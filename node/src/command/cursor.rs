@@ -16,6 +16,9 @@ use crate::storage::{Cf, StorageError};
 
 const MAX_CURSORS: usize = 100_000;
 
+/// A raw (key, value) pair read from a column family.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 struct CursorTable {
     next_id: u64,
     positions: HashMap<u64, Vec<u8>>,
@@ -124,7 +127,7 @@ pub fn scan_page(
     from: &[u8],
     to: &[u8],
     opts: &ScanOptions,
-) -> Result<(u64, Vec<(Vec<u8>, Vec<u8>)>), CmdError> {
+) -> Result<(u64, Vec<KeyValue>), CmdError> {
     let start = match opts.cursor {
         0 => from.to_vec(),
         id => load(id)

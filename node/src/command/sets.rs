@@ -358,7 +358,10 @@ enum Op {
 
 /// The sets named by `keys` (None for a missing key), after checking every key's type, as
 /// Redis does before computing anything.
-fn load_sets(ctx: &Ctx<'_, '_>, keys: &[Bytes]) -> Result<Vec<Option<(Vec<u8>, u64)>>, CmdError> {
+/// A set's member prefix and cardinality, or `None` for a missing key.
+type LoadedSet = Option<(Vec<u8>, u64)>;
+
+fn load_sets(ctx: &Ctx<'_, '_>, keys: &[Bytes]) -> Result<Vec<LoadedSet>, CmdError> {
     keys.iter()
         .map(|key| Ok(set_meta(ctx, key)?.map(|meta| (prefix_of(ctx, key, &meta), meta.count))))
         .collect()

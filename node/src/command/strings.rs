@@ -201,7 +201,7 @@ fn mget(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn mset(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let pairs = args.from(1);
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(
             String::from_utf8_lossy(args.get(0)?).to_lowercase(),
         ));
@@ -214,7 +214,7 @@ fn mset(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn msetnx(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let pairs = args.from(1);
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity("msetnx".into()));
     }
     for kv in pairs.chunks(2) {

@@ -25,6 +25,9 @@ use crate::storage::keys::{
 };
 use crate::storage::{Cf, KeyType, Meta, StorageError, Txn};
 
+/// An encoded key bound.
+type EncodedBound = Vec<u8>;
+
 pub const COMMANDS: &[CommandSpec] = &[
     spec!("zadd", -4, WRITE | DENYOOM | FAST, (1, 1, 1), zadd),
     spec!("zincrby", 4, WRITE | DENYOOM | FAST, (1, 1, 1), zincrby),
@@ -162,7 +165,10 @@ impl ZSet {
     }
 
     /// The member at each end of the score index (first, last).
-    fn ends(&self, txn: &Txn<'_>) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), CmdError> {
+    fn ends(
+        &self,
+        txn: &Txn<'_>,
+    ) -> Result<(Option<EncodedBound>, Option<EncodedBound>), CmdError> {
         let end = self.end();
         let first = txn
             .scan(Cf::ZScore, &self.prefix, &end, false)?
@@ -351,7 +357,7 @@ impl ZSet {
         &self,
         txn: &Txn<'_>,
         range: &LexRange,
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, CmdError> {
+    ) -> Result<Option<crate::command::cursor::KeyValue>, CmdError> {
         let p = self.prefix.len();
         let (Some(first), Some(last)) = self.ends(txn)? else {
             return Ok(None);
@@ -579,7 +585,7 @@ fn zadd(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         i += 1;
     }
     let pairs = args.from(i);
-    if pairs.is_empty() || pairs.len() % 2 != 0 {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     if f.nx && f.xx {
@@ -587,7 +593,7 @@ fn zadd(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
             "XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(CmdError::msg(
             "GT, LT, and/or NX options at the same time are not compatible",
         ));

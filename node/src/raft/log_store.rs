@@ -43,7 +43,7 @@ impl LogStore {
                     // One WAL sync makes every append issued before it durable.
                     let result = flush_db.rocks().flush_wal(true).map_err(io_err);
                     for cb in waiting {
-                        cb.io_completed(result.as_ref().map(|_| ()).map_err(|e| io_err(e)));
+                        cb.io_completed(result.as_ref().map(|_| ()).map_err(io_err));
                     }
                 }
             })
@@ -129,7 +129,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, std::io::Error> {
         let last_purged: Option<LogId> = self.state_get(LAST_PURGED)?;
-        let last = self.last_entry()?.or_else(|| last_purged.clone());
+        let last = self.last_entry()?.or(last_purged);
         Ok(LogState {
             last_purged_log_id: last_purged,
             last_log_id: last,

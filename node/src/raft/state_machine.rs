@@ -69,18 +69,14 @@ fn apply_entries(
             EntryPayload::Blank => Reply::ok(),
             EntryPayload::Normal(mutation) => engine::apply(&mut txn, mutation),
             EntryPayload::Membership(m) => {
-                membership = Some(StoredMembership::new(Some(entry.log_id.clone()), m.clone()));
+                membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
                 Reply::ok()
             }
         };
         replies.push(reply);
     }
     if let Some(last) = entries.last() {
-        txn.put(
-            Cf::Sys,
-            APPLIED_KEY.to_vec(),
-            encode(&Some(last.log_id.clone()))?,
-        );
+        txn.put(Cf::Sys, APPLIED_KEY.to_vec(), encode(&Some(last.log_id))?);
     }
     if let Some(m) = membership {
         txn.put(Cf::Sys, MEMBERSHIP_KEY.to_vec(), encode(&m)?);

@@ -680,7 +680,7 @@ impl Session {
                 }
                 Reply::Map(pairs)
             }
-            "SET" if args.len() >= 4 && args.len() % 2 == 0 => {
+            "SET" if args.len() >= 4 && args.len().is_multiple_of(2) => {
                 let mut cfg = self.state.config.write().unwrap_or_else(|e| e.into_inner());
                 let mut updated = cfg.clone();
                 for pair in args.from(2).chunks(2) {
