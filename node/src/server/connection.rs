@@ -41,6 +41,7 @@ pub async fn run(
             if n == 0 {
                 return Ok(());
             }
+            session.new_input();
             let mut closing = false;
             loop {
                 match parse_request(&mut buf, &state.limits) {

@@ -89,6 +89,9 @@ pub struct Session {
     out: BytesMut,
     /// READONLY: reads may be served locally on a follower (possibly stale).
     readonly: bool,
+    /// A read barrier was taken after every request of the current input batch had arrived,
+    /// so it covers the remaining reads of the batch too (they were invoked before it).
+    barrier_covers_batch: bool,
     forward: Option<Forward>,
 }
 
@@ -120,6 +123,7 @@ impl Session {
             queue: VecDeque::new(),
             out: BytesMut::with_capacity(16 * 1024),
             readonly: false,
+            barrier_covers_batch: false,
             forward: None,
         }
     }
@@ -181,6 +185,11 @@ impl Session {
             }
         }
         last
+    }
+
+    /// New requests arrived from the socket: reads among them need a fresh barrier.
+    pub fn new_input(&mut self) {
+        self.barrier_covers_batch = false;
     }
 
     pub fn take_output(&mut self) -> BytesMut {
@@ -348,12 +357,13 @@ impl Session {
             }
         }
         self.finish_pending().await;
-        if !self.readonly {
+        if !self.readonly && !self.barrier_covers_batch {
             let timeout = self.state.config().raft_write_timeout;
             if let Err(e) = cluster.read_barrier(timeout).await {
                 self.push_reply(&outcome_reply(Err(e)));
                 return;
             }
+            self.barrier_covers_batch = true;
         }
         let reply = self.execute_local(spec, &argv);
         self.push_reply(&reply);
