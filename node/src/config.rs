@@ -53,6 +53,7 @@ pub struct Config {
     pub log_level: String,
     pub raft_node_id: NodeIdSetting,
     pub raft_addr: String,
+    pub raft_bind: Option<String>,
     pub raft_resp_addr: Option<String>,
     pub raft_data_dir: Option<PathBuf>,
     pub raft_follower_forward: bool,
@@ -89,6 +90,7 @@ impl Default for Config {
             log_level: "info".into(),
             raft_node_id: NodeIdSetting::Fixed(1),
             raft_addr: "127.0.0.1:8001".into(),
+            raft_bind: None,
             raft_resp_addr: None,
             raft_data_dir: None,
             raft_follower_forward: true,
@@ -224,6 +226,7 @@ pub const KEYS: &[ConfigKey] = &[
         }
     }, |c| match c.raft_node_id { NodeIdSetting::Fixed(n) => n.to_string(), NodeIdSetting::Auto => "auto".into() }),
     key!("raft-addr", "raft RPC and admin HTTP address, host:port [127.0.0.1:8001]", |c, v| c.raft_addr = check_addr(v)?, |c| c.raft_addr.clone()),
+    key!("raft-bind", "address the raft port listens on, when it differs from raft-addr (e.g. 0.0.0.0:8001 in a pod) [raft-addr]", |c, v| c.raft_bind = (!v.is_empty()).then(|| check_addr(v)).transpose()?, |c| c.raft_bind.clone().unwrap_or_default()),
     key!("raft-resp-addr", "RESP address other nodes and clients reach this node at [binding:port]", |c, v| c.raft_resp_addr = Some(check_addr(v)?), |c| c.raft_resp_addr.clone().unwrap_or_default()),
     key!("raft-data-dir", "raft log directory (default: inside db-path)", |c, v| c.raft_data_dir = Some(PathBuf::from(v)), |c| c.raft_data_dir.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
     key!("raft-follower-forward", "followers forward commands to the leader (yes) or reply -MOVED (no) [yes]", |c, v| c.raft_follower_forward = parse_bool(v)?, |c| if c.raft_follower_forward { "yes".into() } else { "no".into() }),
@@ -290,6 +293,13 @@ impl Config {
     /// The RESP listen address.
     pub fn resp_listen_addr(&self) -> String {
         format!("{}:{}", self.binding, self.port)
+    }
+
+    /// The raft listen address: `raft-bind`, or the advertised `raft-addr` itself.
+    pub fn raft_listen_addr(&self) -> String {
+        self.raft_bind
+            .clone()
+            .unwrap_or_else(|| self.raft_addr.clone())
     }
 
     /// The RESP address advertised to other nodes and redirected clients.

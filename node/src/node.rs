@@ -76,7 +76,7 @@ impl Node {
             })?;
         // Bind both ports before starting Raft, so a port clash fails fast and cleanly.
         let resp_listener = bind(&config.resp_listen_addr()).await?;
-        let raft_listener = bind(&config.raft_addr).await?;
+        let raft_listener = bind(&config.raft_listen_addr()).await?;
         let resp_addr = resp_listener
             .local_addr()
             .map_err(|source| StartError::Listen {
@@ -86,7 +86,7 @@ impl Node {
         let raft_addr = raft_listener
             .local_addr()
             .map_err(|source| StartError::Listen {
-                addr: config.raft_addr.clone(),
+                addr: config.raft_listen_addr(),
                 source,
             })?;
         let cluster = Cluster::start(&config, db.clone()).await?;

@@ -25,8 +25,10 @@ pub fn routes() -> Router<AppState> {
         .route("/raft/add_learner", post(add_learner))
         .route("/raft/join", post(join))
         .route("/raft/change_membership", post(change_membership))
+        .route("/raft/promote", post(promote))
         .route("/raft/remove_node", post(remove_node))
         .route("/raft/transfer_leader", post(transfer_leader))
+        .route("/raft/step_down", get(step_down).post(step_down))
         .route("/raft/leader", get(leader))
         .route("/raft/metrics", get(raft_metrics))
         .route("/status", get(status))
@@ -80,6 +82,9 @@ struct AddLearnerRequest {
     /// Seconds to wait for the learner to catch up (default 60).
     #[serde(default)]
     timeout_secs: Option<u64>,
+    /// Wait until the learner has caught up (default true); false returns once it was added.
+    #[serde(default)]
+    wait: Option<bool>,
 }
 
 async fn add_learner(
@@ -95,7 +100,7 @@ async fn add_learner(
     let timeout = Duration::from_secs(req.timeout_secs.unwrap_or(60));
     let index = s
         .cluster
-        .add_learner(req.node_id, req.node, timeout)
+        .add_learner(req.node_id, req.node, timeout, req.wait.unwrap_or(true))
         .await?;
     Ok(Json(json!({ "node_id": req.node_id, "log_index": index })))
 }
@@ -128,15 +133,25 @@ async fn change_membership(
 }
 
 #[derive(Deserialize)]
-struct RemoveNodeRequest {
+struct NodeIdRequest {
     node_id: NodeId,
+}
+
+/// Makes a caught-up learner a voter; other members stay as they are.
+async fn promote(
+    State(s): State<AppState>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let req: NodeIdRequest = parse(&body)?;
+    let index = s.cluster.promote(req.node_id).await?;
+    Ok(Json(json!({ "promoted": req.node_id, "log_index": index })))
 }
 
 async fn remove_node(
     State(s): State<AppState>,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let req: RemoveNodeRequest = parse(&body)?;
+    let req: NodeIdRequest = parse(&body)?;
     let index = s.cluster.remove_node(req.node_id).await?;
     Ok(Json(json!({ "removed": req.node_id, "log_index": index })))
 }
@@ -155,6 +170,34 @@ async fn transfer_leader(
         .transfer_leader(req.to, Duration::from_secs(10))
         .await?;
     Ok(Json(json!({ "leader_id": req.to })))
+}
+
+/// Hands leadership to the most caught-up other voter if this node leads; a no-op otherwise.
+/// Also answers GET, because a Kubernetes `preStop` HTTP hook can only send GET.
+async fn step_down(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let m = s.cluster.metrics();
+    if m.current_leader != Some(s.cluster.id) {
+        return Ok(Json(
+            json!({ "stepped_down": false, "leader_id": m.current_leader }),
+        ));
+    }
+    let (voters, _, _) = s.cluster.members();
+    let successor = m
+        .replication
+        .iter()
+        .flatten()
+        .filter(|(id, _)| **id != s.cluster.id && voters.contains(*id))
+        .max_by_key(|(_, matched)| matched.as_ref().map(|l| l.index))
+        .map(|(id, _)| *id);
+    let Some(to) = successor else {
+        return Ok(Json(
+            json!({ "stepped_down": false, "leader_id": s.cluster.id, "reason": "no other voter" }),
+        ));
+    };
+    s.cluster
+        .transfer_leader(to, Duration::from_secs(10))
+        .await?;
+    Ok(Json(json!({ "stepped_down": true, "leader_id": to })))
 }
 
 async fn leader(State(s): State<AppState>) -> Json<serde_json::Value> {
@@ -183,6 +226,7 @@ async fn raft_metrics(State(s): State<AppState>) -> Json<serde_json::Value> {
         .unwrap_or_default();
     Json(json!({
         "id": m.id,
+        "cluster_id": s.cluster.cluster_id(),
         "state": format!("{:?}", m.state),
         "current_term": m.current_term,
         "vote": m.vote.to_string(),
@@ -203,11 +247,13 @@ async fn status(State(s): State<AppState>) -> Json<serde_json::Value> {
     let (voters, learners, nodes) = s.cluster.members();
     Json(json!({
         "node_id": s.cluster.id,
+        "cluster_id": s.cluster.cluster_id(),
         "is_leader": m.current_leader == Some(s.cluster.id),
         "leader_id": m.current_leader,
         "term": m.current_term,
         "commit_index": m.local_committed.as_ref().map(|l| l.index).unwrap_or(0),
         "applied_index": m.last_applied.as_ref().map(|l| l.index).unwrap_or(0),
+        "last_log_index": m.last_log_index.unwrap_or(0),
         "members": voters,
         "learners": learners,
         "nodes": nodes,

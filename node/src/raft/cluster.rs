@@ -16,13 +16,13 @@ use tokio::sync::watch;
 
 use super::log_store::LogStore;
 use super::network::{Faults, NetworkFactory};
-use super::snapshot::SnapshotStore;
+use super::snapshot::{SnapshotStore, CLUSTER_ID_KEY};
 use super::state_machine::StateMachine;
 use super::{KiwiNode, KiwiRaft, NodeId, TypeConfig};
 use crate::config::{Config, NodeIdSetting};
 use crate::engine::Mutation;
 use crate::resp::Reply;
-use crate::storage::Db;
+use crate::storage::{Cf, Db};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -55,6 +55,7 @@ pub struct Cluster {
     /// The commit index this node learned at start, for readiness.
     applied: watch::Receiver<u64>,
     startup_commit: u64,
+    db: Arc<Db>,
 }
 
 /// Reads the node id kept in the data dir, or establishes it: a fixed id from the config, or a
@@ -136,7 +137,15 @@ impl Cluster {
             faults,
             applied,
             startup_commit,
+            db,
         }))
+    }
+
+    /// The id of the cluster this node belongs to; `None` until it has applied (or received in
+    /// a snapshot) the cluster's first membership entry.
+    pub fn cluster_id(&self) -> Option<String> {
+        let value = self.db.reader().get(Cf::Sys, CLUSTER_ID_KEY).ok()??;
+        String::from_utf8(value).ok()
     }
 
     pub fn metrics(&self) -> RaftMetrics<TypeConfig> {
@@ -314,6 +323,7 @@ impl Cluster {
         id: NodeId,
         node: KiwiNode,
         timeout: Duration,
+        wait_caught_up: bool,
     ) -> Result<u64, ClusterError> {
         self.leader_only()?;
         if let Some(existing) = self.members().2.get(&id) {
@@ -323,7 +333,7 @@ impl Cluster {
                 )));
             }
         }
-        match tokio::time::timeout(timeout, self.raft.add_learner(id, node, true)).await {
+        match tokio::time::timeout(timeout, self.raft.add_learner(id, node, wait_caught_up)).await {
             Ok(Ok(resp)) => Ok(resp.log_id.index),
             Ok(Err(e)) => Err(write_error_raft(e)),
             Err(_) => Err(ClusterError::Timeout(timeout)),
@@ -342,7 +352,7 @@ impl Cluster {
         if voters.contains(&id) {
             return Ok(0);
         }
-        self.add_learner(id, node, timeout).await?;
+        self.add_learner(id, node, timeout, true).await?;
         match self
             .raft
             .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
@@ -366,6 +376,28 @@ impl Cluster {
             )));
         }
         match self.raft.change_membership(members, false).await {
+            Ok(resp) => Ok(resp.log_id.index),
+            Err(e) => Err(write_error_raft(e)),
+        }
+    }
+
+    /// Makes a learner a voter, leaving every other member as it is.
+    pub async fn promote(&self, id: NodeId) -> Result<u64, ClusterError> {
+        self.leader_only()?;
+        let (voters, learners, _) = self.members();
+        if voters.contains(&id) {
+            return Ok(0);
+        }
+        if !learners.contains(&id) {
+            return Err(ClusterError::Invalid(format!(
+                "node {id} is not a learner; add it first"
+            )));
+        }
+        match self
+            .raft
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+            .await
+        {
             Ok(resp) => Ok(resp.log_id.index),
             Err(e) => Err(write_error_raft(e)),
         }

@@ -14,6 +14,8 @@ use crate::storage::{Cf, Db};
 /// Keys of the `sys` family the state machine keeps its Raft bookkeeping under.
 pub const APPLIED_KEY: &[u8] = b"raft_applied";
 pub const MEMBERSHIP_KEY: &[u8] = b"raft_membership";
+/// Identifies the cluster: derived from its first membership, so it is the same on every member.
+pub const CLUSTER_ID_KEY: &[u8] = b"raft_cluster_id";
 
 const META_FILE: &str = "meta.bin";
 const INSTALLING: &str = "installing";

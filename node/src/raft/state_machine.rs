@@ -10,7 +10,7 @@ use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
 use tokio::sync::watch;
 
-use super::snapshot::{SnapshotDir, SnapshotStore, APPLIED_KEY, MEMBERSHIP_KEY};
+use super::snapshot::{SnapshotDir, SnapshotStore, APPLIED_KEY, CLUSTER_ID_KEY, MEMBERSHIP_KEY};
 use super::{decode, encode, io_err, LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::engine;
 use crate::resp::Reply;
@@ -56,6 +56,19 @@ impl StateMachine {
     }
 }
 
+/// The cluster id: FNV-1a over the initial members' ids and Raft addresses, as 16 hex digits.
+/// Node ids are random (`raft-node-id auto`), so two clusters initialized apart differ.
+pub fn cluster_id_of(m: &openraft::Membership<super::NodeId, super::KiwiNode>) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (id, node) in m.nodes() {
+        for byte in format!("{id}={};", node.raft_addr).bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
 /// Applies a group of entries in one transaction; returns each entry's reply.
 fn apply_entries(
     db: &Db,
@@ -69,6 +82,15 @@ fn apply_entries(
             EntryPayload::Blank => Reply::ok(),
             EntryPayload::Normal(mutation) => engine::apply(&mut txn, mutation),
             EntryPayload::Membership(m) => {
+                if entry.log_id.index == 0 {
+                    // The entry `initialize` wrote: every member applies it (or receives it in a
+                    // snapshot), so the id derived from it names the cluster on every node.
+                    txn.put(
+                        Cf::Sys,
+                        CLUSTER_ID_KEY.to_vec(),
+                        cluster_id_of(m).into_bytes(),
+                    );
+                }
                 membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
                 Reply::ok()
             }
