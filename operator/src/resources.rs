@@ -1,0 +1,651 @@
+//! The Kubernetes objects a KiwiCluster owns, built as pure functions of the resource: a
+//! StatefulSet, the headless, client and leader Services, the ConfigMap with `kiwi.conf` and
+//! the PodDisruptionBudget. The reconciler server-side-applies them as they come out of here.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
+    StatefulSetUpdateStrategy,
+};
+use k8s_openapi::api::core::v1::{
+    Affinity, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
+    HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, SecretKeySelector, Service, ServicePort, ServiceSpec, Volume,
+    VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::{Resource, ResourceExt};
+use sha2::{Digest, Sha256};
+
+use crate::crd::{AntiAffinity, KiwiCluster};
+
+pub const RESP_PORT: i32 = 7379;
+pub const RAFT_PORT: i32 = 8001;
+/// The port the client Services expose: Redis clients' default.
+pub const SERVICE_RESP_PORT: i32 = 6379;
+pub const DATA_DIR: &str = "/data";
+pub const CONFIG_DIR: &str = "/etc/kiwi";
+
+/// The label the operator puts on the leader's pod; the `-leader` Service selects it.
+pub const ROLE_LABEL: &str = "kiwi.io/role";
+pub const ROLE_LEADER: &str = "leader";
+/// Pod template annotation: the hash of the template, compared to roll pods.
+pub const REVISION_ANNOTATION: &str = "kiwi.io/revision";
+
+/// `kiwi.conf` keys the operator sets itself; a spec that sets them is invalid.
+pub const RESERVED_CONFIG_KEYS: &[&str] = &[
+    "port",
+    "binding",
+    "bind",
+    "db-path",
+    "raft-data-dir",
+    "raft-node-id",
+    "raft-addr",
+    "raft-bind",
+    "raft-resp-addr",
+    "raft-bootstrap",
+    "raft-join",
+    "raft-fault-injection",
+    "requirepass",
+    "log-dir",
+];
+
+/// A spec the operator refuses to act on, with the reason shown to the user.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SpecError {
+    #[error("config key '{0}' is set by the operator and cannot be overridden")]
+    ReservedKey(String),
+    #[error("config key '{0}' is not a kiwi.conf key name (lowercase letters, digits, '-')")]
+    BadKeyName(String),
+    #[error("config value of '{0}' must be one line")]
+    MultilineValue(String),
+    #[error("the KiwiCluster has no namespace")]
+    NoNamespace,
+}
+
+pub fn headless_service_name(cluster: &str) -> String {
+    format!("{cluster}-headless")
+}
+
+pub fn leader_service_name(cluster: &str) -> String {
+    format!("{cluster}-leader")
+}
+
+pub fn config_map_name(cluster: &str) -> String {
+    format!("{cluster}-config")
+}
+
+pub fn pod_name(cluster: &str, ordinal: u32) -> String {
+    format!("{cluster}-{ordinal}")
+}
+
+/// The claim of pod `ordinal`, as the StatefulSet names it (`<template>-<pod>`).
+pub fn pvc_name(cluster: &str, ordinal: u32) -> String {
+    format!("data-{}", pod_name(cluster, ordinal))
+}
+
+/// The stable DNS name of a pod through the headless Service.
+pub fn pod_host(cluster: &str, namespace: &str, pod: &str) -> String {
+    format!("{pod}.{}.{namespace}.svc", headless_service_name(cluster))
+}
+
+/// Labels selecting every pod of a cluster.
+pub fn selector_labels(cluster: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), "kiwi".to_string()),
+        (
+            "app.kubernetes.io/instance".to_string(),
+            cluster.to_string(),
+        ),
+    ])
+}
+
+/// The label selector as a string, for the scale subresource and list calls.
+pub fn selector_string(cluster: &str) -> String {
+    selector_labels(cluster)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn labels(cluster: &str) -> BTreeMap<String, String> {
+    let mut labels = selector_labels(cluster);
+    labels.insert(
+        "app.kubernetes.io/managed-by".into(),
+        "kiwi-operator".into(),
+    );
+    labels.insert("app.kubernetes.io/component".into(), "store".into());
+    labels
+}
+
+fn metadata(kc: &KiwiCluster, name: String) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: kc.namespace(),
+        labels: Some(labels(&kc.name_any())),
+        owner_references: kc.controller_owner_ref(&()).map(|r| vec![r]),
+        ..Default::default()
+    }
+}
+
+/// Checks what the schema cannot: the extra config keys.
+pub fn validate(kc: &KiwiCluster) -> Result<(), SpecError> {
+    if kc.namespace().is_none() {
+        return Err(SpecError::NoNamespace);
+    }
+    for (key, value) in &kc.spec.config {
+        if RESERVED_CONFIG_KEYS.contains(&key.as_str()) {
+            return Err(SpecError::ReservedKey(key.clone()));
+        }
+        let well_formed = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !well_formed {
+            return Err(SpecError::BadKeyName(key.clone()));
+        }
+        if value.contains('\n') || value.contains('\r') {
+            return Err(SpecError::MultilineValue(key.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// The `kiwi.conf` every pod reads. Per-pod addresses come as flags (they need the pod name).
+pub fn kiwi_conf(kc: &KiwiCluster) -> String {
+    let mut conf = String::from("# Written by kiwi-operator; edit spec.config instead.\n");
+    let fixed = [
+        ("binding", "0.0.0.0".to_string()),
+        ("port", RESP_PORT.to_string()),
+        ("raft-bind", format!("0.0.0.0:{RAFT_PORT}")),
+        ("raft-node-id", "auto".to_string()),
+        ("db-path", format!("{DATA_DIR}/kiwi")),
+        // The operator initializes the cluster and adds members; a pod never does on its own.
+        ("raft-bootstrap", "no".to_string()),
+    ];
+    for (key, value) in fixed {
+        conf.push_str(&format!("{key} {value}\n"));
+    }
+    for (key, value) in &kc.spec.config {
+        conf.push_str(&format!("{key} {value}\n"));
+    }
+    conf
+}
+
+pub fn config_map(kc: &KiwiCluster) -> ConfigMap {
+    ConfigMap {
+        metadata: metadata(kc, config_map_name(&kc.name_any())),
+        data: Some(BTreeMap::from([("kiwi.conf".to_string(), kiwi_conf(kc))])),
+        ..Default::default()
+    }
+}
+
+fn port(name: &str, port: i32, target: i32) -> ServicePort {
+    ServicePort {
+        name: Some(name.into()),
+        port,
+        target_port: Some(IntOrString::String(
+            if target == RESP_PORT { "resp" } else { "raft" }.into(),
+        )),
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    }
+}
+
+/// Gives every pod a stable DNS name, published before the pod is ready: nodes must reach a
+/// learner that is still catching up.
+pub fn headless_service(kc: &KiwiCluster) -> Service {
+    let name = kc.name_any();
+    Service {
+        metadata: metadata(kc, headless_service_name(&name)),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".into()),
+            publish_not_ready_addresses: Some(true),
+            selector: Some(selector_labels(&name)),
+            ports: Some(vec![
+                port("resp", RESP_PORT, RESP_PORT),
+                port("raft", RAFT_PORT, RAFT_PORT),
+            ]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The address clients use: any ready pod (followers forward to the leader).
+pub fn client_service(kc: &KiwiCluster) -> Service {
+    let name = kc.name_any();
+    Service {
+        metadata: metadata(kc, name.clone()),
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            selector: Some(selector_labels(&name)),
+            ports: Some(vec![port("resp", SERVICE_RESP_PORT, RESP_PORT)]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Always points at the current leader: the pod the operator labels `kiwi.io/role=leader`.
+pub fn leader_service(kc: &KiwiCluster) -> Service {
+    let name = kc.name_any();
+    let mut selector = selector_labels(&name);
+    selector.insert(ROLE_LABEL.into(), ROLE_LEADER.into());
+    Service {
+        metadata: metadata(kc, leader_service_name(&name)),
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            selector: Some(selector),
+            ports: Some(vec![
+                port("resp", SERVICE_RESP_PORT, RESP_PORT),
+                port("raft", RAFT_PORT, RAFT_PORT),
+            ]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Lets voluntary disruptions (drains) take down no more pods than keep a majority.
+pub fn pod_disruption_budget(kc: &KiwiCluster) -> PodDisruptionBudget {
+    let name = kc.name_any();
+    let default = ((kc.spec.replicas - 1) / 2).max(1);
+    let max_unavailable = kc
+        .spec
+        .pod_disruption_budget
+        .max_unavailable
+        .unwrap_or(default);
+    PodDisruptionBudget {
+        metadata: metadata(kc, name.clone()),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(max_unavailable)),
+            selector: Some(LabelSelector {
+                match_labels: Some(selector_labels(&name)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn env_from_field(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String("raft".into()),
+            ..Default::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        timeout_seconds: Some(2),
+        ..Default::default()
+    }
+}
+
+fn affinity(kc: &KiwiCluster) -> Option<Affinity> {
+    if kc.spec.affinity.is_some() {
+        return kc.spec.affinity.clone();
+    }
+    let term = PodAffinityTerm {
+        label_selector: Some(LabelSelector {
+            match_labels: Some(selector_labels(&kc.name_any())),
+            ..Default::default()
+        }),
+        topology_key: "kubernetes.io/hostname".into(),
+        ..Default::default()
+    };
+    let anti = match kc.spec.anti_affinity {
+        AntiAffinity::None => return None,
+        AntiAffinity::Preferred => PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![
+                WeightedPodAffinityTerm {
+                    weight: 100,
+                    pod_affinity_term: term,
+                },
+            ]),
+            ..Default::default()
+        },
+        AntiAffinity::Required => PodAntiAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![term]),
+            ..Default::default()
+        },
+    };
+    Some(Affinity {
+        pod_anti_affinity: Some(anti),
+        ..Default::default()
+    })
+}
+
+fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
+    let name = kc.name_any();
+    let headless = headless_service_name(&name);
+    // Kubernetes expands $(VAR) in args from the container's env.
+    let host = format!("$(POD_NAME).{headless}.$(POD_NAMESPACE).svc");
+    let mut args = vec![
+        "--config".to_string(),
+        format!("{CONFIG_DIR}/kiwi.conf"),
+        "--raft-addr".into(),
+        format!("{host}:{RAFT_PORT}"),
+        "--raft-resp-addr".into(),
+        format!("{host}:{RESP_PORT}"),
+    ];
+    let mut env = vec![
+        env_from_field("POD_NAME", "metadata.name"),
+        env_from_field("POD_NAMESPACE", "metadata.namespace"),
+    ];
+    if let Some(auth) = &kc.spec.auth {
+        env.push(EnvVar {
+            name: "KIWI_PASSWORD".into(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: auth.secret_name.clone(),
+                    key: auth.secret_key.clone(),
+                    optional: Some(false),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        args.push("--requirepass".into());
+        args.push("$(KIWI_PASSWORD)".into());
+    }
+    let container = Container {
+        name: "kiwi".into(),
+        image: Some(kc.spec.image.clone()),
+        image_pull_policy: kc.spec.image_pull_policy.map(|p| p.as_str().to_string()),
+        args: Some(args),
+        env: Some(env),
+        ports: Some(vec![
+            ContainerPort {
+                name: Some("resp".into()),
+                container_port: RESP_PORT,
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            },
+            ContainerPort {
+                name: Some("raft".into()),
+                container_port: RAFT_PORT,
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            },
+        ]),
+        readiness_probe: Some(http_probe("/readyz", 5, 3)),
+        liveness_probe: Some(Probe {
+            initial_delay_seconds: Some(10),
+            ..http_probe("/healthz", 10, 6)
+        }),
+        lifecycle: Some(Lifecycle {
+            // Hand leadership to a caught-up voter before the process gets SIGTERM, so a
+            // rolling restart costs no election timeout.
+            pre_stop: Some(LifecycleHandler {
+                http_get: Some(HTTPGetAction {
+                    path: Some("/raft/step_down".into()),
+                    port: IntOrString::String("raft".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        resources: kc.spec.resources.clone(),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: "data".into(),
+                mount_path: DATA_DIR.into(),
+                ..Default::default()
+            },
+            VolumeMount {
+                name: "config".into(),
+                mount_path: CONFIG_DIR.into(),
+                read_only: Some(true),
+                ..Default::default()
+            },
+        ]),
+        ..Default::default()
+    };
+    let spec = PodSpec {
+        containers: vec![container],
+        volumes: Some(vec![Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: config_map_name(&name),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]),
+        affinity: affinity(kc),
+        node_selector: (!kc.spec.node_selector.is_empty()).then(|| kc.spec.node_selector.clone()),
+        tolerations: (!kc.spec.tolerations.is_empty()).then(|| kc.spec.tolerations.clone()),
+        termination_grace_period_seconds: Some(30),
+        security_context: Some(PodSecurityContext {
+            run_as_non_root: Some(true),
+            run_as_user: Some(10001),
+            fs_group: Some(10001),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels(&name)),
+            ..Default::default()
+        }),
+        spec: Some(spec),
+    }
+}
+
+/// The hash of what a pod runs: its template plus the config file it reads. A pod whose
+/// revision annotation differs is restarted by the roll.
+pub fn revision(kc: &KiwiCluster) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(serde_json::to_vec(&pod_template(kc)).unwrap_or_default());
+    hasher.update(kiwi_conf(kc).as_bytes());
+    let digest = hasher.finalize();
+    digest[..5].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The StatefulSet, running `replicas` pods (the operator decides that number: it only lowers
+/// it once the pods beyond it have left the Raft membership). Updates are `OnDelete`: the
+/// operator restarts pods itself, followers first, leader last.
+pub fn stateful_set(kc: &KiwiCluster, replicas: i32) -> StatefulSet {
+    let name = kc.name_any();
+    let mut template = pod_template(kc);
+    if let Some(meta) = template.metadata.as_mut() {
+        meta.annotations = Some(BTreeMap::from([(
+            REVISION_ANNOTATION.to_string(),
+            revision(kc),
+        )]));
+    }
+    let storage = &kc.spec.storage;
+    let claim = PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some("data".into()),
+            labels: Some(selector_labels(&name)),
+            ..Default::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: storage.storage_class_name.clone(),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_string(),
+                    Quantity(storage.size.clone()),
+                )])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    StatefulSet {
+        metadata: metadata(kc, name.clone()),
+        spec: StatefulSetSpec {
+            replicas: Some(replicas),
+            service_name: Some(headless_service_name(&name)),
+            pod_management_policy: Some("Parallel".into()),
+            selector: LabelSelector {
+                match_labels: Some(selector_labels(&name)),
+                ..Default::default()
+            },
+            template,
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("OnDelete".into()),
+                ..Default::default()
+            }),
+            volume_claim_templates: Some(vec![claim]),
+            persistent_volume_claim_retention_policy: Some(
+                StatefulSetPersistentVolumeClaimRetentionPolicy {
+                    when_deleted: Some(
+                        if storage.reclaim_on_delete {
+                            "Delete"
+                        } else {
+                            "Retain"
+                        }
+                        .into(),
+                    ),
+                    // Scale-down volumes are the operator's: it deletes them only after the
+                    // node left the membership.
+                    when_scaled: Some("Retain".into()),
+                },
+            ),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Every object the cluster owns except the StatefulSet, whose replica count the plan sets.
+pub fn fixed_objects(kc: &KiwiCluster) -> (ConfigMap, [Service; 3], Option<PodDisruptionBudget>) {
+    let pdb = kc
+        .spec
+        .pod_disruption_budget
+        .enabled
+        .then(|| pod_disruption_budget(kc));
+    (
+        config_map(kc),
+        [headless_service(kc), client_service(kc), leader_service(kc)],
+        pdb,
+    )
+}
+
+/// The namespace and name of the resource, for objects that need both.
+pub fn namespace_of(kc: &KiwiCluster) -> Result<String, SpecError> {
+    kc.meta().namespace.clone().ok_or(SpecError::NoNamespace)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::crd::KiwiClusterSpec;
+
+    pub(crate) fn cluster(spec: serde_json::Value) -> KiwiCluster {
+        let spec: KiwiClusterSpec = serde_json::from_value(spec).unwrap();
+        let mut kc = KiwiCluster::new("demo", spec);
+        kc.metadata.namespace = Some("prod".into());
+        kc.metadata.uid = Some("0b7e6c1a-1111-2222-3333-444455556666".into());
+        kc
+    }
+
+    #[test]
+    fn pods_advertise_their_stable_dns_names() {
+        let sts = stateful_set(&cluster(serde_json::json!({})), 3);
+        let spec = sts.spec;
+        assert_eq!(spec.service_name.as_deref(), Some("demo-headless"));
+        assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
+        let args = spec.template.spec.unwrap().containers[0]
+            .args
+            .clone()
+            .unwrap();
+        let raft = args.iter().position(|a| a == "--raft-addr").unwrap();
+        assert_eq!(
+            args[raft + 1],
+            "$(POD_NAME).demo-headless.$(POD_NAMESPACE).svc:8001"
+        );
+    }
+
+    #[test]
+    fn config_refuses_reserved_and_malformed_keys() {
+        let ok = cluster(serde_json::json!({"config": {"memory": "2gb"}}));
+        assert_eq!(validate(&ok), Ok(()));
+        assert!(kiwi_conf(&ok).contains("\nmemory 2gb\n"));
+        let reserved = cluster(serde_json::json!({"config": {"raft-node-id": "1"}}));
+        assert_eq!(
+            validate(&reserved),
+            Err(SpecError::ReservedKey("raft-node-id".into()))
+        );
+        let bad = cluster(serde_json::json!({"config": {"Memory Size": "1"}}));
+        assert!(matches!(validate(&bad), Err(SpecError::BadKeyName(_))));
+        let multi = cluster(serde_json::json!({"config": {"memory": "1gb\nport 1"}}));
+        assert!(matches!(
+            validate(&multi),
+            Err(SpecError::MultilineValue(_))
+        ));
+    }
+
+    #[test]
+    fn revision_follows_image_and_config_but_not_replicas() {
+        let base = cluster(serde_json::json!({}));
+        let scaled = cluster(serde_json::json!({"replicas": 5}));
+        let image = cluster(serde_json::json!({"image": "kiwi:next"}));
+        let config = cluster(serde_json::json!({"config": {"memory": "2gb"}}));
+        assert_eq!(revision(&base), revision(&scaled));
+        assert_ne!(revision(&base), revision(&image));
+        assert_ne!(revision(&base), revision(&config));
+    }
+
+    #[test]
+    fn pdb_keeps_a_majority() {
+        for (replicas, expected) in [(1, 1), (3, 1), (5, 2), (7, 3)] {
+            let kc = cluster(serde_json::json!({"replicas": replicas}));
+            let pdb = pod_disruption_budget(&kc);
+            assert_eq!(
+                pdb.spec.unwrap().max_unavailable,
+                Some(IntOrString::Int(expected)),
+                "{replicas} replicas"
+            );
+        }
+    }
+
+    #[test]
+    fn auth_reads_the_password_from_the_secret() {
+        let kc = cluster(serde_json::json!({"auth": {"secretName": "kiwi-auth"}}));
+        let sts = stateful_set(&kc, 3);
+        let container = &sts.spec.template.spec.unwrap().containers[0];
+        let env = container.env.as_ref().unwrap();
+        let secret = env
+            .iter()
+            .find(|e| e.name == "KIWI_PASSWORD")
+            .and_then(|e| e.value_from.as_ref())
+            .and_then(|v| v.secret_key_ref.as_ref())
+            .unwrap();
+        assert_eq!(secret.name, "kiwi-auth");
+        assert_eq!(secret.key, "password");
+        assert!(container
+            .args
+            .as_ref()
+            .unwrap()
+            .contains(&"$(KIWI_PASSWORD)".to_string()));
+    }
+}

@@ -1,0 +1,239 @@
+//! The status written back to the KiwiCluster: phase, members, leader and conditions, derived
+//! from the observation, the step taken and the operator's memory. `Available` means what it
+//! says: a leader is known and a majority of voters answers, never merely "pods exist".
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+
+use crate::admin::NodeId;
+use crate::crd::{KiwiClusterStatus, LeaderStatus, MemberRole, MemberStatus, OperationKind, Phase};
+use crate::plan::{majority, Action, Memory, Observed, Step};
+
+/// Builds the status. `previous` supplies condition transition times.
+pub fn build(
+    generation: Option<i64>,
+    selector: String,
+    o: &Observed,
+    step: &Step,
+    memory: &Memory,
+    previous: &KiwiClusterStatus,
+    now: Timestamp,
+) -> KiwiClusterStatus {
+    let nodes: Vec<_> = o
+        .pods
+        .iter()
+        .filter_map(|p| p.node.as_ref().map(|n| (p, n)))
+        .collect();
+    let leader = nodes
+        .iter()
+        .filter(|(_, n)| n.is_leader)
+        .max_by_key(|(_, n)| n.term)
+        .copied();
+    let members = match leader {
+        Some((_, l)) => {
+            let ids: BTreeSet<NodeId> = l.members.union(&l.learners).copied().collect();
+            ids.into_iter()
+                .map(|id| {
+                    let pod = nodes.iter().find(|(_, n)| n.node_id == id).map(|(p, _)| *p);
+                    let recorded = memory.members.iter().find(|m| m.node_id == id);
+                    let leaving = memory.pending.as_ref().is_some_and(|op| {
+                        op.kind == OperationKind::Shrink && op.node_id == Some(id)
+                    });
+                    let role = if leaving {
+                        MemberRole::Leaving
+                    } else if l.members.contains(&id) {
+                        MemberRole::Voter
+                    } else {
+                        MemberRole::Learner
+                    };
+                    let matched = if id == l.node_id {
+                        Some(l.last_log_index)
+                    } else {
+                        o.progress.get(&id).and_then(|p| p.matched)
+                    };
+                    let healthy = pod.is_some()
+                        && (id == l.node_id
+                            || o.progress
+                                .get(&id)
+                                .is_some_and(|p| p.lag <= o.max_learner_lag));
+                    MemberStatus {
+                        node_id: id,
+                        pod: pod
+                            .map(|p| p.name.clone())
+                            .or_else(|| recorded.and_then(|m| m.pod.clone())),
+                        pvc_uid: pod
+                            .and_then(|p| p.pvc_uid.clone())
+                            .or_else(|| recorded.and_then(|m| m.pvc_uid.clone())),
+                        role,
+                        healthy,
+                        matched_index: matched,
+                    }
+                })
+                .collect()
+        }
+        // Without a leader the membership is unknown: keep the last one, marked unhealthy
+        // where the node does not answer.
+        None => memory
+            .members
+            .iter()
+            .map(|m| MemberStatus {
+                healthy: nodes.iter().any(|(_, n)| n.node_id == m.node_id),
+                ..m.clone()
+            })
+            .collect::<Vec<_>>(),
+    };
+    let voters: Vec<&MemberStatus> = members
+        .iter()
+        .filter(|m| m.role != MemberRole::Learner)
+        .collect();
+    let healthy_voters = voters.iter().filter(|m| m.healthy).count();
+    let available =
+        leader.is_some() && !voters.is_empty() && healthy_voters >= majority(voters.len());
+    let all_healthy = !voters.is_empty() && healthy_voters == voters.len();
+    let rolling = memory
+        .pending
+        .as_ref()
+        .is_some_and(|op| op.kind == OperationKind::Roll)
+        || matches!(step.action, Action::DeletePod { .. })
+        || o.pods
+            .iter()
+            .any(|p| p.revision.as_deref() != Some(o.revision.as_str()));
+    let settled = matches!(step.action, Action::Idle);
+    let phase = match &step.action {
+        Action::Halt { .. } => Phase::Halted,
+        Action::QuorumLost { .. } => Phase::QuorumLost,
+        _ if !memory.bootstrapped => Phase::Pending,
+        Action::Init { .. } | Action::Adopt { .. } => Phase::Initializing,
+        _ if !available => Phase::Degraded,
+        _ if rolling && !settled => Phase::Rolling,
+        _ if !settled => Phase::Scaling,
+        _ if !all_healthy => Phase::Degraded,
+        _ => Phase::Running,
+    };
+    let ready_replicas = o
+        .pods
+        .iter()
+        .filter(|p| {
+            p.ready
+                && p.node
+                    .as_ref()
+                    .is_some_and(|n| voters.iter().any(|v| v.node_id == n.node_id))
+        })
+        .count() as i32;
+
+    let condition = |type_: &str, status: bool, reason: &str, message: String| {
+        let status = if status { "True" } else { "False" };
+        let since = previous
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or(Time(now));
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message,
+            last_transition_time: since,
+            observed_generation: generation,
+        }
+    };
+    let quorum_lost = matches!(step.action, Action::QuorumLost { .. });
+    let mut conditions = vec![
+        condition(
+            "Available",
+            available,
+            if available {
+                "QuorumReachable"
+            } else {
+                "NoQuorum"
+            },
+            format!(
+                "{healthy_voters} of {} voters healthy, leader {}",
+                voters.len(),
+                leader.map(|(p, _)| p.name.as_str()).unwrap_or("unknown")
+            ),
+        ),
+        condition(
+            "Progressing",
+            crate::act::changes_something(&step.action)
+                || matches!(step.action, Action::Wait { .. }),
+            crate::act::kind(&step.action),
+            crate::act::describe(&step.action),
+        ),
+        condition(
+            "Degraded",
+            !all_healthy || matches!(step.action, Action::Halt { .. }),
+            if all_healthy {
+                "AllMembersHealthy"
+            } else {
+                "MembersUnhealthy"
+            },
+            format!("{healthy_voters} of {} voters healthy", voters.len()),
+        ),
+        condition(
+            "QuorumLost",
+            quorum_lost,
+            if quorum_lost {
+                "MajorityUnreachable"
+            } else {
+                "MajorityReachable"
+            },
+            crate::act::describe(&step.action),
+        ),
+    ];
+    if o.desired_replicas.is_multiple_of(2) {
+        conditions.push(condition(
+            "EvenReplicas",
+            true,
+            "EvenReplicas",
+            format!(
+                "{} voters tolerate no more failures than {}; prefer an odd number",
+                o.desired_replicas,
+                o.desired_replicas - 1
+            ),
+        ));
+    }
+
+    KiwiClusterStatus {
+        observed_generation: generation,
+        phase,
+        replicas: o.pods.len() as i32,
+        ready_replicas,
+        selector,
+        bootstrapped: memory.bootstrapped,
+        cluster_id: memory
+            .cluster_id
+            .clone()
+            .or_else(|| nodes.iter().find_map(|(_, n)| n.cluster_id.clone())),
+        leader: leader.map(|(p, n)| LeaderStatus {
+            node_id: n.node_id,
+            pod: Some(p.name.clone()),
+        }),
+        term: nodes
+            .iter()
+            .map(|(_, n)| n.term)
+            .max()
+            .unwrap_or(previous.term),
+        members,
+        retired_node_ids: memory.retired_node_ids.iter().copied().collect(),
+        pending_operation: memory.pending.clone(),
+        current_revision: (!rolling)
+            .then(|| o.revision.clone())
+            .or_else(|| previous.current_revision.clone()),
+        conditions,
+    }
+}
+
+/// The memory the planner starts from: what the last status recorded.
+pub fn memory_of(status: &KiwiClusterStatus) -> Memory {
+    Memory {
+        bootstrapped: status.bootstrapped,
+        cluster_id: status.cluster_id.clone(),
+        members: status.members.clone(),
+        retired_node_ids: status.retired_node_ids.iter().copied().collect(),
+        pending: status.pending_operation.clone(),
+    }
+}
