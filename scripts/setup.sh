@@ -23,3 +23,9 @@ fi
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add rustfmt clippy
 fi
+
+# kubernetes-validate: the tests check every Kubernetes object against the OpenAPI schema.
+if ! command -v kubernetes-validate >/dev/null; then
+    echo "== installing: kubernetes-validate (pip)"
+    python3 -m pip install -q kubernetes-validate
+fi

@@ -23,6 +23,7 @@ use tempfile::TempDir;
 pub mod cluster;
 pub mod http;
 pub mod linearizability;
+pub mod pods;
 
 /// How long a server may take to accept connections after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,22 +59,32 @@ pub fn free_port() -> u16 {
 
 /// The `kiwi` binary under test.
 pub fn kiwi_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("KIWI_BIN") {
+    workspace_bin("kiwi", "KIWI_BIN", "kiwi-node")
+}
+
+/// The `kiwi-operator` binary under test.
+pub fn operator_bin() -> PathBuf {
+    workspace_bin("kiwi-operator", "KIWI_OPERATOR_BIN", "kiwi-operator")
+}
+
+/// A binary of this workspace: `$env` if set, else next to the test binary's profile dir.
+fn workspace_bin(name: &str, env: &str, package: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env) {
         let path = PathBuf::from(path);
-        assert!(path.is_file(), "KIWI_BIN={} is not a file", path.display());
+        assert!(path.is_file(), "{env}={} is not a file", path.display());
         return path;
     }
-    // <target>/<profile>/deps/<test-binary> -> <target>/<profile>/kiwi
+    // <target>/<profile>/deps/<test-binary> -> <target>/<profile>/<name>
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("test binary lives in <target>/<profile>/deps");
-    let bin = profile_dir.join("kiwi");
+    let bin = profile_dir.join(name);
     assert!(
         bin.is_file(),
-        "the kiwi binary was not found at {}: run `cargo build -p kiwi-node --bin kiwi` \
-         (with the same CARGO_TARGET_DIR and profile as the tests) or set KIWI_BIN",
+        "the {name} binary was not found at {}: run `cargo build -p {package} --bin {name}` \
+         (with the same CARGO_TARGET_DIR and profile as the tests) or set {env}",
         bin.display()
     );
     bin

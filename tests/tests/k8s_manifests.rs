@@ -1,0 +1,167 @@
+//! Every Kubernetes object Kiwi ships or builds is valid against the Kubernetes OpenAPI schema
+//! (`kubernetes-validate --strict`, installed by scripts/setup.sh): the CRD the operator
+//! generates, the objects it builds for the example KiwiClusters, and the operator's own
+//! manifests. The examples are also checked against the CRD's own schema, and the CRD copy
+//! under deploy/crds/ must be what `kiwi-operator crd` prints today.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kiwi_tests::operator_bin;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
+}
+
+fn operator(args: &[&str]) -> String {
+    let out = Command::new(operator_bin())
+        .args(args)
+        .output()
+        .expect("run kiwi-operator");
+    assert!(
+        out.status.success(),
+        "kiwi-operator {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Runs kubernetes-validate on files; panics with its output unless all are valid.
+fn validate(files: &[PathBuf]) {
+    let out = Command::new("kubernetes-validate")
+        .arg("--strict")
+        .args(files)
+        .output()
+        .expect("kubernetes-validate (pip install kubernetes-validate; scripts/setup.sh does)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "kubernetes-validate failed:\n{text}");
+    assert!(!text.contains("ERROR"), "{text}");
+}
+
+#[test]
+fn the_generated_crd_is_valid_and_matches_the_checked_in_copy() {
+    let crd = operator(&["crd"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crd.yaml");
+    std::fs::write(&file, &crd).unwrap();
+    validate(&[file]);
+    let copy = repo().join("deploy/crds/kiwi.io_kiwiclusters.yaml");
+    let checked_in = std::fs::read_to_string(&copy).expect("deploy/crds/kiwi.io_kiwiclusters.yaml");
+    assert!(
+        checked_in == crd,
+        "{} is stale: regenerate it with `kiwi-operator crd > {}`",
+        copy.display(),
+        copy.display()
+    );
+    let chart_copy = repo().join("charts/kiwi-operator/crds/kiwi.io_kiwiclusters.yaml");
+    assert_eq!(
+        std::fs::read_to_string(&chart_copy).expect("the chart's CRD copy"),
+        crd,
+        "{} is stale",
+        chart_copy.display()
+    );
+}
+
+#[test]
+fn objects_built_for_the_examples_are_schema_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for example in ["kiwicluster.yaml", "kiwicluster-full.yaml"] {
+        let path = repo().join("deploy/examples").join(example);
+        let objects = operator(&["render", "-f", path.to_str().unwrap()]);
+        for kind in ["ConfigMap", "Service", "PodDisruptionBudget", "StatefulSet"] {
+            assert!(
+                objects.contains(&format!("kind: {kind}")),
+                "{example}: no {kind}"
+            );
+        }
+        let file = dir.path().join(format!("rendered-{example}"));
+        std::fs::write(&file, objects).unwrap();
+        files.push(file);
+    }
+    validate(&files);
+}
+
+#[test]
+fn the_examples_satisfy_the_crd_schema() {
+    let crd = operator(&["crd"]);
+    let dir = tempfile::tempdir().unwrap();
+    let crd_file = dir.path().join("crd.yaml");
+    std::fs::write(&crd_file, crd).unwrap();
+    // jsonschema comes with kubernetes-validate. OpenAPI v3 schemas are JSON Schema enough for
+    // the keywords the CRD uses (types, enums, required, properties, items, formats).
+    let script = r#"
+import sys, yaml, jsonschema
+crd = yaml.safe_load(open(sys.argv[1]))
+schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+for path in sys.argv[2:]:
+    for doc in yaml.safe_load_all(open(path)):
+        if doc and doc.get("kind") == "KiwiCluster":
+            jsonschema.validate(doc, schema)
+            print("valid", path)
+# And a bad one is refused.
+try:
+    jsonschema.validate({"apiVersion": "kiwi.io/v1alpha1", "kind": "KiwiCluster", "spec": {"replicas": "three"}}, schema)
+    sys.exit("a string replica count passed the schema")
+except jsonschema.ValidationError:
+    pass
+"#;
+    let examples = repo().join("deploy/examples");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&crd_file)
+        .arg(examples.join("kiwicluster.yaml"))
+        .arg(examples.join("kiwicluster-full.yaml"))
+        .output()
+        .expect("python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text.matches("valid ").count(), 2, "{text}");
+}
+
+#[test]
+fn the_operator_manifests_are_schema_valid() {
+    let dir = repo().join("deploy/operator");
+    let files: Vec<PathBuf> = [
+        "namespace.yaml",
+        "serviceaccount.yaml",
+        "clusterrole.yaml",
+        "clusterrolebinding.yaml",
+        "deployment.yaml",
+        "service.yaml",
+    ]
+    .iter()
+    .map(|f| dir.join(f))
+    .collect();
+    validate(&files);
+}
+
+#[test]
+fn a_manifest_with_a_reserved_config_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: kiwi.io/v1alpha1\nkind: KiwiCluster\nmetadata:\n  name: bad\nspec:\n  config:\n    raft-node-id: \"7\"\n",
+    )
+    .unwrap();
+    let out = Command::new(operator_bin())
+        .args(["render", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("raft-node-id"), "{err}");
+}
