@@ -399,3 +399,117 @@ async fn an_invalid_spec_is_reported_and_waits_for_a_change() {
         .unwrap()
         .contains("raft-addr"));
 }
+
+#[tokio::test]
+async fn disabling_the_pdb_deletes_it() {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let mut kc = cluster(json!({"replicas": 3, "podDisruptionBudget": {"enabled": false}}));
+    kc.status = Some(serde_json::from_value(running_status(3)).unwrap());
+    let sts = serde_json::to_value(resources::stateful_set(&kc, 3)).unwrap();
+    let (cm, services, pdb) = resources::fixed_objects(&kc);
+    assert!(pdb.is_none());
+    let mut script = vec![
+        expect(
+            Method::GET,
+            &format!("{APPS}/statefulsets/demo"),
+            StatusCode::OK,
+            sts.clone(),
+        ),
+        expect(
+            Method::PATCH,
+            &format!("{NS}/configmaps/demo-config"),
+            StatusCode::OK,
+            serde_json::to_value(cm).unwrap(),
+        ),
+    ];
+    for s in services {
+        let name = s.metadata.name.clone().unwrap();
+        script.push(expect(
+            Method::PATCH,
+            &format!("{NS}/services/{name}"),
+            StatusCode::OK,
+            serde_json::to_value(s).unwrap(),
+        ));
+    }
+    script.extend([
+        expect(
+            Method::DELETE,
+            "/apis/policy/v1/namespaces/prod/poddisruptionbudgets/demo",
+            StatusCode::OK,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+        ),
+        expect(Method::PATCH, &format!("{APPS}/statefulsets/demo"), StatusCode::OK, sts),
+        expect(Method::GET, &format!("{NS}/pods"), StatusCode::OK, empty_list("PodList")),
+        expect(
+            Method::GET,
+            &format!("{NS}/persistentvolumeclaims"),
+            StatusCode::OK,
+            empty_list("PersistentVolumeClaimList"),
+        ),
+        expect(
+            Method::POST,
+            "/apis/events.k8s.io/v1/namespaces/prod/events",
+            StatusCode::CREATED,
+            json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": "2026-11-25T12:00:00.000000Z"}),
+        ),
+        expect(
+            Method::PATCH,
+            "/apis/kiwi.io/v1alpha1/namespaces/prod/kiwiclusters/demo/status",
+            StatusCode::OK,
+            serde_json::to_value(&kc).unwrap(),
+        ),
+    ]);
+    let server = tokio::spawn(serve(handle, script));
+    reconcile(Arc::new(kc), context(client))
+        .await
+        .expect("reconcile");
+    let seen = server.await.unwrap();
+    assert_eq!(
+        seen[5].0,
+        "/apis/policy/v1/namespaces/prod/poddisruptionbudgets/demo"
+    );
+    // With no pod of the recorded voters answering, nothing else is changed.
+    assert_eq!(seen[9].2["reason"], "QuorumLost");
+}
+
+#[tokio::test]
+async fn a_paused_cluster_is_observed_but_not_changed() {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let kc = cluster(json!({"replicas": 3, "paused": true}));
+    let script = vec![
+        expect(
+            Method::GET,
+            &format!("{APPS}/statefulsets/demo"),
+            not_found().0,
+            not_found().1,
+        ),
+        expect(
+            Method::GET,
+            &format!("{NS}/pods"),
+            StatusCode::OK,
+            empty_list("PodList"),
+        ),
+        expect(
+            Method::GET,
+            &format!("{NS}/persistentvolumeclaims"),
+            StatusCode::OK,
+            empty_list("PersistentVolumeClaimList"),
+        ),
+        expect(
+            Method::PATCH,
+            "/apis/kiwi.io/v1alpha1/namespaces/prod/kiwiclusters/demo/status",
+            StatusCode::OK,
+            serde_json::to_value(&kc).unwrap(),
+        ),
+    ];
+    let server = tokio::spawn(serve(handle, script));
+    reconcile(Arc::new(kc), context(client))
+        .await
+        .expect("reconcile");
+    let seen = server.await.unwrap();
+    // Only reads and the status: no apply, no scale, no event.
+    assert!(seen[..3].iter().all(|(_, _, body)| body.is_null()));
+    assert_eq!(seen[3].2["status"]["phase"], "Pending");
+}
