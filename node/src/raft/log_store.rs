@@ -33,7 +33,10 @@ pub struct LogStore {
 impl LogStore {
     pub fn new(db: Arc<Db>) -> LogStore {
         let (tx, rx) = mpsc::channel::<IOFlushed<TypeConfig>>();
-        let flush_db = db.clone();
+        // Weak: the database closes when the store and state machine let go of it, on their
+        // thread, never in this detached one racing process exit (RocksDB aborts when a DB
+        // closes while its static globals are being destroyed).
+        let flush_db = Arc::downgrade(&db);
         std::thread::Builder::new()
             .name("kiwi-log-flush".into())
             .spawn(move || {
@@ -41,7 +44,10 @@ impl LogStore {
                     let mut waiting = vec![first];
                     waiting.extend(rx.try_iter());
                     // One WAL sync makes every append issued before it durable.
-                    let result = flush_db.rocks().flush_wal(true).map_err(io_err);
+                    let result = match flush_db.upgrade() {
+                        Some(db) => db.rocks().flush_wal(true).map_err(io_err),
+                        None => Err(std::io::Error::other("the log store was closed")),
+                    };
                     for cb in waiting {
                         cb.io_completed(result.as_ref().map(|_| ()).map_err(io_err));
                     }
