@@ -58,6 +58,8 @@ pub struct Config {
     pub raft_data_dir: Option<PathBuf>,
     pub raft_follower_forward: bool,
     pub raft_write_timeout: Duration,
+    /// Reads confirm leadership with a quorum round (false) or trust the leader lease (true).
+    pub raft_lease_read: bool,
     pub raft_heartbeat_interval: Duration,
     pub raft_election_timeout: Duration,
     pub raft_snapshot_logs: u64,
@@ -95,6 +97,7 @@ impl Default for Config {
             raft_data_dir: None,
             raft_follower_forward: true,
             raft_write_timeout: Duration::from_secs(5),
+            raft_lease_read: false,
             raft_heartbeat_interval: Duration::from_millis(100),
             raft_election_timeout: Duration::from_millis(1000),
             raft_snapshot_logs: 50_000,
@@ -230,9 +233,16 @@ pub const KEYS: &[ConfigKey] = &[
     key!("raft-resp-addr", "RESP address other nodes and clients reach this node at [binding:port]", |c, v| c.raft_resp_addr = Some(check_addr(v)?), |c| c.raft_resp_addr.clone().unwrap_or_default()),
     key!("raft-data-dir", "raft log directory (default: inside db-path)", |c, v| c.raft_data_dir = Some(PathBuf::from(v)), |c| c.raft_data_dir.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
     key!("raft-follower-forward", "followers forward commands to the leader (yes) or reply -MOVED (no) [yes]", |c, v| c.raft_follower_forward = parse_bool(v)?, |c| if c.raft_follower_forward { "yes".into() } else { "no".into() }),
+    key!("raft-read-policy", "readindex: a read confirms leadership with a quorum round; lease: the leader serves reads while its lease holds (faster, assumes bounded clock drift) [readindex]", |c, v| {
+        c.raft_lease_read = match v.to_ascii_lowercase().as_str() {
+            "readindex" => false,
+            "lease" => true,
+            _ => return Err(format!("expected readindex or lease, got '{v}'")),
+        }
+    }, |c| if c.raft_lease_read { "lease".into() } else { "readindex".into() }),
     key!("raft-write-timeout", "ms a write waits for commit before -CLUSTERDOWN [5000]", |c, v| c.raft_write_timeout = parse_millis(v)?, |c| ms(c.raft_write_timeout)),
     key!("raft-heartbeat-interval", "ms between leader heartbeats [100]", |c, v| c.raft_heartbeat_interval = parse_millis(v)?, |c| ms(c.raft_heartbeat_interval)),
-    key!("raft-election-timeout", "ms without a leader before an election [1000]", |c, v| c.raft_election_timeout = parse_millis(v)?, |c| ms(c.raft_election_timeout)),
+    key!("raft-election-timeout", "ms without a leader before a follower campaigns (it waits 1.0-1.2x this; more than 2.5x the heartbeat interval) [1000]", |c, v| c.raft_election_timeout = parse_millis(v)?, |c| ms(c.raft_election_timeout)),
     key!("raft-snapshot-logs", "log entries between snapshots [50000]", |c, v| c.raft_snapshot_logs = parse_num(v)?, |c| c.raft_snapshot_logs.to_string()),
     key!("raft-bootstrap", "initialize a one-node cluster when this node has no raft state (yes/no) [yes without a config file]", |c, v| c.raft_bootstrap = Some(parse_bool(v)?), |c| match c.raft_bootstrap { Some(true) => "yes".into(), Some(false) => "no".into(), None => "auto".into() }),
     key!("raft-join", "join the cluster through this member's raft/HTTP address when this node has no raft state", |c, v| c.raft_join = (!v.is_empty()).then(|| v.to_string()), |c| c.raft_join.clone().unwrap_or_default()),
@@ -317,9 +327,11 @@ impl Config {
 
     /// Checks combinations no single key can check.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.raft_heartbeat_interval >= self.raft_election_timeout {
+        // Followers campaign from 1.0x the election timeout on (see raft::cluster), and the
+        // shortest randomized part of it must still exceed a heartbeat.
+        if self.raft_heartbeat_interval * 5 >= self.raft_election_timeout * 2 {
             return Err(ConfigError::Invalid(
-                "raft-heartbeat-interval must be shorter than raft-election-timeout".into(),
+                "raft-election-timeout must be more than 2.5x raft-heartbeat-interval".into(),
             ));
         }
         if self.resp_listen_addr().parse::<SocketAddr>().is_err()

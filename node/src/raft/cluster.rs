@@ -9,6 +9,8 @@ use std::time::Duration;
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{ClientWriteError, RaftError};
 use openraft::impls::ProgressResponder;
+use openraft::raft::ClientWriteResult;
+use openraft::type_config::alias::OneshotReceiverOf;
 use openraft::{
     ChangeMembers, Config as RaftConfig, RaftMetrics, ReadPolicy, ServerState, SnapshotPolicy,
 };
@@ -45,6 +47,22 @@ pub enum ClusterError {
 /// The outcome of a proposal, once applied (or failed).
 pub type WriteOutcome = Result<Reply, ClusterError>;
 
+/// A proposed write: resolves once it is committed and applied (or failed). Awaited in place
+/// by the connection that proposed it, so a write costs no task of its own.
+pub struct PendingWrite(OneshotReceiverOf<TypeConfig, ClientWriteResult<TypeConfig>>);
+
+impl PendingWrite {
+    pub async fn outcome(self) -> WriteOutcome {
+        match self.0.await {
+            Ok(Ok(resp)) => Ok(resp.data),
+            Ok(Err(e)) => Err(write_error(e)),
+            Err(_) => Err(ClusterError::Fatal(
+                "the write was dropped; it may or may not have been applied".into(),
+            )),
+        }
+    }
+}
+
 pub struct Cluster {
     pub id: NodeId,
     pub me: KiwiNode,
@@ -56,6 +74,7 @@ pub struct Cluster {
     applied: watch::Receiver<u64>,
     startup_commit: u64,
     db: Arc<Db>,
+    read_policy: ReadPolicy,
 }
 
 /// Reads the node id kept in the data dir, or establishes it: a fixed id from the config, or a
@@ -95,8 +114,11 @@ fn raft_config(cfg: &Config) -> Result<RaftConfig, ClusterError> {
     RaftConfig {
         cluster_name: "kiwi".into(),
         heartbeat_interval: hb,
-        election_timeout_min: election,
-        election_timeout_max: election * 2,
+        // openraft waits out the leader lease (election_timeout_max) and then a random
+        // timeout in [min, max] before a follower campaigns: with these bounds an election
+        // starts 1.0-1.2x `raft-election-timeout` after the last heartbeat.
+        election_timeout_min: election * 2 / 5,
+        election_timeout_max: election * 3 / 5,
         install_snapshot_timeout: 60_000,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.raft_snapshot_logs),
         max_in_snapshot_log_to_keep: cfg.raft_snapshot_logs.min(1000),
@@ -138,6 +160,11 @@ impl Cluster {
             applied,
             startup_commit,
             db,
+            read_policy: if cfg.raft_lease_read {
+                ReadPolicy::LeaseRead
+            } else {
+                ReadPolicy::ReadIndex
+            },
         }))
     }
 
@@ -189,33 +216,20 @@ impl Cluster {
     /// Proposes a mutation on this node (which must lead). Submission order is log order, so a
     /// connection's pipelined writes apply in the order it sent them. The receiver yields the
     /// reply once the entry is committed and applied.
-    pub async fn propose(
-        &self,
-        mutation: Mutation,
-    ) -> Result<tokio::sync::oneshot::Receiver<WriteOutcome>, ClusterError> {
+    pub async fn propose(&self, mutation: Mutation) -> Result<PendingWrite, ClusterError> {
         let (responder, rx) = ProgressResponder::complete_only();
         self.raft
             .client_write_ff(mutation, Some(responder))
             .await
             .map_err(|e| ClusterError::Fatal(e.to_string()))?;
-        let (tx, out) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
-            let outcome = match rx.await {
-                Ok(Ok(resp)) => Ok(resp.data),
-                Ok(Err(e)) => Err(write_error(e)),
-                Err(_) => Err(ClusterError::Fatal("raft dropped the write".into())),
-            };
-            let _ = tx.send(outcome);
-        });
-        Ok(out)
+        Ok(PendingWrite(rx))
     }
 
     /// Proposes and waits, bounded by `timeout`.
     pub async fn write(&self, mutation: Mutation, timeout: Duration) -> WriteOutcome {
-        let rx = self.propose(mutation).await?;
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_)) => Err(ClusterError::Fatal("write dropped".into())),
+        let pending = self.propose(mutation).await?;
+        match tokio::time::timeout(timeout, pending.outcome()).await {
+            Ok(outcome) => outcome,
             Err(_) => Err(ClusterError::Timeout(timeout)),
         }
     }
@@ -225,7 +239,7 @@ impl Cluster {
     pub async fn read_barrier(&self, timeout: Duration) -> Result<(), ClusterError> {
         match tokio::time::timeout(
             timeout,
-            self.raft.ensure_linearizable(ReadPolicy::ReadIndex),
+            self.raft.ensure_linearizable(self.read_policy.clone()),
         )
         .await
         {

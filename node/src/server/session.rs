@@ -10,13 +10,12 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tokio::sync::oneshot;
 
 use super::{info, ClientInfo, ServerState};
 use crate::command::{self, flags, Args, CmdError, CommandSpec, Ctx, Kind};
 use crate::config;
 use crate::engine::{self, Mutation, Op};
-use crate::raft::cluster::{ClusterError, WriteOutcome};
+use crate::raft::cluster::{ClusterError, PendingWrite, WriteOutcome};
 use crate::resp::client::RespClient;
 use crate::resp::Reply;
 
@@ -32,7 +31,7 @@ pub enum Step {
 enum Queued {
     Ready(Reply),
     /// A write proposed on this node (the leader); the reply arrives once it is applied.
-    Write(oneshot::Receiver<WriteOutcome>),
+    Write(PendingWrite),
     /// A request forwarded to the leader: read `skip` replies and drop them (MULTI, QUEUED,
     /// SELECT), then the one that answers the client.
     Forwarded {
@@ -146,13 +145,12 @@ impl Session {
         while let Some(item) = self.queue.pop_front() {
             let reply = match item {
                 Queued::Ready(r) => r,
-                Queued::Write(rx) => match tokio::time::timeout(timeout, rx).await {
-                    Ok(Ok(outcome)) => outcome_reply(outcome),
-                    Ok(Err(_)) => {
-                        Reply::err("the write was dropped; it may or may not have been applied")
+                Queued::Write(pending) => {
+                    match tokio::time::timeout(timeout, pending.outcome()).await {
+                        Ok(outcome) => outcome_reply(outcome),
+                        Err(_) => commit_timeout(),
                     }
-                    Err(_) => commit_timeout(),
-                },
+                }
                 Queued::Forwarded { skip } => self.forwarded_reply(skip, timeout).await,
             };
             reply.encode(&mut self.out, self.resp3);
@@ -269,7 +267,7 @@ impl Session {
         };
         if leader_id == cluster.id {
             match cluster.propose(mutation).await {
-                Ok(rx) => self.queue.push_back(Queued::Write(rx)),
+                Ok(pending) => self.queue.push_back(Queued::Write(pending)),
                 Err(e) => self.push_reply(&outcome_reply(Err(e))),
             }
         } else if self.state.config().raft_follower_forward {
