@@ -283,7 +283,7 @@ fn spawn(node: &mut ClusterNode) {
         .arg("--raft-fault-injection")
         .arg("yes")
         .arg("--raft-election-timeout")
-        .arg("500")
+        .arg("1000")
         .arg("--raft-heartbeat-interval")
         .arg("100")
         .args(&node.extra_args)

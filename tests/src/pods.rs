@@ -120,7 +120,7 @@ impl ProcessPods {
             .args(["--raft-node-id", "auto"])
             .args(["--raft-addr", &format!("127.0.0.1:{}", slot.raft_port)])
             .args(["--raft-bootstrap", "no"])
-            .args(["--raft-election-timeout", "500"])
+            .args(["--raft-election-timeout", "1000"])
             .args(["--raft-heartbeat-interval", "100"])
             .args(["--raft-snapshot-logs", "2000"])
             .stdin(Stdio::null())
