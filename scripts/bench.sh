@@ -27,7 +27,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kiwi-target}"
 if [ -n "${KIWI_BIN:-}" ]; then
     KIWI="$KIWI_BIN"
 else
-    [ "$BUILD" = 1 ] && cargo build --release --bin kiwi
+    # shellcheck source=release_env.sh
+    source scripts/release_env.sh
+    if [ "$BUILD" = 1 ]; then cargo build --release --bin kiwi; fi
     KIWI="$CARGO_TARGET_DIR/release/kiwi"
 fi
 

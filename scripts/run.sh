@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kiwi-target}"
+# shellcheck source=release_env.sh
+source scripts/release_env.sh
 cargo build --release --bin kiwi
 exec "$CARGO_TARGET_DIR/release/kiwi" "$@"

@@ -1,0 +1,621 @@
+//! Three-node benchmark: a Kiwi cluster against an etcd cluster, on this machine, in one run.
+//! Both are started on loopback with the same election settings, driven by the same closed-loop
+//! load (C client threads, one request in flight each, fixed duration), then their leader is
+//! killed with SIGKILL to time the first successful write afterwards.
+//!
+//!   cluster_bench --etcd /usr/bin/etcd [--kiwi target/release/kiwi] [--clients 50] [--seconds 10]
+//!                 [--kiwi-read-policy readindex|lease]
+//!
+//! Kiwi is driven over RESP; etcd over its v3 JSON gateway (HTTP/1.1 keep-alive), which costs
+//! etcd some JSON/base64 work that its gRPC clients would not pay: read its numbers as a floor.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kiwi_tests::free_port;
+
+struct Args {
+    kiwi: Option<PathBuf>,
+    etcd: PathBuf,
+    clients: usize,
+    seconds: u64,
+    read_policy: String,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        kiwi: None,
+        etcd: PathBuf::from("/usr/bin/etcd"),
+        clients: 50,
+        seconds: 10,
+        read_policy: "readindex".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--kiwi" => args.kiwi = Some(value.into()),
+            "--etcd" => args.etcd = value.into(),
+            "--clients" => args.clients = value.parse().expect("--clients N"),
+            "--seconds" => args.seconds = value.parse().expect("--seconds N"),
+            "--kiwi-read-policy" => args.read_policy = value,
+            _ => panic!("unknown flag {flag}"),
+        }
+    }
+    args
+}
+
+/// One request/response connection to a node of either system.
+trait Conn: Send {
+    fn put(&mut self, key: &str, value: &str) -> std::io::Result<()>;
+    fn get(&mut self, key: &str) -> std::io::Result<()>;
+}
+
+struct Resp(BufReader<TcpStream>);
+
+impl Resp {
+    fn connect(port: u16, timeout: Duration) -> std::io::Result<Resp> {
+        let s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(timeout))?;
+        Ok(Resp(BufReader::new(s)))
+    }
+
+    fn call(&mut self, parts: &[&str]) -> std::io::Result<()> {
+        let mut req = format!("*{}\r\n", parts.len());
+        for p in parts {
+            req.push_str(&format!("${}\r\n{p}\r\n", p.len()));
+        }
+        self.0.get_mut().write_all(req.as_bytes())?;
+        let mut line = String::new();
+        self.0.read_line(&mut line)?;
+        match line.as_bytes().first() {
+            Some(b'-') => Err(std::io::Error::other(line.trim().to_string())),
+            Some(b'$') => {
+                let n: i64 = line[1..].trim().parse().unwrap_or(-1);
+                if n >= 0 {
+                    let mut buf = vec![0; n as usize + 2];
+                    self.0.read_exact(&mut buf)?;
+                }
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => Err(std::io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+}
+
+impl Conn for Resp {
+    fn put(&mut self, key: &str, value: &str) -> std::io::Result<()> {
+        self.call(&["SET", key, value])
+    }
+    fn get(&mut self, key: &str) -> std::io::Result<()> {
+        self.call(&["GET", key])
+    }
+}
+
+/// etcd's v3 JSON gateway over one keep-alive HTTP/1.1 connection.
+struct EtcdHttp {
+    port: u16,
+    stream: BufReader<TcpStream>,
+}
+
+fn b64(s: &str) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for chunk in b.chunks(3) {
+        let n = (chunk[0] as u32) << 16
+            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
+            | *chunk.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+impl EtcdHttp {
+    fn connect(port: u16, timeout: Duration) -> std::io::Result<EtcdHttp> {
+        let s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(timeout))?;
+        Ok(EtcdHttp {
+            port,
+            stream: BufReader::new(s),
+        })
+    }
+
+    /// POSTs a JSON body; returns the response body.
+    fn post(&mut self, path: &str, body: &str) -> std::io::Result<String> {
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        self.stream.get_mut().write_all(req.as_bytes())?;
+        let mut status = String::new();
+        self.stream.read_line(&mut status)?;
+        let mut length = None;
+        let mut chunked = false;
+        loop {
+            let mut h = String::new();
+            self.stream.read_line(&mut h)?;
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            let lower = h.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse::<usize>().ok();
+            }
+            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                let mut size = String::new();
+                self.stream.read_line(&mut size)?;
+                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; n + 2];
+                self.stream.read_exact(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        } else if let Some(n) = length {
+            body.resize(n, 0);
+            self.stream.read_exact(&mut body)?;
+        }
+        if !status.contains(" 200 ") {
+            return Err(std::io::Error::other(format!(
+                "{}: {}",
+                status.trim(),
+                String::from_utf8_lossy(&body)
+            )));
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+impl Conn for EtcdHttp {
+    fn put(&mut self, key: &str, value: &str) -> std::io::Result<()> {
+        let body = format!(r#"{{"key":"{}","value":"{}"}}"#, b64(key), b64(value));
+        self.post("/v3/kv/put", &body).map(|_| ())
+    }
+    fn get(&mut self, key: &str) -> std::io::Result<()> {
+        // Linearizable by default (serializable: false).
+        let body = format!(r#"{{"key":"{}"}}"#, b64(key));
+        self.post("/v3/kv/range", &body).map(|_| ())
+    }
+}
+
+struct Node {
+    child: Option<Child>,
+    client_port: u16,
+    admin_port: u16,
+}
+
+struct System {
+    name: &'static str,
+    nodes: Vec<Node>,
+    _dir: tempfile::TempDir,
+}
+
+impl System {
+    fn connect(&self, i: usize) -> std::io::Result<Box<dyn Conn>> {
+        self.connect_with_timeout(i, Duration::from_secs(10))
+    }
+
+    fn connect_with_timeout(&self, i: usize, timeout: Duration) -> std::io::Result<Box<dyn Conn>> {
+        let port = self.nodes[i].client_port;
+        Ok(match self.name {
+            "kiwi" => Box::new(Resp::connect(port, timeout)?),
+            _ => Box::new(EtcdHttp::connect(port, timeout)?),
+        })
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The index of the current leader, if one is known.
+    fn leader(&self) -> Option<usize> {
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.child.is_none() {
+                continue;
+            }
+            match self.name {
+                "kiwi" => {
+                    let r = kiwi_tests::http::get(n.admin_port, "/status").ok()?;
+                    if r.body["is_leader"] == true {
+                        return Some(i);
+                    }
+                }
+                _ => {
+                    let mut c = EtcdHttp::connect(n.client_port, Duration::from_secs(2)).ok()?;
+                    let s = c.post("/v3/maintenance/status", "{}").ok()?;
+                    let v: serde_json::Value = serde_json::from_str(&s).ok()?;
+                    if v["leader"].is_string() && v["leader"] == v["header"]["member_id"] {
+                        return Some(i);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn start_kiwi(bin: &Path, read_policy: &str) -> System {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut nodes = Vec::new();
+    for id in 1..=3u64 {
+        let (port, raft) = (free_port(), free_port());
+        let data = dir.path().join(format!("kiwi{id}"));
+        let child = Command::new(bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--raft-node-id",
+                &id.to_string(),
+            ])
+            .args([
+                "--raft-addr",
+                &format!("127.0.0.1:{raft}"),
+                "--raft-bootstrap",
+                "no",
+            ])
+            .args([
+                "--raft-election-timeout",
+                "1000",
+                "--raft-heartbeat-interval",
+                "100",
+            ])
+            .args(["--raft-read-policy", read_policy])
+            .arg("--db-path")
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn kiwi");
+        nodes.push(Node {
+            child: Some(child),
+            client_port: port,
+            admin_port: raft,
+        });
+    }
+    for n in &nodes {
+        wait_until("kiwi HTTP", Duration::from_secs(20), || {
+            kiwi_tests::http::get(n.admin_port, "/healthz").is_ok()
+        });
+    }
+    let members: Vec<serde_json::Value> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            serde_json::json!([i + 1, {"raft_addr": format!("127.0.0.1:{}", n.admin_port), "resp_addr": format!("127.0.0.1:{}", n.client_port)}])
+        })
+        .collect();
+    let r = kiwi_tests::http::post(
+        nodes[0].admin_port,
+        "/raft/init",
+        &serde_json::json!({ "nodes": members }).to_string(),
+    )
+    .expect("init");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sys = System {
+        name: "kiwi",
+        nodes,
+        _dir: dir,
+    };
+    wait_until("a kiwi leader", Duration::from_secs(20), || {
+        sys.leader().is_some()
+    });
+    sys
+}
+
+fn start_etcd(bin: &Path) -> System {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+    let initial: Vec<String> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, (_, peer))| format!("e{i}=http://127.0.0.1:{peer}"))
+        .collect();
+    let mut nodes = Vec::new();
+    for (i, (client, peer)) in ports.iter().enumerate() {
+        let child = Command::new(bin)
+            .args(["--name", &format!("e{i}")])
+            .arg("--data-dir")
+            .arg(dir.path().join(format!("e{i}")))
+            .args([
+                "--listen-client-urls",
+                &format!("http://127.0.0.1:{client}"),
+            ])
+            .args([
+                "--advertise-client-urls",
+                &format!("http://127.0.0.1:{client}"),
+            ])
+            .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
+            .args([
+                "--initial-advertise-peer-urls",
+                &format!("http://127.0.0.1:{peer}"),
+            ])
+            .args(["--initial-cluster", &initial.join(",")])
+            .args(["--initial-cluster-state", "new"])
+            .args(["--election-timeout", "1000", "--heartbeat-interval", "100"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn etcd");
+        nodes.push(Node {
+            child: Some(child),
+            client_port: *client,
+            admin_port: *client,
+        });
+    }
+    let sys = System {
+        name: "etcd",
+        nodes,
+        _dir: dir,
+    };
+    wait_until("an etcd leader", Duration::from_secs(30), || {
+        sys.leader().is_some()
+    });
+    sys
+}
+
+struct LoadResult {
+    ops_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+/// `clients` threads, each on its own connection to node `client % 3`, for `seconds`.
+fn load(sys: &System, clients: usize, seconds: u64, write: bool) -> LoadResult {
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let value = "v".repeat(64);
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let mut conn = sys.connect(c % sys.nodes.len()).expect("connect");
+            let (stop, errors, value) = (stop.clone(), errors.clone(), value.clone());
+            std::thread::spawn(move || {
+                let mut latencies = Vec::new();
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let key = format!("k{c}-{}", i % 1000);
+                    i += 1;
+                    let t = Instant::now();
+                    let r = if write {
+                        conn.put(&key, &value)
+                    } else {
+                        conn.get(&key)
+                    };
+                    match r {
+                        Ok(()) => latencies.push(t.elapsed()),
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    let mut all: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("client thread"))
+        .collect();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(f64::NAN)
+    };
+    LoadResult {
+        ops_per_sec: all.len() as f64 / seconds as f64,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        errors: errors.load(Ordering::Relaxed),
+    }
+}
+
+/// Kills the leader and returns the time until a write through a survivor succeeds. Requests
+/// time out after 250 ms and are retried on a fresh connection, so a request stuck on the dead
+/// leader does not count against either system.
+fn failover(sys: &mut System) -> Duration {
+    let leader = sys.leader().expect("a leader");
+    let survivor = (0..sys.nodes.len()).find(|i| *i != leader).unwrap();
+    let timeout = Duration::from_millis(250);
+    let mut conn = sys
+        .connect_with_timeout(survivor, timeout)
+        .expect("connect survivor");
+    conn.put("failover-warmup", "x")
+        .expect("write before the kill");
+    let start = Instant::now();
+    sys.kill(leader);
+    let mut i = 0;
+    loop {
+        i += 1;
+        if conn.put(&format!("failover-{i}"), "x").is_ok() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{}: no write within 60 s",
+            sys.name
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        if let Ok(c) = sys.connect_with_timeout(survivor, timeout) {
+            conn = c;
+        }
+    }
+}
+
+/// `redis-benchmark` (SET, INCR; 50 clients; with and without -P 16) against one kiwi node:
+/// rows of (test, ops/s, p50 ms, p99 ms).
+fn redis_benchmark(port: u16, pipeline: u32) -> Vec<(String, f64, f64, f64)> {
+    let requests = if pipeline > 1 { "200000" } else { "50000" };
+    let out = Command::new("redis-benchmark")
+        .args([
+            "-p",
+            &port.to_string(),
+            "-t",
+            "set,incr",
+            "-c",
+            "50",
+            "-n",
+            requests,
+        ])
+        .args(["-P", &pipeline.to_string(), "--csv"])
+        .output()
+        .expect("redis-benchmark (apt-get install redis-tools)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<String> = line
+                .split(',')
+                .map(|x| x.trim_matches('"').to_string())
+                .collect();
+            // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+            Some((
+                f.first()?.clone(),
+                f.get(1)?.parse().ok()?,
+                f.get(4)?.parse().ok()?,
+                f.get(6)?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+fn rss_kb(sys: &System) -> u64 {
+    sys.nodes
+        .iter()
+        .filter_map(|n| n.child.as_ref())
+        .filter_map(|c| std::fs::read_to_string(format!("/proc/{}/status", c.id())).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .sum()
+}
+
+fn main() {
+    let args = parse_args();
+    println!(
+        "3-node clusters on loopback, {} clients (one request in flight each), {} s per test, 64-byte values, kiwi reads: {}",
+        args.clients, args.seconds, args.read_policy
+    );
+    let mut rows = Vec::new();
+    for name in ["kiwi", "etcd"] {
+        let mut sys = match name {
+            "kiwi" => start_kiwi(
+                &args.kiwi.clone().unwrap_or_else(kiwi_tests::kiwi_bin),
+                &args.read_policy,
+            ),
+            _ => start_etcd(&args.etcd),
+        };
+        if name == "kiwi" {
+            let leader = sys.leader().expect("a leader");
+            let follower = (0..3).find(|i| *i != leader).unwrap();
+            println!("redis-benchmark against the kiwi cluster (50 clients):");
+            println!("| via | test | pipeline | ops/s | p50 ms | p99 ms |");
+            println!("| --- | --- | --- | --- | --- | --- |");
+            for (via, node) in [("leader", leader), ("follower", follower)] {
+                for pipeline in [1, 16] {
+                    for (test, rps, p50, p99) in
+                        redis_benchmark(sys.nodes[node].client_port, pipeline)
+                    {
+                        println!(
+                            "| {via} | {test} | {pipeline} | {rps:.0} | {p50:.3} | {p99:.3} |"
+                        );
+                    }
+                }
+            }
+        }
+        let put = load(&sys, args.clients, args.seconds, true);
+        let get = load(&sys, args.clients, args.seconds, false);
+        let rss = rss_kb(&sys);
+        // Failover is noisy (randomized election timeouts): three fresh clusters, the median.
+        let mut fails = vec![failover(&mut sys)];
+        drop(sys);
+        for _ in 0..2 {
+            let mut sys = match name {
+                "kiwi" => start_kiwi(
+                    &args.kiwi.clone().unwrap_or_else(kiwi_tests::kiwi_bin),
+                    &args.read_policy,
+                ),
+                _ => start_etcd(&args.etcd),
+            };
+            fails.push(failover(&mut sys));
+        }
+        println!(
+            "{name}: leader kill -9 -> first write: {:?} ms",
+            fails.iter().map(|d| d.as_millis()).collect::<Vec<_>>()
+        );
+        fails.sort();
+        let fail = fails[1];
+        rows.push((name, put, get, rss, fail));
+    }
+    println!("| system | write ops/s | write p50/p99 ms | read ops/s | read p50/p99 ms | errors | RSS (3 nodes) | leader kill -> first write (median of 3) |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (name, put, get, rss, fail) in &rows {
+        println!(
+            "| {name} | {:.0} | {:.2}/{:.2} | {:.0} | {:.2}/{:.2} | {} | {} MB | {} ms |",
+            put.ops_per_sec,
+            put.p50_ms,
+            put.p99_ms,
+            get.ops_per_sec,
+            get.p50_ms,
+            get.p99_ms,
+            put.errors + get.errors,
+            rss / 1024,
+            fail.as_millis()
+        );
+    }
+    let (k, e) = (&rows[0], &rows[1]);
+    println!(
+        "kiwi/etcd: writes {:.2}x, reads {:.2}x, memory {:.2}x, failover time {:.2}x",
+        k.1.ops_per_sec / e.1.ops_per_sec,
+        k.2.ops_per_sec / e.2.ops_per_sec,
+        k.3 as f64 / e.3 as f64,
+        k.4.as_secs_f64() / e.4.as_secs_f64()
+    );
+}
