@@ -1,6 +1,6 @@
 //! Three-node benchmark: a Kiwi cluster against an etcd cluster, on this machine, in one run.
 //! Both are started on loopback with the same election settings, driven by the same closed-loop
-//! load (C client threads, one request in flight each, fixed duration), then their leader is
+//! load (C connections from one event loop, one request in flight each, fixed duration), then their leader is
 //! killed with SIGKILL to time the first successful write afterwards.
 //!
 //!   cluster_bench --etcd /usr/bin/etcd [--kiwi target/release/kiwi] [--clients 50] [--seconds 10]
@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,10 +50,9 @@ fn parse_args() -> Args {
     args
 }
 
-/// One request/response connection to a node of either system.
+/// A blocking connection to a node of either system, for the failover probe.
 trait Conn: Send {
     fn put(&mut self, key: &str, value: &str) -> std::io::Result<()>;
-    fn get(&mut self, key: &str) -> std::io::Result<()>;
 }
 
 struct Resp(BufReader<TcpStream>);
@@ -93,9 +92,6 @@ impl Resp {
 impl Conn for Resp {
     fn put(&mut self, key: &str, value: &str) -> std::io::Result<()> {
         self.call(&["SET", key, value])
-    }
-    fn get(&mut self, key: &str) -> std::io::Result<()> {
-        self.call(&["GET", key])
     }
 }
 
@@ -195,11 +191,6 @@ impl Conn for EtcdHttp {
         let body = format!(r#"{{"key":"{}","value":"{}"}}"#, b64(key), b64(value));
         self.post("/v3/kv/put", &body).map(|_| ())
     }
-    fn get(&mut self, key: &str) -> std::io::Result<()> {
-        // Linearizable by default (serializable: false).
-        let body = format!(r#"{{"key":"{}"}}"#, b64(key));
-        self.post("/v3/kv/range", &body).map(|_| ())
-    }
 }
 
 struct Node {
@@ -215,10 +206,6 @@ struct System {
 }
 
 impl System {
-    fn connect(&self, i: usize) -> std::io::Result<Box<dyn Conn>> {
-        self.connect_with_timeout(i, Duration::from_secs(10))
-    }
-
     fn connect_with_timeout(&self, i: usize, timeout: Duration) -> std::io::Result<Box<dyn Conn>> {
         let port = self.nodes[i].client_port;
         Ok(match self.name {
@@ -404,43 +391,139 @@ struct LoadResult {
 }
 
 /// `clients` threads, each on its own connection to node `client % 3`, for `seconds`.
-fn load(sys: &System, clients: usize, seconds: u64, write: bool) -> LoadResult {
-    let stop = Arc::new(AtomicBool::new(false));
-    let errors = Arc::new(AtomicU64::new(0));
-    let value = "v".repeat(64);
-    let handles: Vec<_> = (0..clients)
-        .map(|c| {
-            let mut conn = sys.connect(c % sys.nodes.len()).expect("connect");
-            let (stop, errors, value) = (stop.clone(), errors.clone(), value.clone());
-            std::thread::spawn(move || {
-                let mut latencies = Vec::new();
-                let mut i = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let key = format!("k{c}-{}", i % 1000);
-                    i += 1;
-                    let t = Instant::now();
-                    let r = if write {
-                        conn.put(&key, &value)
-                    } else {
-                        conn.get(&key)
-                    };
-                    match r {
-                        Ok(()) => latencies.push(t.elapsed()),
-                        Err(_) => {
-                            errors.fetch_add(1, Ordering::Relaxed);
+/// One async connection of the load generator (requests built exactly as the blocking
+/// clients above build them).
+enum LoadConn {
+    Resp(tokio::io::BufReader<tokio::net::TcpStream>),
+    Etcd(u16, tokio::io::BufReader<tokio::net::TcpStream>),
+}
+
+impl LoadConn {
+    async fn connect(system: &str, port: u16) -> std::io::Result<LoadConn> {
+        let s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        s.set_nodelay(true)?;
+        let s = tokio::io::BufReader::new(s);
+        Ok(if system == "kiwi" {
+            LoadConn::Resp(s)
+        } else {
+            LoadConn::Etcd(port, s)
+        })
+    }
+
+    async fn request(&mut self, write: bool, key: &str, value: &str) -> std::io::Result<()> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        match self {
+            LoadConn::Resp(s) => {
+                let req = if write {
+                    format!(
+                        "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
+                        key.len(),
+                        value.len()
+                    )
+                } else {
+                    format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len())
+                };
+                s.get_mut().write_all(req.as_bytes()).await?;
+                let mut line = String::new();
+                s.read_line(&mut line).await?;
+                match line.as_bytes().first() {
+                    Some(b'-') => Err(std::io::Error::other(line.trim().to_string())),
+                    Some(b'$') => {
+                        let n: i64 = line[1..].trim().parse().unwrap_or(-1);
+                        if n >= 0 {
+                            let mut buf = vec![0; n as usize + 2];
+                            s.read_exact(&mut buf).await?;
                         }
+                        Ok(())
+                    }
+                    Some(_) => Ok(()),
+                    None => Err(std::io::ErrorKind::UnexpectedEof.into()),
+                }
+            }
+            LoadConn::Etcd(port, s) => {
+                let (path, body) = if write {
+                    (
+                        "/v3/kv/put",
+                        format!(r#"{{"key":"{}","value":"{}"}}"#, b64(key), b64(value)),
+                    )
+                } else {
+                    // Linearizable by default (serializable: false).
+                    ("/v3/kv/range", format!(r#"{{"key":"{}"}}"#, b64(key)))
+                };
+                let req = format!(
+                    "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                s.get_mut().write_all(req.as_bytes()).await?;
+                let mut status = String::new();
+                s.read_line(&mut status).await?;
+                let mut length = 0;
+                loop {
+                    let mut h = String::new();
+                    s.read_line(&mut h).await?;
+                    let h = h.trim_end().to_ascii_lowercase();
+                    if h.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
                     }
                 }
-                latencies
+                let mut buf = vec![0; length];
+                s.read_exact(&mut buf).await?;
+                if status.contains(" 200 ") {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::other(status.trim().to_string()))
+                }
+            }
+        }
+    }
+}
+
+/// `clients` connections spread over the nodes, one request in flight each, for `seconds`,
+/// all driven from one thread (like redis-benchmark), so the load generator's own CPU use
+/// stays small and the same for both systems.
+fn load(sys: &System, clients: usize, seconds: u64, write: bool) -> LoadResult {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ports: Vec<u16> = sys.nodes.iter().map(|n| n.client_port).collect();
+    let system = sys.name;
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut all: Vec<Duration> = runtime.block_on(async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        let value = "v".repeat(64);
+        let tasks: Vec<_> = (0..clients)
+            .map(|c| {
+                let (errors, value) = (errors.clone(), value.clone());
+                let port = ports[c % ports.len()];
+                tokio::spawn(async move {
+                    let mut conn = LoadConn::connect(system, port).await.expect("connect");
+                    let mut latencies = Vec::new();
+                    let mut i = 0u64;
+                    while tokio::time::Instant::now() < deadline {
+                        let key = format!("k{c}-{}", i % 1000);
+                        i += 1;
+                        let t = Instant::now();
+                        match conn.request(write, &key, &value).await {
+                            Ok(()) => latencies.push(t.elapsed()),
+                            Err(_) => {
+                                errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    latencies
+                })
             })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs(seconds));
-    stop.store(true, Ordering::Relaxed);
-    let mut all: Vec<Duration> = handles
-        .into_iter()
-        .flat_map(|h| h.join().expect("client thread"))
-        .collect();
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.expect("client task"));
+        }
+        all
+    });
     all.sort();
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
