@@ -207,43 +207,32 @@ impl AdminClient {
             "wait": false,
             "timeout_secs": self.timeout.as_secs().max(1),
         });
+        self.change(leader, "/raft/add_learner", body).await
+    }
+
+    /// A membership change through the leader: bounded by twice the call timeout, since it
+    /// waits for the change to commit.
+    async fn change(
+        &self,
+        leader: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<(), AdminError> {
         let _: serde_json::Value = self
-            .call(
-                leader,
-                Method::POST,
-                "/raft/add_learner",
-                Some(body),
-                self.timeout * 2,
-            )
+            .call(leader, Method::POST, path, Some(body), self.timeout * 2)
             .await?;
         Ok(())
     }
 
     pub async fn promote(&self, leader: &str, node_id: NodeId) -> Result<(), AdminError> {
-        let _: serde_json::Value = self
-            .call(
-                leader,
-                Method::POST,
-                "/raft/promote",
-                Some(json!({ "node_id": node_id })),
-                self.timeout * 2,
-            )
-            .await?;
-        Ok(())
+        self.change(leader, "/raft/promote", json!({ "node_id": node_id }))
+            .await
     }
 
     /// Removes a voter or learner.
     pub async fn remove_node(&self, leader: &str, node_id: NodeId) -> Result<(), AdminError> {
-        let _: serde_json::Value = self
-            .call(
-                leader,
-                Method::POST,
-                "/raft/remove_node",
-                Some(json!({ "node_id": node_id })),
-                self.timeout * 2,
-            )
-            .await?;
-        Ok(())
+        self.change(leader, "/raft/remove_node", json!({ "node_id": node_id }))
+            .await
     }
 
     /// Asks the leader at `leader` to hand leadership to `to`; returns once `to` leads.

@@ -95,6 +95,35 @@ fn context(handle_client: Client) -> Arc<Context> {
 }
 
 const NS: &str = "/api/v1/namespaces/prod";
+
+/// The event every acting reconcile publishes (the recorder POSTs a new one).
+fn event_post() -> Expect {
+    expect(
+        Method::POST,
+        "/apis/events.k8s.io/v1/namespaces/prod/events",
+        StatusCode::CREATED,
+        json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": "2026-11-25T12:00:00.000000Z"}),
+    )
+}
+
+/// The status write that ends every reconcile.
+fn status_patch(kc: &KiwiCluster) -> Expect {
+    expect(
+        Method::PATCH,
+        "/apis/kiwi.io/v1alpha1/namespaces/prod/kiwiclusters/demo/status",
+        StatusCode::OK,
+        serde_json::to_value(kc).unwrap(),
+    )
+}
+
+fn list_pvcs(reply: Value) -> Expect {
+    expect(
+        Method::GET,
+        &format!("{NS}/persistentvolumeclaims"),
+        StatusCode::OK,
+        reply,
+    )
+}
 const APPS: &str = "/apis/apps/v1/namespaces/prod";
 
 /// The applies every reconcile of a valid spec makes before observing.
@@ -146,26 +175,21 @@ async fn create_applies_every_object_then_scales_the_statefulset_and_writes_stat
     )];
     script.extend(fixed_applies(&kc));
     script.extend([
-        expect(Method::GET, &format!("{NS}/pods"), StatusCode::OK, empty_list("PodList")),
         expect(
             Method::GET,
-            &format!("{NS}/persistentvolumeclaims"),
+            &format!("{NS}/pods"),
             StatusCode::OK,
-            empty_list("PersistentVolumeClaimList"),
+            empty_list("PodList"),
         ),
-        expect(Method::PATCH, &format!("{APPS}/statefulsets/demo"), StatusCode::OK, sts),
-        expect(
-            Method::POST,
-            "/apis/events.k8s.io/v1/namespaces/prod/events",
-            StatusCode::CREATED,
-            json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": "2026-11-25T12:00:00.000000Z"}),
-        ),
+        list_pvcs(empty_list("PersistentVolumeClaimList")),
         expect(
             Method::PATCH,
-            "/apis/kiwi.io/v1alpha1/namespaces/prod/kiwiclusters/demo/status",
+            &format!("{APPS}/statefulsets/demo"),
             StatusCode::OK,
-            serde_json::to_value(&kc).unwrap(),
+            sts,
         ),
+        event_post(),
+        status_patch(&kc),
     ]);
     let server = tokio::spawn(serve(handle, script));
     let requeue = reconcile(Arc::new(kc.clone()), context(client))
@@ -266,25 +290,10 @@ async fn scale_up_raises_the_statefulset_first() {
             StatusCode::OK,
             json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": [pod(0), pod(1), pod(2)]}),
         ),
-        expect(
-            Method::GET,
-            &format!("{NS}/persistentvolumeclaims"),
-            StatusCode::OK,
-            empty_list("PersistentVolumeClaimList"),
-        ),
+        list_pvcs(empty_list("PersistentVolumeClaimList")),
         expect(Method::PATCH, &format!("{APPS}/statefulsets/demo"), StatusCode::OK, sts5),
-        expect(
-            Method::POST,
-            "/apis/events.k8s.io/v1/namespaces/prod/events",
-            StatusCode::CREATED,
-            json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": "2026-11-25T12:00:00.000000Z"}),
-        ),
-        expect(
-            Method::PATCH,
-            "/apis/kiwi.io/v1alpha1/namespaces/prod/kiwiclusters/demo/status",
-            StatusCode::OK,
-            serde_json::to_value(&kc).unwrap(),
-        ),
+        event_post(),
+        status_patch(&kc),
     ]);
     let server = tokio::spawn(serve(handle, script));
     reconcile(Arc::new(kc), context(client))
@@ -339,18 +348,8 @@ async fn unreachable_voters_mean_quorum_lost_and_no_change() {
             StatusCode::OK,
             json!({"apiVersion": "v1", "kind": "PersistentVolumeClaimList", "metadata": {}, "items": [pvc(0), pvc(1), pvc(2)]}),
         ),
-        expect(
-            Method::POST,
-            "/apis/events.k8s.io/v1/namespaces/prod/events",
-            StatusCode::CREATED,
-            json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": "2026-11-25T12:00:00.000000Z"}),
-        ),
-        expect(
-            Method::PATCH,
-            "/apis/kiwi.io/v1alpha1/namespaces/prod/kiwiclusters/demo/status",
-            StatusCode::OK,
-            serde_json::to_value(&kc).unwrap(),
-        ),
+        event_post(),
+        status_patch(&kc),
     ]);
     let server = tokio::spawn(serve(handle, script));
     reconcile(Arc::new(kc), context(client))
@@ -371,20 +370,7 @@ async fn an_invalid_spec_is_reported_and_waits_for_a_change() {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
     let kc = cluster(json!({"config": {"raft-addr": "1.2.3.4:1"}}));
-    let script = vec![
-        expect(
-            Method::POST,
-            "/apis/events.k8s.io/v1/namespaces/prod/events",
-            StatusCode::CREATED,
-            json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": "2026-11-25T12:00:00.000000Z"}),
-        ),
-        expect(
-            Method::PATCH,
-            "/apis/kiwi.io/v1alpha1/namespaces/prod/kiwiclusters/demo/status",
-            StatusCode::OK,
-            serde_json::to_value(&kc).unwrap(),
-        ),
-    ];
+    let script = vec![event_post(), status_patch(&kc)];
     let server = tokio::spawn(serve(handle, script));
     let requeue = reconcile(Arc::new(kc), context(client))
         .await
@@ -439,26 +425,21 @@ async fn disabling_the_pdb_deletes_it() {
             StatusCode::OK,
             json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
         ),
-        expect(Method::PATCH, &format!("{APPS}/statefulsets/demo"), StatusCode::OK, sts),
-        expect(Method::GET, &format!("{NS}/pods"), StatusCode::OK, empty_list("PodList")),
-        expect(
-            Method::GET,
-            &format!("{NS}/persistentvolumeclaims"),
-            StatusCode::OK,
-            empty_list("PersistentVolumeClaimList"),
-        ),
-        expect(
-            Method::POST,
-            "/apis/events.k8s.io/v1/namespaces/prod/events",
-            StatusCode::CREATED,
-            json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": "2026-11-25T12:00:00.000000Z"}),
-        ),
         expect(
             Method::PATCH,
-            "/apis/kiwi.io/v1alpha1/namespaces/prod/kiwiclusters/demo/status",
+            &format!("{APPS}/statefulsets/demo"),
             StatusCode::OK,
-            serde_json::to_value(&kc).unwrap(),
+            sts,
         ),
+        expect(
+            Method::GET,
+            &format!("{NS}/pods"),
+            StatusCode::OK,
+            empty_list("PodList"),
+        ),
+        list_pvcs(empty_list("PersistentVolumeClaimList")),
+        event_post(),
+        status_patch(&kc),
     ]);
     let server = tokio::spawn(serve(handle, script));
     reconcile(Arc::new(kc), context(client))
@@ -491,18 +472,8 @@ async fn a_paused_cluster_is_observed_but_not_changed() {
             StatusCode::OK,
             empty_list("PodList"),
         ),
-        expect(
-            Method::GET,
-            &format!("{NS}/persistentvolumeclaims"),
-            StatusCode::OK,
-            empty_list("PersistentVolumeClaimList"),
-        ),
-        expect(
-            Method::PATCH,
-            "/apis/kiwi.io/v1alpha1/namespaces/prod/kiwiclusters/demo/status",
-            StatusCode::OK,
-            serde_json::to_value(&kc).unwrap(),
-        ),
+        list_pvcs(empty_list("PersistentVolumeClaimList")),
+        status_patch(&kc),
     ];
     let server = tokio::spawn(serve(handle, script));
     reconcile(Arc::new(kc), context(client))
