@@ -143,7 +143,13 @@ impl TestCluster {
         wait_for(
             Duration::from_secs(20),
             &format!("node {} HTTP", node.id),
-            || node.try_get("/healthz").filter(|r| r.status == 200),
+            // The node id tells our process from another test's that took the port (a node
+            // restarted with `raft-node-id auto` draws a new one, so only fixed ids are checked).
+            || {
+                let auto_id = node.extra_args.iter().any(|a| a == "auto");
+                node.try_get("/healthz")
+                    .filter(|r| r.status == 200 && (auto_id || r.body["node_id"] == node.id))
+            },
         );
     }
 

@@ -244,7 +244,10 @@ impl KiwiServer {
                     self.log()
                 ));
             }
-            if ping_once(self.port) {
+            // The port was free when picked, but another test's server may have taken it
+            // since: only a server reporting our child's pid counts as started.
+            let pid = self.child.as_ref().map(|c| c.id());
+            if ping_once(self.port) && pid.is_some() && self.answering_pid() == pid {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -257,6 +260,17 @@ impl KiwiServer {
             }
             std::thread::sleep(POLL);
         }
+    }
+
+    /// The pid of the server answering on our port.
+    fn answering_pid(&self) -> Option<u32> {
+        let password = self
+            .extra
+            .iter()
+            .position(|a| a == "--requirepass")
+            .and_then(|i| self.extra.get(i + 1))
+            .map(String::as_str);
+        server_pid(self.port, password)
     }
 
     /// Kills the process with SIGKILL (no shutdown path runs) and waits for it to be gone.
@@ -420,6 +434,34 @@ fn ping_once(port: u16) -> bool {
         Ok(_) => line.starts_with('+') || line.starts_with('-'),
         Err(_) => false,
     }
+}
+
+/// The `process_id` from `INFO server` of the server on `port` (after AUTH when a password
+/// is given).
+fn server_pid(port: u16, password: Option<&str>) -> Option<u32> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .ok()?;
+    let mut reader = BufReader::new(&stream);
+    let mut line = String::new();
+    if let Some(password) = password {
+        let auth = format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{password}\r\n", password.len());
+        (&stream).write_all(auth.as_bytes()).ok()?;
+        reader.read_line(&mut line).ok()?;
+    }
+    (&stream)
+        .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+        .ok()?;
+    line.clear();
+    reader.read_line(&mut line).ok()?;
+    let len: usize = line.strip_prefix('$')?.trim().parse().ok()?;
+    let mut body = vec![0; len + 2];
+    reader.read_exact(&mut body).ok()?;
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:")?.trim().parse().ok())
 }
 
 /// A raw TCP connection to a server, for tests of the wire protocol itself.
