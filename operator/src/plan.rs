@@ -270,6 +270,19 @@ pub fn plan(o: &Observed) -> Step {
         });
     }
 
+    // One node id on two pods means a copied volume: two incarnations of one Raft member.
+    let mut pod_of_id: BTreeMap<NodeId, &str> = BTreeMap::new();
+    for (pod, node) in o.nodes() {
+        if let Some(other) = pod_of_id.insert(node.node_id, &pod.name) {
+            return Step::new(Action::Halt {
+                reason: format!(
+                    "pods {other} and {} both report node id {} (a copied volume?); refusing to touch membership",
+                    pod.name, node.node_id
+                ),
+            });
+        }
+    }
+
     if !o.memory.bootstrapped {
         return plan_bootstrap(o, cluster_ids.into_iter().next());
     }

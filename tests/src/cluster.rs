@@ -122,10 +122,29 @@ impl TestCluster {
     pub fn add_node(&mut self, extra_args: &[&str]) -> usize {
         let id = self.nodes.len() as u64 + 1;
         let data_dir = self.dir.path().join(format!("node{id}"));
+        // free_port may hand out a port it handed out before: keep every node's ports apart.
+        let taken: Vec<u16> = self
+            .nodes
+            .iter()
+            .flat_map(|n| [n.resp_port, n.raft_port])
+            .collect();
+        let port = || loop {
+            let p = crate::free_port();
+            if !taken.contains(&p) {
+                return p;
+            }
+        };
+        let resp_port = port();
+        let raft_port = loop {
+            let p = port();
+            if p != resp_port {
+                break p;
+            }
+        };
         let mut node = ClusterNode {
             id,
-            resp_port: crate::free_port(),
-            raft_port: crate::free_port(),
+            resp_port,
+            raft_port,
             log: self.dir.path().join(format!("node{id}.log")),
             data_dir,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),

@@ -3,7 +3,7 @@
 //! stable ordinal and ports, a "volume" (data dir with a uid) that survives pod restarts, and
 //! starts with `raft-node-id auto` like a pod does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +38,20 @@ struct State {
     replicas: u32,
     revision: String,
     slots: BTreeMap<u32, Slot>,
+    /// Every port handed out: `free_port` may return a port it returned before (nothing
+    /// holds it in between), and two pods on one port would look like one node twice.
+    ports: BTreeSet<u16>,
+}
+
+impl State {
+    fn unique_port(&mut self) -> u16 {
+        loop {
+            let port = crate::free_port();
+            if self.ports.insert(port) {
+                return port;
+            }
+        }
+    }
 }
 
 /// A StatefulSet of `kiwi` processes.
@@ -64,6 +78,7 @@ impl ProcessPods {
                 replicas: 0,
                 revision: "rev-1".into(),
                 slots: BTreeMap::new(),
+                ports: BTreeSet::new(),
             }),
             volumes_made: AtomicU64::new(0),
         }
@@ -92,14 +107,21 @@ impl ProcessPods {
         let needs_volume = state.slots.get(&ordinal).is_none_or(|s| s.volume.is_none());
         let volume = needs_volume.then(|| self.new_volume(ordinal));
         let revision = state.revision.clone();
-        let slot = state.slots.entry(ordinal).or_insert_with(|| Slot {
-            resp_port: crate::free_port(),
-            raft_port: crate::free_port(),
-            volume: None,
-            child: None,
-            revision: revision.clone(),
-            log: self.dir.path().join(format!("{CLUSTER}-{ordinal}.log")),
-        });
+        if !state.slots.contains_key(&ordinal) {
+            let (resp_port, raft_port) = (state.unique_port(), state.unique_port());
+            state.slots.insert(
+                ordinal,
+                Slot {
+                    resp_port,
+                    raft_port,
+                    volume: None,
+                    child: None,
+                    revision: revision.clone(),
+                    log: self.dir.path().join(format!("{CLUSTER}-{ordinal}.log")),
+                },
+            );
+        }
+        let slot = state.slots.get_mut(&ordinal).expect("slot just ensured");
         if let Some(v) = volume {
             slot.volume = Some(v);
         }

@@ -575,6 +575,13 @@ fn pods_from_two_clusters_halt_the_operator() {
 }
 
 #[test]
+fn two_pods_reporting_one_node_id_halt_the_operator() {
+    let mut o = healthy(3, 3);
+    o.pods[2].node = Some(node(2, 1, &[1, 2, 3], &[]));
+    assert!(matches!(action(&o), Action::Halt { ref reason } if reason.contains("node id 2")));
+}
+
+#[test]
 fn the_highest_term_leader_counts() {
     let mut o = healthy(3, 3);
     // Node 1 still believes it leads at term 3; node 2 leads at term 4.
