@@ -383,6 +383,44 @@ mod tests {
     }
 
     #[test]
+    fn raft_keys_for_pods_and_reads() {
+        let mut c = Config::default();
+        c.apply_text(
+            "raft-addr kiwi-0.kiwi-headless.prod.svc:8001\nraft-bind 0.0.0.0:8001\nraft-read-policy lease\n",
+            "pod.conf",
+        )
+        .unwrap();
+        assert_eq!(c.raft_listen_addr(), "0.0.0.0:8001");
+        assert_eq!(c.raft_addr, "kiwi-0.kiwi-headless.prod.svc:8001");
+        assert!(c.raft_lease_read);
+        assert!(c.apply_text("raft-read-policy fast\n", "x").is_err());
+        assert!(c.apply_text("raft-bind nowhere\n", "x").is_err());
+        let mut plain = Config::default();
+        plain.apply_text("raft-addr 127.0.0.1:9001\n", "x").unwrap();
+        assert_eq!(
+            plain.raft_listen_addr(),
+            "127.0.0.1:9001",
+            "binds where it advertises"
+        );
+    }
+
+    #[test]
+    fn election_timeout_must_leave_room_for_heartbeats() {
+        let mut c = Config::default();
+        c.apply_text(
+            "raft-election-timeout 250\nraft-heartbeat-interval 100\n",
+            "x",
+        )
+        .unwrap();
+        assert!(
+            c.validate().is_err(),
+            "250 ms is not more than 2.5 heartbeats"
+        );
+        c.apply_text("raft-election-timeout 300\n", "x").unwrap();
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
     fn sizes_follow_redis_units() {
         assert_eq!(parse_size("64mb").unwrap(), 64 << 20);
         assert_eq!(parse_size("1k").unwrap(), 1000);

@@ -49,6 +49,15 @@ fn election_replication_and_status() {
         assert_eq!(s["term"], statuses[0]["term"]);
         assert_eq!(s["members"], json!([1, 2, 3]));
     }
+    // Every member names the same cluster (derived from the first membership entry).
+    wait_for(T, "every node to report one cluster id", || {
+        let ids: Vec<_> = cluster
+            .nodes
+            .iter()
+            .map(|n| n.get("/status").body["cluster_id"].clone())
+            .collect();
+        (ids[0].is_string() && ids.iter().all(|i| *i == ids[0])).then_some(())
+    });
     // qklzl API: write through the leader, read the same value from every node.
     let r = cluster.nodes[leader].post(
         "/kv",
@@ -423,6 +432,11 @@ fn wiped_node_comes_back_as_a_new_id() {
     assert_eq!(
         cluster.nodes[victim].local_get("before-wipe"),
         Some("1".into())
+    );
+    // The new node learned the cluster's id with its data.
+    assert_eq!(
+        cluster.nodes[victim].get("/status").body["cluster_id"],
+        cluster.nodes[leader].get("/status").body["cluster_id"]
     );
 }
 
