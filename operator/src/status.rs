@@ -101,6 +101,15 @@ pub fn build(
             .iter()
             .any(|p| p.revision.as_deref() != Some(o.revision.as_str()));
     let settled = matches!(step.action, Action::Idle);
+    // Scaling: the membership or the StatefulSet is not yet what the spec asks for (a member
+    // that is merely down is Degraded, not Scaling).
+    let scaling = o.sts_replicas != Some(o.desired_replicas)
+        || voters.len() != o.desired_replicas as usize
+        || members.iter().any(|m| m.role != MemberRole::Voter)
+        || memory
+            .pending
+            .as_ref()
+            .is_some_and(|op| matches!(op.kind, OperationKind::Grow | OperationKind::Shrink));
     let phase = match &step.action {
         Action::Halt { .. } => Phase::Halted,
         Action::QuorumLost { .. } => Phase::QuorumLost,
@@ -108,7 +117,7 @@ pub fn build(
         Action::Init { .. } | Action::Adopt { .. } => Phase::Initializing,
         _ if !available => Phase::Degraded,
         _ if rolling && !settled => Phase::Rolling,
-        _ if !settled => Phase::Scaling,
+        _ if scaling => Phase::Scaling,
         _ if !all_healthy => Phase::Degraded,
         _ => Phase::Running,
     };
@@ -235,5 +244,138 @@ pub fn memory_of(status: &KiwiClusterStatus) -> Memory {
         members: status.members.clone(),
         retired_node_ids: status.retired_node_ids.iter().copied().collect(),
         pending: status.pending_operation.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::admin::{NodeStatus, Progress};
+    use crate::plan::{PodObs, Timestamp};
+
+    fn observed(leader: Option<u64>, answering: &[u64]) -> Observed {
+        let voters: BTreeSet<u64> = [1, 2, 3].into();
+        let pods = (1..=3u64)
+            .map(|id| PodObs {
+                name: format!("demo-{}", id - 1),
+                ordinal: id as u32 - 1,
+                pvc_uid: Some(format!("uid-{id}")),
+                ready: answering.contains(&id),
+                terminating: false,
+                revision: Some("r".into()),
+                admin_addr: String::new(),
+                raft_addr: String::new(),
+                resp_addr: String::new(),
+                node: answering.contains(&id).then(|| NodeStatus {
+                    node_id: id,
+                    cluster_id: Some("c1".into()),
+                    is_leader: leader == Some(id),
+                    leader_id: leader,
+                    term: 2,
+                    commit_index: 10,
+                    applied_index: 10,
+                    last_log_index: 10,
+                    members: voters.clone(),
+                    learners: BTreeSet::new(),
+                    raft_addr: String::new(),
+                    resp_addr: String::new(),
+                }),
+            })
+            .collect();
+        Observed {
+            desired_replicas: 3,
+            sts_replicas: Some(3),
+            pods,
+            pvcs: Vec::new(),
+            progress: answering
+                .iter()
+                .map(|id| {
+                    (
+                        *id,
+                        Progress {
+                            matched: Some(10),
+                            lag: 0,
+                        },
+                    )
+                })
+                .collect::<BTreeMap<_, _>>(),
+            memory: Memory {
+                bootstrapped: true,
+                cluster_id: Some("c1".into()),
+                ..Memory::default()
+            },
+            revision: "r".into(),
+            max_learner_lag: 10,
+            catch_up_timeout: Duration::from_secs(60),
+            reclaim_on_scale_down: true,
+            now: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    fn condition<'a>(s: &'a KiwiClusterStatus, type_: &str) -> &'a Condition {
+        s.conditions.iter().find(|c| c.type_ == type_).unwrap()
+    }
+
+    fn build_for(o: &Observed) -> KiwiClusterStatus {
+        let step = crate::plan::plan(o);
+        build(
+            Some(4),
+            "sel".into(),
+            o,
+            &step,
+            &o.memory,
+            &KiwiClusterStatus::default(),
+            o.now,
+        )
+    }
+
+    #[test]
+    fn a_healthy_cluster_is_running_and_available() {
+        let s = build_for(&observed(Some(1), &[1, 2, 3]));
+        assert_eq!(s.phase, Phase::Running);
+        assert_eq!(condition(&s, "Available").status, "True");
+        assert_eq!(condition(&s, "Degraded").status, "False");
+        assert_eq!(s.ready_replicas, 3);
+        assert_eq!(s.leader.as_ref().map(|l| l.node_id), Some(1));
+        assert_eq!(s.members.len(), 3);
+        assert!(s
+            .members
+            .iter()
+            .all(|m| m.healthy && m.role == MemberRole::Voter));
+        assert_eq!(s.observed_generation, Some(4));
+    }
+
+    #[test]
+    fn one_member_down_is_degraded_but_available() {
+        let s = build_for(&observed(Some(1), &[1, 2]));
+        assert_eq!(s.phase, Phase::Degraded);
+        assert_eq!(condition(&s, "Available").status, "True");
+        assert_eq!(condition(&s, "Degraded").status, "True");
+        assert_eq!(s.members.iter().filter(|m| !m.healthy).count(), 1);
+        assert_eq!(s.ready_replicas, 2);
+    }
+
+    #[test]
+    fn a_membership_short_of_the_spec_is_scaling() {
+        let mut o = observed(Some(1), &[1, 2, 3]);
+        o.desired_replicas = 5;
+        o.sts_replicas = Some(5);
+        let s = build_for(&o);
+        assert_eq!(s.phase, Phase::Scaling);
+        assert_eq!(condition(&s, "Available").status, "True");
+    }
+
+    #[test]
+    fn pods_without_a_reachable_majority_are_never_available() {
+        let s = build_for(&observed(Some(1), &[1]));
+        assert_eq!(s.phase, Phase::QuorumLost);
+        assert_eq!(condition(&s, "Available").status, "False");
+        assert_eq!(condition(&s, "QuorumLost").status, "True");
+        // No leader known: not available either, whatever the pods say.
+        let s = build_for(&observed(None, &[1, 2, 3]));
+        assert_eq!(condition(&s, "Available").status, "False");
     }
 }
