@@ -25,7 +25,7 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
 fi
 
 # kubernetes-validate: the tests check every Kubernetes object against the OpenAPI schema.
-if ! command -v kubernetes-validate >/dev/null; then
+if ! python3 -c "import kubernetes_validate" 2>/dev/null; then
     echo "== installing: kubernetes-validate (pip)"
     python3 -m pip install -q kubernetes-validate
 fi

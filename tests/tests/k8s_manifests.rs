@@ -31,8 +31,9 @@ fn operator(args: &[&str]) -> String {
 
 /// Runs kubernetes-validate on files; panics with its output unless all are valid.
 fn validate(files: &[PathBuf]) {
-    let out = Command::new("kubernetes-validate")
-        .arg("--strict")
+    // As a module: the console script may not be on PATH (pyenv shims, user installs).
+    let out = Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict"])
         .args(files)
         .output()
         .expect("kubernetes-validate (pip install kubernetes-validate; scripts/setup.sh does)");
