@@ -9,8 +9,6 @@
 //! Kiwi is driven over RESP; etcd over its v3 JSON gateway (HTTP/1.1 keep-alive), which costs
 //! etcd some JSON/base64 work that its gRPC clients would not pay: read its numbers as a floor.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kiwi_tests::free_port;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 
 struct Args {
     kiwi: Option<PathBuf>,
@@ -50,57 +50,6 @@ fn parse_args() -> Args {
     args
 }
 
-/// A blocking connection to a node of either system, for the failover probe.
-trait Conn: Send {
-    fn put(&mut self, key: &str, value: &str) -> std::io::Result<()>;
-}
-
-struct Resp(BufReader<TcpStream>);
-
-impl Resp {
-    fn connect(port: u16, timeout: Duration) -> std::io::Result<Resp> {
-        let s = TcpStream::connect(("127.0.0.1", port))?;
-        s.set_nodelay(true)?;
-        s.set_read_timeout(Some(timeout))?;
-        Ok(Resp(BufReader::new(s)))
-    }
-
-    fn call(&mut self, parts: &[&str]) -> std::io::Result<()> {
-        let mut req = format!("*{}\r\n", parts.len());
-        for p in parts {
-            req.push_str(&format!("${}\r\n{p}\r\n", p.len()));
-        }
-        self.0.get_mut().write_all(req.as_bytes())?;
-        let mut line = String::new();
-        self.0.read_line(&mut line)?;
-        match line.as_bytes().first() {
-            Some(b'-') => Err(std::io::Error::other(line.trim().to_string())),
-            Some(b'$') => {
-                let n: i64 = line[1..].trim().parse().unwrap_or(-1);
-                if n >= 0 {
-                    let mut buf = vec![0; n as usize + 2];
-                    self.0.read_exact(&mut buf)?;
-                }
-                Ok(())
-            }
-            Some(_) => Ok(()),
-            None => Err(std::io::ErrorKind::UnexpectedEof.into()),
-        }
-    }
-}
-
-impl Conn for Resp {
-    fn put(&mut self, key: &str, value: &str) -> std::io::Result<()> {
-        self.call(&["SET", key, value])
-    }
-}
-
-/// etcd's v3 JSON gateway over one keep-alive HTTP/1.1 connection.
-struct EtcdHttp {
-    port: u16,
-    stream: BufReader<TcpStream>,
-}
-
 fn b64(s: &str) -> String {
     const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let b = s.as_bytes();
@@ -120,79 +69,6 @@ fn b64(s: &str) -> String {
     out
 }
 
-impl EtcdHttp {
-    fn connect(port: u16, timeout: Duration) -> std::io::Result<EtcdHttp> {
-        let s = TcpStream::connect(("127.0.0.1", port))?;
-        s.set_nodelay(true)?;
-        s.set_read_timeout(Some(timeout))?;
-        Ok(EtcdHttp {
-            port,
-            stream: BufReader::new(s),
-        })
-    }
-
-    /// POSTs a JSON body; returns the response body.
-    fn post(&mut self, path: &str, body: &str) -> std::io::Result<String> {
-        let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.port,
-            body.len()
-        );
-        self.stream.get_mut().write_all(req.as_bytes())?;
-        let mut status = String::new();
-        self.stream.read_line(&mut status)?;
-        let mut length = None;
-        let mut chunked = false;
-        loop {
-            let mut h = String::new();
-            self.stream.read_line(&mut h)?;
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let lower = h.to_ascii_lowercase();
-            if let Some(v) = lower.strip_prefix("content-length:") {
-                length = v.trim().parse::<usize>().ok();
-            }
-            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
-                chunked = true;
-            }
-        }
-        let mut body = Vec::new();
-        if chunked {
-            loop {
-                let mut size = String::new();
-                self.stream.read_line(&mut size)?;
-                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-                let mut chunk = vec![0; n + 2];
-                self.stream.read_exact(&mut chunk)?;
-                if n == 0 {
-                    break;
-                }
-                body.extend_from_slice(&chunk[..n]);
-            }
-        } else if let Some(n) = length {
-            body.resize(n, 0);
-            self.stream.read_exact(&mut body)?;
-        }
-        if !status.contains(" 200 ") {
-            return Err(std::io::Error::other(format!(
-                "{}: {}",
-                status.trim(),
-                String::from_utf8_lossy(&body)
-            )));
-        }
-        Ok(String::from_utf8_lossy(&body).into_owned())
-    }
-}
-
-impl Conn for EtcdHttp {
-    fn put(&mut self, key: &str, value: &str) -> std::io::Result<()> {
-        let body = format!(r#"{{"key":"{}","value":"{}"}}"#, b64(key), b64(value));
-        self.post("/v3/kv/put", &body).map(|_| ())
-    }
-}
-
 struct Node {
     child: Option<Child>,
     client_port: u16,
@@ -206,12 +82,8 @@ struct System {
 }
 
 impl System {
-    fn connect_with_timeout(&self, i: usize, timeout: Duration) -> std::io::Result<Box<dyn Conn>> {
-        let port = self.nodes[i].client_port;
-        Ok(match self.name {
-            "kiwi" => Box::new(Resp::connect(port, timeout)?),
-            _ => Box::new(EtcdHttp::connect(port, timeout)?),
-        })
+    async fn connect(&self, i: usize) -> std::io::Result<Client> {
+        Client::connect(self.name, self.nodes[i].client_port).await
     }
 
     fn kill(&mut self, i: usize) {
@@ -222,7 +94,7 @@ impl System {
     }
 
     /// The index of the current leader, if one is known.
-    fn leader(&self) -> Option<usize> {
+    async fn leader(&self) -> Option<usize> {
         for (i, n) in self.nodes.iter().enumerate() {
             if n.child.is_none() {
                 continue;
@@ -235,8 +107,14 @@ impl System {
                     }
                 }
                 _ => {
-                    let mut c = EtcdHttp::connect(n.client_port, Duration::from_secs(2)).ok()?;
-                    let s = c.post("/v3/maintenance/status", "{}").ok()?;
+                    let status = async {
+                        let mut c = Client::connect(self.name, n.client_port).await?;
+                        c.post("/v3/maintenance/status", "{}").await
+                    };
+                    let s = tokio::time::timeout(Duration::from_secs(2), status)
+                        .await
+                        .ok()?
+                        .ok()?;
                     let v: serde_json::Value = serde_json::from_str(&s).ok()?;
                     if v["leader"].is_string() && v["leader"] == v["header"]["member_id"] {
                         return Some(i);
@@ -256,15 +134,30 @@ impl Drop for System {
     }
 }
 
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut() -> F,
+) {
     let deadline = Instant::now() + timeout;
-    while !f() {
+    while !f().await {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-fn start_kiwi(bin: &Path, read_policy: &str) -> System {
+/// Starts a three-node cluster of `name` and waits for its leader.
+async fn start(name: &str, args: &Args) -> System {
+    match name {
+        "kiwi" => {
+            let bin = args.kiwi.clone().unwrap_or_else(kiwi_tests::kiwi_bin);
+            start_kiwi(&bin, &args.read_policy).await
+        }
+        _ => start_etcd(&args.etcd).await,
+    }
+}
+
+async fn start_kiwi(bin: &Path, read_policy: &str) -> System {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut nodes = Vec::new();
     for id in 1..=3u64 {
@@ -303,9 +196,10 @@ fn start_kiwi(bin: &Path, read_policy: &str) -> System {
         });
     }
     for n in &nodes {
-        wait_until("kiwi HTTP", Duration::from_secs(20), || {
+        wait_until("kiwi HTTP", Duration::from_secs(20), || async {
             kiwi_tests::http::get(n.admin_port, "/healthz").is_ok()
-        });
+        })
+        .await;
     }
     let members: Vec<serde_json::Value> = nodes
         .iter()
@@ -326,13 +220,14 @@ fn start_kiwi(bin: &Path, read_policy: &str) -> System {
         nodes,
         _dir: dir,
     };
-    wait_until("a kiwi leader", Duration::from_secs(20), || {
-        sys.leader().is_some()
-    });
+    wait_until("a kiwi leader", Duration::from_secs(20), || async {
+        sys.leader().await.is_some()
+    })
+    .await;
     sys
 }
 
-fn start_etcd(bin: &Path) -> System {
+async fn start_etcd(bin: &Path) -> System {
     let dir = tempfile::tempdir().expect("tempdir");
     let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
     let initial: Vec<String> = ports
@@ -377,9 +272,10 @@ fn start_etcd(bin: &Path) -> System {
         nodes,
         _dir: dir,
     };
-    wait_until("an etcd leader", Duration::from_secs(30), || {
-        sys.leader().is_some()
-    });
+    wait_until("an etcd leader", Duration::from_secs(30), || async {
+        sys.leader().await.is_some()
+    })
+    .await;
     sys
 }
 
@@ -390,140 +286,166 @@ struct LoadResult {
     errors: u64,
 }
 
-/// `clients` threads, each on its own connection to node `client % 3`, for `seconds`.
-/// One async connection of the load generator (requests built exactly as the blocking
-/// clients above build them).
-enum LoadConn {
-    Resp(tokio::io::BufReader<tokio::net::TcpStream>),
-    Etcd(u16, tokio::io::BufReader<tokio::net::TcpStream>),
+/// One connection to a node: RESP to kiwi, HTTP/1.1 keep-alive to etcd's JSON gateway.
+enum Client {
+    Resp(BufReader<TcpStream>),
+    Etcd(u16, BufReader<TcpStream>),
 }
 
-impl LoadConn {
-    async fn connect(system: &str, port: u16) -> std::io::Result<LoadConn> {
-        let s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+impl Client {
+    async fn connect(system: &str, port: u16) -> std::io::Result<Client> {
+        let s = TcpStream::connect(("127.0.0.1", port)).await?;
         s.set_nodelay(true)?;
-        let s = tokio::io::BufReader::new(s);
+        let s = BufReader::new(s);
         Ok(if system == "kiwi" {
-            LoadConn::Resp(s)
+            Client::Resp(s)
         } else {
-            LoadConn::Etcd(port, s)
+            Client::Etcd(port, s)
         })
     }
 
-    async fn request(&mut self, write: bool, key: &str, value: &str) -> std::io::Result<()> {
-        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    async fn put(&mut self, key: &str, value: &str) -> std::io::Result<()> {
         match self {
-            LoadConn::Resp(s) => {
-                let req = if write {
-                    format!(
-                        "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
-                        key.len(),
-                        value.len()
-                    )
-                } else {
-                    format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len())
-                };
-                s.get_mut().write_all(req.as_bytes()).await?;
-                let mut line = String::new();
-                s.read_line(&mut line).await?;
-                match line.as_bytes().first() {
-                    Some(b'-') => Err(std::io::Error::other(line.trim().to_string())),
-                    Some(b'$') => {
-                        let n: i64 = line[1..].trim().parse().unwrap_or(-1);
-                        if n >= 0 {
-                            let mut buf = vec![0; n as usize + 2];
-                            s.read_exact(&mut buf).await?;
-                        }
-                        Ok(())
-                    }
-                    Some(_) => Ok(()),
-                    None => Err(std::io::ErrorKind::UnexpectedEof.into()),
-                }
-            }
-            LoadConn::Etcd(port, s) => {
-                let (path, body) = if write {
-                    (
-                        "/v3/kv/put",
-                        format!(r#"{{"key":"{}","value":"{}"}}"#, b64(key), b64(value)),
-                    )
-                } else {
-                    // Linearizable by default (serializable: false).
-                    ("/v3/kv/range", format!(r#"{{"key":"{}"}}"#, b64(key)))
-                };
-                let req = format!(
-                    "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                s.get_mut().write_all(req.as_bytes()).await?;
-                let mut status = String::new();
-                s.read_line(&mut status).await?;
-                let mut length = 0;
-                loop {
-                    let mut h = String::new();
-                    s.read_line(&mut h).await?;
-                    let h = h.trim_end().to_ascii_lowercase();
-                    if h.is_empty() {
-                        break;
-                    }
-                    if let Some(v) = h.strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut buf = vec![0; length];
-                s.read_exact(&mut buf).await?;
-                if status.contains(" 200 ") {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::other(status.trim().to_string()))
-                }
+            Client::Resp(s) => resp_call(s, &["SET", key, value]).await,
+            Client::Etcd(..) => {
+                let body = format!(r#"{{"key":"{}","value":"{}"}}"#, b64(key), b64(value));
+                self.post("/v3/kv/put", &body).await.map(|_| ())
             }
         }
+    }
+
+    async fn get(&mut self, key: &str) -> std::io::Result<()> {
+        match self {
+            Client::Resp(s) => resp_call(s, &["GET", key]).await,
+            // Linearizable by default (serializable: false).
+            Client::Etcd(..) => {
+                let body = format!(r#"{{"key":"{}"}}"#, b64(key));
+                self.post("/v3/kv/range", &body).await.map(|_| ())
+            }
+        }
+    }
+
+    /// POSTs a JSON body to etcd; returns the response body.
+    async fn post(&mut self, path: &str, body: &str) -> std::io::Result<String> {
+        let Client::Etcd(port, s) = self else {
+            return Err(std::io::Error::other("not an etcd connection"));
+        };
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.get_mut().write_all(req.as_bytes()).await?;
+        let mut status = String::new();
+        s.read_line(&mut status).await?;
+        let mut length = None;
+        let mut chunked = false;
+        loop {
+            let mut h = String::new();
+            s.read_line(&mut h).await?;
+            let h = h.trim_end().to_ascii_lowercase();
+            if h.is_empty() {
+                break;
+            }
+            if let Some(v) = h.strip_prefix("content-length:") {
+                length = v.trim().parse::<usize>().ok();
+            }
+            if h.starts_with("transfer-encoding:") && h.contains("chunked") {
+                chunked = true;
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                let mut size = String::new();
+                s.read_line(&mut size).await?;
+                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; n + 2];
+                s.read_exact(&mut chunk).await?;
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        } else if let Some(n) = length {
+            body.resize(n, 0);
+            s.read_exact(&mut body).await?;
+        }
+        if !status.contains(" 200 ") {
+            return Err(std::io::Error::other(format!(
+                "{}: {}",
+                status.trim(),
+                String::from_utf8_lossy(&body)
+            )));
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+/// Sends one RESP command and reads its reply; an error reply is an error.
+async fn resp_call(s: &mut BufReader<TcpStream>, parts: &[&str]) -> std::io::Result<()> {
+    let mut req = format!("*{}\r\n", parts.len());
+    for p in parts {
+        req.push_str(&format!("${}\r\n{p}\r\n", p.len()));
+    }
+    s.get_mut().write_all(req.as_bytes()).await?;
+    let mut line = String::new();
+    s.read_line(&mut line).await?;
+    match line.as_bytes().first() {
+        Some(b'-') => Err(std::io::Error::other(line.trim().to_string())),
+        Some(b'$') => {
+            let n: i64 = line[1..].trim().parse().unwrap_or(-1);
+            if n >= 0 {
+                let mut buf = vec![0; n as usize + 2];
+                s.read_exact(&mut buf).await?;
+            }
+            Ok(())
+        }
+        Some(_) => Ok(()),
+        None => Err(std::io::ErrorKind::UnexpectedEof.into()),
     }
 }
 
 /// `clients` connections spread over the nodes, one request in flight each, for `seconds`,
 /// all driven from one thread (like redis-benchmark), so the load generator's own CPU use
 /// stays small and the same for both systems.
-fn load(sys: &System, clients: usize, seconds: u64, write: bool) -> LoadResult {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+async fn load(sys: &System, clients: usize, seconds: u64, write: bool) -> LoadResult {
     let ports: Vec<u16> = sys.nodes.iter().map(|n| n.client_port).collect();
     let system = sys.name;
     let errors = Arc::new(AtomicU64::new(0));
-    let mut all: Vec<Duration> = runtime.block_on(async {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-        let value = "v".repeat(64);
-        let tasks: Vec<_> = (0..clients)
-            .map(|c| {
-                let (errors, value) = (errors.clone(), value.clone());
-                let port = ports[c % ports.len()];
-                tokio::spawn(async move {
-                    let mut conn = LoadConn::connect(system, port).await.expect("connect");
-                    let mut latencies = Vec::new();
-                    let mut i = 0u64;
-                    while tokio::time::Instant::now() < deadline {
-                        let key = format!("k{c}-{}", i % 1000);
-                        i += 1;
-                        let t = Instant::now();
-                        match conn.request(write, &key, &value).await {
-                            Ok(()) => latencies.push(t.elapsed()),
-                            Err(_) => {
-                                errors.fetch_add(1, Ordering::Relaxed);
-                            }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    let value = "v".repeat(64);
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (errors, value) = (errors.clone(), value.clone());
+            let port = ports[c % ports.len()];
+            tokio::spawn(async move {
+                let mut conn = Client::connect(system, port).await.expect("connect");
+                let mut latencies = Vec::new();
+                let mut i = 0u64;
+                while tokio::time::Instant::now() < deadline {
+                    let key = format!("k{c}-{}", i % 1000);
+                    i += 1;
+                    let t = Instant::now();
+                    let r = if write {
+                        conn.put(&key, &value).await
+                    } else {
+                        conn.get(&key).await
+                    };
+                    match r {
+                        Ok(()) => latencies.push(t.elapsed()),
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    latencies
-                })
+                }
+                latencies
             })
-            .collect();
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.expect("client task"));
-        }
-        all
-    });
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("client task"));
+    }
     all.sort();
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
@@ -541,21 +463,21 @@ fn load(sys: &System, clients: usize, seconds: u64, write: bool) -> LoadResult {
 /// Kills the leader and returns the time until a write through a survivor succeeds. Requests
 /// time out after 250 ms and are retried on a fresh connection, so a request stuck on the dead
 /// leader does not count against either system.
-fn failover(sys: &mut System) -> Duration {
-    let leader = sys.leader().expect("a leader");
+async fn failover(sys: &mut System) -> Duration {
+    let leader = sys.leader().await.expect("a leader");
     let survivor = (0..sys.nodes.len()).find(|i| *i != leader).unwrap();
     let timeout = Duration::from_millis(250);
-    let mut conn = sys
-        .connect_with_timeout(survivor, timeout)
-        .expect("connect survivor");
+    let mut conn = sys.connect(survivor).await.expect("connect survivor");
     conn.put("failover-warmup", "x")
+        .await
         .expect("write before the kill");
     let start = Instant::now();
     sys.kill(leader);
     let mut i = 0;
     loop {
         i += 1;
-        if conn.put(&format!("failover-{i}"), "x").is_ok() {
+        let put = tokio::time::timeout(timeout, conn.put(&format!("failover-{i}"), "x")).await;
+        if matches!(put, Ok(Ok(()))) {
             return start.elapsed();
         }
         assert!(
@@ -563,8 +485,8 @@ fn failover(sys: &mut System) -> Duration {
             "{}: no write within 60 s",
             sys.name
         );
-        std::thread::sleep(Duration::from_millis(5));
-        if let Ok(c) = sys.connect_with_timeout(survivor, timeout) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if let Ok(Ok(c)) = tokio::time::timeout(timeout, sys.connect(survivor)).await {
             conn = c;
         }
     }
@@ -620,7 +542,10 @@ fn rss_kb(sys: &System) -> u64 {
         .sum()
 }
 
-fn main() {
+// One thread drives everything, the load included (like redis-benchmark), so the load
+// generator's own CPU use stays small and the same for both systems.
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
     let args = parse_args();
     println!(
         "3-node clusters on loopback, {} clients (one request in flight each), {} s per test, 64-byte values, kiwi reads: {}",
@@ -628,15 +553,9 @@ fn main() {
     );
     let mut rows = Vec::new();
     for name in ["kiwi", "etcd"] {
-        let mut sys = match name {
-            "kiwi" => start_kiwi(
-                &args.kiwi.clone().unwrap_or_else(kiwi_tests::kiwi_bin),
-                &args.read_policy,
-            ),
-            _ => start_etcd(&args.etcd),
-        };
+        let mut sys = start(name, &args).await;
         if name == "kiwi" {
-            let leader = sys.leader().expect("a leader");
+            let leader = sys.leader().await.expect("a leader");
             let follower = (0..3).find(|i| *i != leader).unwrap();
             println!("redis-benchmark against the kiwi cluster (50 clients):");
             println!("| via | test | pipeline | ops/s | p50 ms | p99 ms |");
@@ -653,21 +572,15 @@ fn main() {
                 }
             }
         }
-        let put = load(&sys, args.clients, args.seconds, true);
-        let get = load(&sys, args.clients, args.seconds, false);
+        let put = load(&sys, args.clients, args.seconds, true).await;
+        let get = load(&sys, args.clients, args.seconds, false).await;
         let rss = rss_kb(&sys);
         // Failover is noisy (randomized election timeouts): three fresh clusters, the median.
-        let mut fails = vec![failover(&mut sys)];
+        let mut fails = vec![failover(&mut sys).await];
         drop(sys);
         for _ in 0..2 {
-            let mut sys = match name {
-                "kiwi" => start_kiwi(
-                    &args.kiwi.clone().unwrap_or_else(kiwi_tests::kiwi_bin),
-                    &args.read_policy,
-                ),
-                _ => start_etcd(&args.etcd),
-            };
-            fails.push(failover(&mut sys));
+            let mut sys = start(name, &args).await;
+            fails.push(failover(&mut sys).await);
         }
         println!(
             "{name}: leader kill -9 -> first write: {:?} ms",
