@@ -367,14 +367,7 @@ impl Cluster {
             return Ok(0);
         }
         self.add_learner(id, node, timeout, true).await?;
-        match self
-            .raft
-            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
-            .await
-        {
-            Ok(resp) => Ok(resp.log_id.index),
-            Err(e) => Err(write_error_raft(e)),
-        }
+        self.add_voter(id).await
     }
 
     /// Makes exactly `members` the voters (they must be learners or voters already).
@@ -407,6 +400,12 @@ impl Cluster {
                 "node {id} is not a learner; add it first"
             )));
         }
+        self.add_voter(id).await
+    }
+
+    /// Adds this one id to the voters, every other member staying as it is (so concurrent
+    /// promotions do not undo each other).
+    async fn add_voter(&self, id: NodeId) -> Result<u64, ClusterError> {
         match self
             .raft
             .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
