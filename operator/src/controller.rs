@@ -428,12 +428,7 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
                 failure = Some(e);
             }
         }
-        let leader_pod = observed
-            .pods
-            .iter()
-            .filter(|p| p.node.as_ref().is_some_and(|n| n.is_leader))
-            .max_by_key(|p| p.node.as_ref().map(|n| n.term))
-            .map(|p| p.name.as_str());
+        let leader_pod = plan::current_leader(&observed.pods).map(|(p, _)| p.name.as_str());
         label_leader(&pods_api, &pods, leader_pod).await?;
     }
 

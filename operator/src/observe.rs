@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use futures::future::join_all;
 
 use crate::admin::{AdminClient, NodeId, Progress};
-use crate::plan::PodObs;
+use crate::plan::{current_leader, PodObs};
 
 /// Fills in each pod's `node` (left `None` when it does not answer) and returns the follower
 /// progress reported by the leader with the highest term.
@@ -21,12 +21,8 @@ pub async fn probe_nodes(admin: &AdminClient, pods: &mut [PodObs]) -> BTreeMap<N
     for (pod, status) in pods.iter_mut().zip(statuses) {
         pod.node = status;
     }
-    let leader = pods
-        .iter()
-        .filter(|p| p.node.as_ref().is_some_and(|n| n.is_leader))
-        .max_by_key(|p| p.node.as_ref().map(|n| n.term));
-    match leader {
-        Some(p) => admin.replication(&p.admin_addr).await.unwrap_or_default(),
+    match current_leader(pods) {
+        Some((p, _)) => admin.replication(&p.admin_addr).await.unwrap_or_default(),
         None => BTreeMap::new(),
     }
 }

@@ -194,11 +194,22 @@ struct View<'a> {
     pod_of: BTreeMap<NodeId, &'a PodObs>,
 }
 
+/// The pods whose node answered, with what it reported.
+pub fn answering(pods: &[PodObs]) -> impl Iterator<Item = (&PodObs, &NodeStatus)> {
+    pods.iter().filter_map(|p| p.node.as_ref().map(|n| (p, n)))
+}
+
+/// The leader that counts: of the nodes claiming leadership, the one with the highest term
+/// (an old leader may not know yet that it was replaced).
+pub fn current_leader(pods: &[PodObs]) -> Option<(&PodObs, &NodeStatus)> {
+    answering(pods)
+        .filter(|(_, n)| n.is_leader)
+        .max_by_key(|(_, n)| n.term)
+}
+
 impl Observed {
     fn nodes(&self) -> impl Iterator<Item = (&PodObs, &NodeStatus)> {
-        self.pods
-            .iter()
-            .filter_map(|p| p.node.as_ref().map(|n| (p, n)))
+        answering(&self.pods)
     }
 
     fn lag(&self, view: &View, id: NodeId) -> u64 {
@@ -287,11 +298,7 @@ pub fn plan(o: &Observed) -> Step {
         return plan_bootstrap(o, cluster_ids.into_iter().next());
     }
 
-    // The leader with the highest term is the one that counts (an old leader may not know yet).
-    let leader = o
-        .nodes()
-        .filter(|(_, n)| n.is_leader)
-        .max_by_key(|(_, n)| n.term);
+    let leader = current_leader(&o.pods);
     let voters: BTreeSet<NodeId> = match leader {
         Some((_, n)) => n.members.clone(),
         None => o

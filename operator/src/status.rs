@@ -9,7 +9,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::admin::NodeId;
 use crate::crd::{KiwiClusterStatus, LeaderStatus, MemberRole, MemberStatus, OperationKind, Phase};
-use crate::plan::{majority, Action, Memory, Observed, Step};
+use crate::plan::{answering, current_leader, majority, Action, Memory, Observed, Step};
 
 /// Builds the status. `previous` supplies condition transition times.
 pub fn build(
@@ -21,16 +21,8 @@ pub fn build(
     previous: &KiwiClusterStatus,
     now: Timestamp,
 ) -> KiwiClusterStatus {
-    let nodes: Vec<_> = o
-        .pods
-        .iter()
-        .filter_map(|p| p.node.as_ref().map(|n| (p, n)))
-        .collect();
-    let leader = nodes
-        .iter()
-        .filter(|(_, n)| n.is_leader)
-        .max_by_key(|(_, n)| n.term)
-        .copied();
+    let nodes: Vec<_> = answering(&o.pods).collect();
+    let leader = current_leader(&o.pods);
     let members = match leader {
         Some((_, l)) => {
             let ids: BTreeSet<NodeId> = l.members.union(&l.learners).copied().collect();

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kiwi_operator::act;
-use kiwi_operator::admin::{AdminClient, NodeStatus};
+use kiwi_operator::admin::AdminClient;
 use kiwi_operator::crd::KiwiClusterStatus;
 use kiwi_operator::crd::OperationKind;
 use kiwi_operator::observe::probe_nodes;
-use kiwi_operator::plan::{self, Action, Observed, Timestamp};
+use kiwi_operator::plan::{self, Action, Observed, PodObs, Timestamp};
 use kiwi_operator::status;
 use kiwi_tests::pods::ProcessPods;
 
@@ -105,26 +105,22 @@ impl Driver {
         }
     }
 
-    async fn statuses(&self) -> Vec<(u32, NodeStatus)> {
+    /// The pods, each with the `/status` its node answered.
+    async fn probed(&self) -> Vec<PodObs> {
         let (mut pods, _) = self.pods.observe();
         probe_nodes(&self.admin, &mut pods).await;
-        pods.into_iter()
-            .filter_map(|p| p.node.map(|n| (p.ordinal, n)))
-            .collect()
+        pods
     }
 
     /// The voters as the leader reports them, and each pod's node id.
     async fn membership(&self) -> (BTreeSet<u64>, Vec<(u32, u64)>) {
-        let statuses = self.statuses().await;
-        let leader = statuses
-            .iter()
-            .filter(|(_, n)| n.is_leader)
-            .max_by_key(|(_, n)| n.term)
-            .map(|(_, n)| n.clone())
-            .expect("a leader");
+        let pods = self.probed().await;
+        let (_, leader) = plan::current_leader(&pods).expect("a leader");
         (
             leader.members.clone(),
-            statuses.iter().map(|(o, n)| (*o, n.node_id)).collect(),
+            plan::answering(&pods)
+                .map(|(p, n)| (p.ordinal, n.node_id))
+                .collect(),
         )
     }
 
@@ -346,13 +342,8 @@ async fn leader_killed_during_a_shrink() {
         "{:#?}",
         d.status
     );
-    let statuses = d.statuses().await;
-    let (leader_ordinal, _) = statuses
-        .iter()
-        .filter(|(_, n)| n.is_leader)
-        .max_by_key(|(_, n)| n.term)
-        .cloned()
-        .expect("a leader");
+    let pods = d.probed().await;
+    let leader_ordinal = plan::current_leader(&pods).expect("a leader").0.ordinal;
     d.pods.kill9(leader_ordinal);
 
     // The shrink completes on the new leader, with one of the remaining voters down.
