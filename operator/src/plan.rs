@@ -224,6 +224,25 @@ impl Observed {
         view.pod_of.contains_key(&id) && self.lag(view, id) <= self.max_learner_lag
     }
 
+    /// The voters other than `id` that are healthy.
+    fn healthy_others<'v>(
+        &'v self,
+        view: &'v View,
+        id: NodeId,
+    ) -> impl Iterator<Item = NodeId> + 'v {
+        view.voters
+            .iter()
+            .copied()
+            .filter(move |v| *v != id && self.healthy(view, *v))
+    }
+
+    /// Where leadership goes when voter `id` must give it up: the most caught-up healthy
+    /// other voter.
+    fn successor(&self, view: &View, id: NodeId) -> Option<NodeId> {
+        self.healthy_others(view, id)
+            .min_by_key(|v| self.lag(view, *v))
+    }
+
     fn recorded_pod(&self, id: NodeId) -> Option<&str> {
         self.memory
             .members
@@ -566,7 +585,7 @@ fn remove_voter(
             reason: format!("refusing to remove node {id}: it is the last voter"),
         }));
     }
-    let healthy = remaining.iter().filter(|v| o.healthy(view, **v)).count();
+    let healthy = o.healthy_others(view, id).count();
     if healthy < majority(remaining.len()) {
         return Some(Step::wait(format!(
             "refusing to remove node {id}: only {healthy} of the {} remaining voters are healthy",
@@ -574,11 +593,7 @@ fn remove_voter(
         )));
     }
     if id == view.leader.node_id {
-        let to = remaining
-            .iter()
-            .copied()
-            .filter(|v| o.healthy(view, *v))
-            .min_by_key(|v| o.lag(view, *v))?;
+        let to = o.successor(view, id)?;
         return Some(
             Step::new(Action::TransferLeader {
                 leader: view.leader_addr.to_string(),
@@ -713,11 +728,7 @@ fn roll(o: &Observed, view: &View) -> Option<Step> {
     let pod = stale[0];
     let id = pod.node.as_ref()?.node_id;
     if view.voters.len() > 1 {
-        let caught_up_others = view
-            .voters
-            .iter()
-            .filter(|v| **v != id && o.healthy(view, **v))
-            .count();
+        let caught_up_others = o.healthy_others(view, id).count();
         if caught_up_others < majority(view.voters.len()) {
             return Some(Step::wait(format!(
                 "not restarting {}: only {caught_up_others} other voters are caught up",
@@ -725,12 +736,7 @@ fn roll(o: &Observed, view: &View) -> Option<Step> {
             )));
         }
         if id == leader_id {
-            let to = view
-                .voters
-                .iter()
-                .copied()
-                .filter(|v| *v != id && o.healthy(view, *v))
-                .min_by_key(|v| o.lag(view, *v))?;
+            let to = o.successor(view, id)?;
             return Some(Step::new(Action::TransferLeader {
                 leader: view.leader_addr.to_string(),
                 from: id,
