@@ -5,7 +5,7 @@
 //! be readable at the end.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -139,47 +139,79 @@ impl Driver {
     }
 }
 
-/// Writes `key-N` keys through pod 0 (falling back to any pod) until stopped; returns the
+/// A write load: `<prefix>-N` keys through pod 0 (falling back to any pod), recording the
 /// acknowledged ones.
-fn write_load(
-    pods: Arc<ProcessPods>,
+struct WriteLoad {
     stop: Arc<AtomicBool>,
-    prefix: &'static str,
-) -> std::thread::JoinHandle<Vec<String>> {
-    std::thread::spawn(move || {
-        let mut acked = Vec::new();
-        let mut conn: Option<redis::Connection> = None;
-        for i in 0..20_000u32 {
-            if stop.load(Ordering::SeqCst) {
-                break;
-            }
-            let key = format!("{prefix}-{i}");
-            if conn.is_none() {
-                conn = (0..5u32)
-                    .filter(|o| pods.running(*o))
-                    .filter_map(|o| pods.resp_port(o))
-                    .find_map(|port| {
-                        redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                            .ok()?
-                            .get_connection_with_timeout(Duration::from_secs(2))
-                            .ok()
-                    });
-            }
-            let Some(c) = conn.as_mut() else {
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            };
-            let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
-            match redis::cmd("SET").arg(&key).arg(&key).query::<String>(c) {
-                Ok(_) => acked.push(key),
-                Err(_) => {
-                    conn = None;
+    acked: Arc<AtomicUsize>,
+    thread: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl WriteLoad {
+    /// Starts the load; returns once its first write was acknowledged.
+    async fn start(pods: Arc<ProcessPods>, prefix: &'static str) -> WriteLoad {
+        let stop = Arc::new(AtomicBool::new(false));
+        let count = Arc::new(AtomicUsize::new(0));
+        let (stop_flag, counter) = (stop.clone(), count.clone());
+        let thread = std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            let mut conn: Option<redis::Connection> = None;
+            for i in 0..20_000u32 {
+                if stop_flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let key = format!("{prefix}-{i}");
+                if conn.is_none() {
+                    conn = (0..5u32)
+                        .filter(|o| pods.running(*o))
+                        .filter_map(|o| pods.resp_port(o))
+                        .find_map(|port| {
+                            redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                                .ok()?
+                                .get_connection_with_timeout(Duration::from_secs(2))
+                                .ok()
+                        });
+                }
+                let Some(c) = conn.as_mut() else {
                     std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                };
+                let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+                match redis::cmd("SET").arg(&key).arg(&key).query::<String>(c) {
+                    Ok(_) => {
+                        acked.push(key);
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(_) => {
+                        conn = None;
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
                 }
             }
+            acked
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while count.load(Ordering::SeqCst) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the write load acknowledged nothing in 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        WriteLoad {
+            stop,
+            acked: count,
+            thread,
+        }
+    }
+
+    /// Stops the load; returns the acknowledged keys.
+    fn finish(self) -> Vec<String> {
+        self.stop.store(true, Ordering::SeqCst);
+        let acked = self.thread.join().expect("writer thread");
+        assert_eq!(acked.len(), self.acked.load(Ordering::SeqCst));
         acked
-    })
+    }
 }
 
 /// Reads every acknowledged key through a live pod (a linearizable read via the leader).
@@ -249,13 +281,10 @@ async fn grow_one_to_three_to_five_then_shrink_to_three_under_load() {
     d.assert_voters_are_pods(5).await;
     assert_eq!(d.status.cluster_id.as_deref(), Some(cluster_id.as_str()));
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = write_load(d.pods.clone(), stop.clone(), "grow");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let load = WriteLoad::start(d.pods.clone(), "grow").await;
     d.desired = 3;
     d.converge().await;
-    stop.store(true, Ordering::SeqCst);
-    let acked = writer.join().unwrap();
+    let acked = load.finish();
     let voters = d.assert_voters_are_pods(3).await;
     assert_eq!(d.pods.replicas(), 3);
     // Removed nodes are retired and their volumes reclaimed.
@@ -275,9 +304,7 @@ async fn a_wiped_volume_comes_back_as_a_new_node_id() {
     let mut d = Driver::new(3);
     d.converge().await;
     let before = d.assert_voters_are_pods(3).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = write_load(d.pods.clone(), stop.clone(), "wipe");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let load = WriteLoad::start(d.pods.clone(), "wipe").await;
 
     let old_id = d
         .membership()
@@ -290,8 +317,7 @@ async fn a_wiped_volume_comes_back_as_a_new_node_id() {
     d.pods.wipe(2);
     kiwi_tests::pods::wait_http(&d.pods, 2);
     d.converge().await;
-    stop.store(true, Ordering::SeqCst);
-    let acked = writer.join().unwrap();
+    let acked = load.finish();
 
     let after = d.assert_voters_are_pods(3).await;
     let new_id = d
@@ -319,9 +345,7 @@ async fn leader_killed_during_a_shrink() {
     let mut d = Driver::new(5);
     d.converge().await;
     d.assert_voters_are_pods(5).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = write_load(d.pods.clone(), stop.clone(), "shrink");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let load = WriteLoad::start(d.pods.clone(), "shrink").await;
 
     // Start shrinking to 3 and kill the leader as soon as the first member has left.
     d.desired = 3;
@@ -368,8 +392,7 @@ async fn leader_killed_during_a_shrink() {
         kiwi_tests::pods::wait_http(&d.pods, leader_ordinal);
     }
     d.converge().await;
-    stop.store(true, Ordering::SeqCst);
-    let acked = writer.join().unwrap();
+    let acked = load.finish();
     d.assert_voters_are_pods(3).await;
     assert_all_readable(&d.pods, &acked);
 }
@@ -380,15 +403,12 @@ async fn a_new_revision_rolls_followers_first_and_the_leader_last() {
     let mut d = Driver::new(3);
     d.converge().await;
     let voters = d.assert_voters_are_pods(3).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = write_load(d.pods.clone(), stop.clone(), "roll");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let load = WriteLoad::start(d.pods.clone(), "roll").await;
 
     d.pods.set_revision("rev-2");
     let start = d.actions.len();
     d.converge().await;
-    stop.store(true, Ordering::SeqCst);
-    let acked = writer.join().unwrap();
+    let acked = load.finish();
 
     let rolled: Vec<&Action> = d.actions[start..].iter().collect();
     let deleted: Vec<&str> = rolled
