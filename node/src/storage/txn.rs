@@ -5,7 +5,8 @@
 //! effects of the commands before it even though nothing has reached RocksDB yet; the whole group
 //! then commits as one atomic, synced batch (group commit).
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use super::{Cf, Db, Result};
@@ -20,6 +21,12 @@ pub struct Txn<'a> {
     overlay: [Overlay; Cf::ALL.len()],
     /// Pending range deletions `[from, to)`, applied before the overlay at commit.
     range_deletes: Vec<(Cf, Vec<u8>, Vec<u8>)>,
+    /// What RocksDB answered to earlier point reads of this transaction (a writer's only).
+    /// Nothing else writes while the single applier holds a writer, so the answers stay true
+    /// until commit; the overlay and range deletions are consulted first, so they mask them.
+    /// A SET reads its key's meta record several times (type check, NX/XX, old expiry): only
+    /// the first read reaches RocksDB.
+    read_cache: RefCell<[HashMap<Vec<u8>, Option<Vec<u8>>>; Cf::ALL.len()]>,
 }
 
 impl<'a> Txn<'a> {
@@ -30,6 +37,7 @@ impl<'a> Txn<'a> {
             writable: false,
             overlay: Default::default(),
             range_deletes: Vec::new(),
+            read_cache: RefCell::default(),
         }
     }
 
@@ -40,6 +48,7 @@ impl<'a> Txn<'a> {
             writable: true,
             overlay: Default::default(),
             range_deletes: Vec::new(),
+            read_cache: RefCell::default(),
         }
     }
 
@@ -66,10 +75,19 @@ impl<'a> Txn<'a> {
             return Ok(None);
         }
         let handle = self.db.cf(cf)?;
-        let value = match &self.snapshot {
-            Some(snap) => snap.get_pinned_cf_opt(handle, key, rocksdb::ReadOptions::default())?,
-            None => self.db.rocks().get_pinned_cf(handle, key)?,
+        let Some(snap) = &self.snapshot else {
+            if let Some(known) = self.read_cache.borrow()[cf as usize].get(key) {
+                return Ok(known.clone());
+            }
+            let value = self
+                .db
+                .rocks()
+                .get_pinned_cf(handle, key)?
+                .map(|v| v.to_vec());
+            self.read_cache.borrow_mut()[cf as usize].insert(key.to_vec(), value.clone());
+            return Ok(value);
         };
+        let value = snap.get_pinned_cf_opt(handle, key, rocksdb::ReadOptions::default())?;
         Ok(value.map(|v| v.to_vec()))
     }
 
