@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use keys::{KeyType, Meta};
-pub use txn::Txn;
+pub use txn::{ReadCache, Txn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -159,6 +159,19 @@ impl Db {
     /// creates these, so reads need no snapshot: nothing else writes meanwhile.
     pub fn writer(&self) -> Txn<'_> {
         Txn::writer(self)
+    }
+
+    /// A writer that starts from the answers a previous [`Db::commit_carrying`] returned.
+    pub fn writer_carrying(&self, known: ReadCache) -> Txn<'_> {
+        Txn::writer_carrying(self, known)
+    }
+
+    /// Commits like [`Db::commit`] (unsynced), and returns what RocksDB now answers for the
+    /// keys the transaction read or wrote, for the next writer.
+    pub fn commit_carrying(&self, txn: Txn<'_>) -> Result<ReadCache> {
+        let (batch, answers) = txn.into_batch_and_answers()?;
+        self.rocks.write(batch)?;
+        Ok(answers)
     }
 
     /// Writes a transaction's changes atomically; with `sync` the WAL is on disk on return.

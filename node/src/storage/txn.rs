@@ -13,6 +13,17 @@ use super::{Cf, Db, Result};
 
 type Overlay = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// Point-read answers per column family (`None`: the key is absent).
+pub type ReadCache = [HashMap<Vec<u8>, Option<Vec<u8>>>; Cf::ALL.len()];
+
+/// The families whose cached answers outlive a transaction (see [`Txn::writer_carrying`]):
+/// every command reads its key's meta record and the sys counters, while member families
+/// would fill the cache with elements read once.
+const CARRIED: [Cf; 2] = [Cf::Meta, Cf::Sys];
+
+/// Past this many carried answers the cache starts over, which bounds its memory.
+const CARRIED_MAX_ENTRIES: usize = 250_000;
+
 pub struct Txn<'a> {
     db: &'a Db,
     snapshot: Option<rocksdb::SnapshotWithThreadMode<'a, rocksdb::DB>>,
@@ -26,7 +37,7 @@ pub struct Txn<'a> {
     /// until commit; the overlay and range deletions are consulted first, so they mask them.
     /// A SET reads its key's meta record several times (type check, NX/XX, old expiry): only
     /// the first read reaches RocksDB.
-    read_cache: RefCell<[HashMap<Vec<u8>, Option<Vec<u8>>>; Cf::ALL.len()]>,
+    read_cache: RefCell<ReadCache>,
 }
 
 impl<'a> Txn<'a> {
@@ -42,13 +53,20 @@ impl<'a> Txn<'a> {
     }
 
     pub(super) fn writer(db: &'a Db) -> Txn<'a> {
+        Txn::writer_carrying(db, ReadCache::default())
+    }
+
+    /// A writer that starts from answers an earlier writer left (see [`Db::commit_carrying`]).
+    /// They are still RocksDB's answers as long as nothing but writers changed the database
+    /// since: the state machine, the only writer, drops them when a snapshot replaces its data.
+    pub(super) fn writer_carrying(db: &'a Db, known: ReadCache) -> Txn<'a> {
         Txn {
             db,
             snapshot: None,
             writable: true,
             overlay: Default::default(),
             range_deletes: Vec::new(),
-            read_cache: RefCell::default(),
+            read_cache: RefCell::new(known),
         }
     }
 
@@ -155,7 +173,32 @@ impl<'a> Txn<'a> {
         })
     }
 
+    /// The write batch, and what RocksDB will answer for the carried families once the batch
+    /// is written: the answers read so far, updated with this transaction's writes.
+    pub(super) fn into_batch_and_answers(self) -> Result<(rocksdb::WriteBatch, ReadCache)> {
+        let batch = self.batch()?;
+        let mut answers = self.read_cache.into_inner();
+        let mut overlay = self.overlay;
+        for (i, cache) in answers.iter_mut().enumerate() {
+            let cf = Cf::ALL[i];
+            let range_deleted = self.range_deletes.iter().any(|(c, _, _)| *c == cf);
+            if !CARRIED.contains(&cf) || range_deleted {
+                cache.clear();
+                continue;
+            }
+            cache.extend(std::mem::take(&mut overlay[i]));
+        }
+        if answers.iter().map(HashMap::len).sum::<usize>() > CARRIED_MAX_ENTRIES {
+            answers = ReadCache::default();
+        }
+        Ok((batch, answers))
+    }
+
     pub(super) fn into_batch(self) -> Result<rocksdb::WriteBatch> {
+        self.batch()
+    }
+
+    fn batch(&self) -> Result<rocksdb::WriteBatch> {
         let mut batch = rocksdb::WriteBatch::default();
         for (cf, from, to) in &self.range_deletes {
             batch.delete_range_cf(self.db.cf(*cf)?, from, to);
@@ -269,6 +312,44 @@ mod tests {
             db.reader().get(Cf::Meta, b"a").unwrap(),
             Some(b"1".to_vec())
         );
+    }
+
+    #[test]
+    fn carried_answers_match_what_rocksdb_answers_after_commit() {
+        let (_dir, db) = open();
+        let mut txn = db.writer();
+        txn.put(Cf::Meta, b"a".to_vec(), b"1".to_vec());
+        txn.put(Cf::Hash, b"h".to_vec(), b"x".to_vec());
+        assert_eq!(txn.get(Cf::Meta, b"b").unwrap(), None);
+        let known = db.commit_carrying(txn).unwrap();
+        assert_eq!(
+            known[Cf::Meta as usize].get(&b"a"[..]),
+            Some(&Some(b"1".to_vec()))
+        );
+        assert_eq!(known[Cf::Meta as usize].get(&b"b"[..]), Some(&None));
+        assert!(
+            known[Cf::Hash as usize].is_empty(),
+            "member families are not carried"
+        );
+
+        let mut txn = db.writer_carrying(known);
+        assert_eq!(txn.get(Cf::Meta, b"a").unwrap(), Some(b"1".to_vec()));
+        txn.delete(Cf::Meta, b"a".to_vec());
+        txn.put(Cf::Meta, b"b".to_vec(), b"2".to_vec());
+        let known = db.commit_carrying(txn).unwrap();
+        let reader = db.reader();
+        for key in [&b"a"[..], b"b"] {
+            assert_eq!(
+                known[Cf::Meta as usize].get(key).cloned().flatten(),
+                reader.get(Cf::Meta, key).unwrap()
+            );
+        }
+
+        // A range deletion (FLUSHALL) forgets the family rather than track what it removed.
+        let mut txn = db.writer_carrying(known);
+        txn.delete_range(Cf::Meta, Vec::new(), vec![0xff]);
+        let known = db.commit_carrying(txn).unwrap();
+        assert!(known[Cf::Meta as usize].is_empty());
     }
 
     #[test]
