@@ -274,7 +274,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, std::io::Error> {
-        if let Some(committed) = self.unsaved_committed().clone() {
+        if let Some(committed) = *self.unsaved_committed() {
             return Ok(committed);
         }
         Ok(self.state_get::<Option<LogId>>(COMMITTED)?.flatten())
