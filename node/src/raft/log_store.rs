@@ -177,15 +177,11 @@ impl LogStore {
         }
     }
 
-    fn state_put<T: serde::Serialize>(
-        &self,
-        key: &[u8],
-        value: &T,
-        sync: bool,
-    ) -> std::io::Result<()> {
+    /// Writes a Raft state record, synced: on disk when this returns.
+    fn state_put_synced<T: serde::Serialize>(&self, key: &[u8], value: &T) -> std::io::Result<()> {
         let cf = self.db.cf(Cf::RaftState).map_err(io_err)?;
         let mut wo = rocksdb::WriteOptions::default();
-        wo.set_sync(sync);
+        wo.set_sync(true);
         self.db
             .rocks()
             .put_cf_opt(cf, key, encode(value)?, &wo)
@@ -263,7 +259,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), std::io::Error> {
         // A vote must be on disk before it is answered, or a restart could vote twice in a term.
-        self.state_put(VOTE, vote, true)
+        self.state_put_synced(VOTE, vote)
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), std::io::Error> {

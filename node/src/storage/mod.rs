@@ -176,7 +176,7 @@ impl Db {
 
     /// Writes a transaction's changes atomically; with `sync` the WAL is on disk on return.
     pub fn commit(&self, txn: Txn<'_>, sync: bool) -> Result<()> {
-        let batch = txn.into_batch()?;
+        let batch = txn.batch()?;
         let mut wo = rocksdb::WriteOptions::default();
         wo.set_sync(sync);
         self.rocks.write_opt(batch, &wo)?;

@@ -194,11 +194,8 @@ impl<'a> Txn<'a> {
         Ok((batch, answers))
     }
 
-    pub(super) fn into_batch(self) -> Result<rocksdb::WriteBatch> {
-        self.batch()
-    }
-
-    fn batch(&self) -> Result<rocksdb::WriteBatch> {
+    /// The transaction's changes as one RocksDB write batch.
+    pub(super) fn batch(&self) -> Result<rocksdb::WriteBatch> {
         let mut batch = rocksdb::WriteBatch::default();
         for (cf, from, to) in &self.range_deletes {
             batch.delete_range_cf(self.db.cf(*cf)?, from, to);
