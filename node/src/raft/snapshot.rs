@@ -203,34 +203,47 @@ fn read_meta_from_checkpoint(dir: &Path) -> std::io::Result<SnapshotMeta> {
 }
 
 /// Copies the snapshot's families into the live database, replacing their contents, in bounded
-/// batches (a large snapshot is never held in memory), then syncs.
+/// batches (a large snapshot is never held in memory), then syncs. Readers wait meanwhile: none
+/// sees a half-installed snapshot.
 fn copy_into(db: &Db, dir: &Path) -> std::io::Result<()> {
-    const BATCH_BYTES: usize = 4 << 20;
     let cp = open_checkpoint(dir)?;
-    for cf in SNAPSHOT_CFS {
-        let live = db.cf(cf).map_err(io_err)?;
-        let mut clear = rocksdb::WriteBatch::default();
-        clear.delete_range_cf(live, Vec::<u8>::new(), vec![0xffu8; 32]);
-        db.rocks().write(clear).map_err(io_err)?;
-        let src = cp
-            .cf_handle(cf.name())
-            .ok_or_else(|| io_err(format!("checkpoint lacks {}", cf.name())))?;
-        let mut iter = cp.raw_iterator_cf(src);
-        iter.seek_to_first();
-        let mut batch = rocksdb::WriteBatch::default();
-        while let (Some(k), Some(v)) = (iter.key(), iter.value()) {
-            batch.put_cf(live, k, v);
-            if batch.size_in_bytes() >= BATCH_BYTES {
-                db.rocks()
-                    .write(std::mem::take(&mut batch))
-                    .map_err(io_err)?;
-            }
-            iter.next();
+    let handles = SNAPSHOT_CFS
+        .iter()
+        .map(|cf| Ok((*cf, db.cf(*cf).map_err(io_err)?)))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    db.replace_all(|rocks| {
+        for (cf, live) in handles {
+            copy_family(rocks, &cp, cf, live)?;
         }
-        iter.status().map_err(io_err)?;
-        db.rocks().write(batch).map_err(io_err)?;
+        rocks.flush_wal(true).map_err(io_err)
+    })
+}
+
+fn copy_family(
+    rocks: &rocksdb::DB,
+    cp: &rocksdb::DB,
+    cf: Cf,
+    live: &rocksdb::ColumnFamily,
+) -> std::io::Result<()> {
+    const BATCH_BYTES: usize = 4 << 20;
+    let mut clear = rocksdb::WriteBatch::default();
+    clear.delete_range_cf(live, Vec::<u8>::new(), vec![0xffu8; 32]);
+    rocks.write(clear).map_err(io_err)?;
+    let src = cp
+        .cf_handle(cf.name())
+        .ok_or_else(|| io_err(format!("checkpoint lacks {}", cf.name())))?;
+    let mut iter = cp.raw_iterator_cf(src);
+    iter.seek_to_first();
+    let mut batch = rocksdb::WriteBatch::default();
+    while let (Some(k), Some(v)) = (iter.key(), iter.value()) {
+        batch.put_cf(live, k, v);
+        if batch.size_in_bytes() >= BATCH_BYTES {
+            rocks.write(std::mem::take(&mut batch)).map_err(io_err)?;
+        }
+        iter.next();
     }
-    db.rocks().flush_wal(true).map_err(io_err)
+    iter.status().map_err(io_err)?;
+    rocks.write(batch).map_err(io_err)
 }
 
 /// The files of a snapshot directory, relative names and sizes, for streaming.

@@ -14,17 +14,13 @@ use super::snapshot::{SnapshotDir, SnapshotStore, APPLIED_KEY, CLUSTER_ID_KEY, M
 use super::{decode, encode, io_err, LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::engine;
 use crate::resp::Reply;
-use crate::storage::{Cf, Db, ReadCache};
+use crate::storage::{Cf, Db};
 
 pub struct StateMachine {
     db: Arc<Db>,
     snapshots: Arc<SnapshotStore>,
     /// The index of the last applied entry, for readers waiting on a read index.
     applied: watch::Sender<u64>,
-    /// What the last apply read and wrote of the meta and sys families, so the next one does
-    /// not look the same keys up in RocksDB again (a SET reads its key's meta record first).
-    /// Only this state machine writes those families; installing a snapshot drops it.
-    known: ReadCache,
 }
 
 impl StateMachine {
@@ -35,7 +31,6 @@ impl StateMachine {
             db,
             snapshots,
             applied,
-            known: ReadCache::default(),
         };
         let index = sm.read_applied()?.0.map(|l| l.index).unwrap_or(0);
         sm.applied.send_replace(index);
@@ -74,15 +69,12 @@ pub fn cluster_id_of(m: &openraft::Membership<super::NodeId, super::KiwiNode>) -
     format!("{hash:016x}")
 }
 
-/// Applies a group of entries in one transaction; returns each entry's reply. `known` is what
-/// the previous apply left of RocksDB's answers, and is replaced by what this one leaves (or
-/// emptied if it fails).
+/// Applies a group of entries in one transaction; returns each entry's reply.
 fn apply_entries(
     db: &Db,
     entries: &[openraft::type_config::alias::EntryOf<TypeConfig>],
-    known: &mut ReadCache,
 ) -> std::io::Result<Vec<Reply>> {
-    let mut txn = db.writer_carrying(std::mem::take(known));
+    let mut txn = db.writer();
     let mut replies = Vec::with_capacity(entries.len());
     let mut membership = None;
     for entry in entries {
@@ -112,7 +104,7 @@ fn apply_entries(
         txn.put(Cf::Sys, MEMBERSHIP_KEY.to_vec(), encode(&m)?);
     }
     // Unsynced: the log is durable, and anything lost here is re-applied from it on restart.
-    *known = db.commit_carrying(txn).map_err(io_err)?;
+    db.commit(txn, false).map_err(io_err)?;
     Ok(replies)
 }
 
@@ -140,7 +132,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // takes microseconds, and handing it to a blocking thread and back cost two thread
         // switches per batch (a fifth of single-node write throughput). A slow command blocks
         // applying either way, as it blocks Redis.
-        let replies = apply_entries(&self.db, &entries, &mut self.known)?;
+        let replies = apply_entries(&self.db, &entries)?;
         drop(entries);
         self.applied.send_replace(last_index);
         for (responder, reply) in responders.into_iter().zip(replies) {
@@ -163,7 +155,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         meta: &SnapshotMeta,
         snapshot: SnapshotDir,
     ) -> Result<(), std::io::Error> {
-        self.known = ReadCache::default();
         let db = self.db.clone();
         let store = self.snapshots.clone();
         let meta_owned = meta.clone();

@@ -14,7 +14,7 @@ pub fn client_line(c: &ClientInfo) -> String {
         c.name,
         c.connected_at.elapsed().as_secs(),
         c.db,
-        if c.last_command.is_empty() { "NULL" } else { &c.last_command },
+        if c.last_command.is_empty() { "NULL" } else { c.last_command },
         c.resp
     )
 }

@@ -26,7 +26,7 @@ pub struct ClientInfo {
     pub name: String,
     pub db: u8,
     pub connected_at: Instant,
-    pub last_command: String,
+    pub last_command: &'static str,
     pub resp: u8,
 }
 

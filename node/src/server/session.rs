@@ -92,6 +92,7 @@ pub struct Session {
     /// so it covers the remaining reads of the batch too (they were invoked before it).
     barrier_covers_batch: bool,
     forward: Option<Forward>,
+    last_command: &'static str,
 }
 
 impl Session {
@@ -106,7 +107,7 @@ impl Session {
                 name: String::new(),
                 db: 0,
                 connected_at: Instant::now(),
-                last_command: String::new(),
+                last_command: "",
                 resp: 2,
             },
         );
@@ -124,6 +125,7 @@ impl Session {
             readonly: false,
             barrier_covers_batch: false,
             forward: None,
+            last_command: "",
         }
     }
 
@@ -215,7 +217,11 @@ impl Session {
                 return Step::Continue;
             }
         };
-        self.update_info(|i| i.last_command = spec.name.to_string());
+        if self.last_command != spec.name {
+            // CLIENT LIST shows it; the shared table is only locked when it changes.
+            self.last_command = spec.name;
+            self.update_info(|i| i.last_command = spec.name);
+        }
         if !self.authenticated && !spec.has(flags::NOAUTH) {
             self.push_reply(&noauth());
             return Step::Continue;

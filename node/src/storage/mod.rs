@@ -8,15 +8,17 @@
 //! - `sys`: node bookkeeping (versions, key counts, last applied mutation).
 //! - `raft_log`, `raft_state`: reserved for the Raft log and vote.
 
+pub mod answers;
 pub mod keys;
 pub mod keyspace;
 pub mod txn;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
+use answers::AnswerCache;
 pub use keys::{KeyType, Meta};
-pub use txn::{ReadCache, Txn};
+pub use txn::Txn;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -88,7 +90,8 @@ impl Cf {
 /// RocksDB tuning from the config file.
 #[derive(Debug, Clone)]
 pub struct StorageOptions {
-    /// Total memory budget (`memory`): half goes to the block cache, a quarter to write buffers.
+    /// Total memory budget (`memory`): half goes to the block cache, a quarter to write buffers,
+    /// a sixteenth to the cache of meta records ([`AnswerCache`]).
     pub memory: u64,
     pub max_background_jobs: i32,
     pub max_write_buffer_number: i32,
@@ -107,8 +110,16 @@ impl Default for StorageOptions {
 }
 
 /// One RocksDB instance holding every column family of a node.
+///
+/// Data changes only by [`Db::commit`] (the state machine's applier, the only writer) and
+/// [`Db::replace_all`] (installing a snapshot). Both hold the commit gate exclusively, readers
+/// hold it shared: a reader sees no commit land in the middle of its command, which makes its
+/// reads consistent without a RocksDB snapshot, and lets the [`AnswerCache`] be updated in step
+/// with RocksDB.
 pub struct Db {
     rocks: rocksdb::DB,
+    commit_gate: RwLock<()>,
+    answers: AnswerCache,
 }
 
 impl Db {
@@ -133,7 +144,11 @@ impl Db {
             .iter()
             .map(|cf| rocksdb::ColumnFamilyDescriptor::new(cf.name(), cf_opts.clone()));
         let rocks = rocksdb::DB::open_cf_descriptors(&db_opts, path, descriptors)?;
-        let db = Db { rocks };
+        let db = Db {
+            rocks,
+            commit_gate: RwLock::new(()),
+            answers: AnswerCache::new((opts.memory / 16) as usize),
+        };
         for cf in Cf::ALL {
             db.cf(cf)?;
         }
@@ -150,37 +165,51 @@ impl Db {
         &self.rocks
     }
 
-    /// A transaction that reads a consistent snapshot and may not write.
+    /// A transaction that may not write, and sees one state of the database: it holds the
+    /// commit gate shared until dropped, so it must not live across an await (it is `!Send`)
+    /// nor be held by a thread that commits.
     pub fn reader(&self) -> Txn<'_> {
         Txn::reader(self)
     }
 
     /// A transaction whose writes are buffered until [`Db::commit`]. Only the single applier
-    /// creates these, so reads need no snapshot: nothing else writes meanwhile.
+    /// creates these: nothing else writes meanwhile, so reads need no snapshot.
     pub fn writer(&self) -> Txn<'_> {
         Txn::writer(self)
     }
 
-    /// A writer that starts from the answers a previous [`Db::commit_carrying`] returned.
-    pub fn writer_carrying(&self, known: ReadCache) -> Txn<'_> {
-        Txn::writer_carrying(self, known)
+    fn shared_gate(&self) -> RwLockReadGuard<'_, ()> {
+        // The gate guards no data of its own: a panic elsewhere cannot leave it inconsistent.
+        self.commit_gate.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Commits like [`Db::commit`] (unsynced), and returns what RocksDB now answers for the
-    /// keys the transaction read or wrote, for the next writer.
-    pub fn commit_carrying(&self, txn: Txn<'_>) -> Result<ReadCache> {
-        let (batch, answers) = txn.into_batch_and_answers()?;
-        self.rocks.write(batch)?;
-        Ok(answers)
+    pub(crate) fn answers(&self) -> &AnswerCache {
+        &self.answers
     }
 
     /// Writes a transaction's changes atomically; with `sync` the WAL is on disk on return.
     pub fn commit(&self, txn: Txn<'_>, sync: bool) -> Result<()> {
-        let batch = txn.batch()?;
+        let changes = txn.into_changes()?;
         let mut wo = rocksdb::WriteOptions::default();
         wo.set_sync(sync);
-        self.rocks.write_opt(batch, &wo)?;
+        let _gate = self.commit_gate.write().unwrap_or_else(|e| e.into_inner());
+        self.rocks.write_opt(changes.batch, &wo)?;
+        for cf in changes.forgotten {
+            self.answers.forget(cf);
+        }
+        for (cf, key, value) in changes.written {
+            self.answers.remember(cf, &key, value.as_deref());
+        }
         Ok(())
+    }
+
+    /// Runs `replace` with every reader and commit shut out, then forgets every cached answer:
+    /// for installing a snapshot, which rewrites the data outside any transaction.
+    pub fn replace_all<T>(&self, replace: impl FnOnce(&rocksdb::DB) -> T) -> T {
+        let _gate = self.commit_gate.write().unwrap_or_else(|e| e.into_inner());
+        let outcome = replace(&self.rocks);
+        self.answers.clear();
+        outcome
     }
 
     /// Approximate on-disk size of live data, for INFO.

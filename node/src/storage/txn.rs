@@ -3,40 +3,48 @@
 //!
 //! The applier runs every command of a group of mutations in one `Txn`, so a command sees the
 //! effects of the commands before it even though nothing has reached RocksDB yet; the whole group
-//! then commits as one atomic, synced batch (group commit).
+//! then commits as one atomic batch.
+//!
+//! Point reads of the `meta` and `sys` families go through the database's [`AnswerCache`] before
+//! RocksDB.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
+use std::sync::RwLockReadGuard;
 
+use super::answers::AnswerCache;
 use super::{Cf, Db, Result};
 
 type Overlay = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
 /// Point-read answers per column family (`None`: the key is absent).
-pub type ReadCache = [HashMap<Vec<u8>, Option<Vec<u8>>>; Cf::ALL.len()];
+type ReadCache = [HashMap<Vec<u8>, Option<Vec<u8>>>; Cf::ALL.len()];
 
-/// The families whose cached answers outlive a transaction (see [`Txn::writer_carrying`]):
-/// every command reads its key's meta record and the sys counters, while member families
-/// would fill the cache with elements read once.
-const CARRIED: [Cf; 2] = [Cf::Meta, Cf::Sys];
-
-/// Past this many carried answers the cache starts over, which bounds its memory.
-const CARRIED_MAX_ENTRIES: usize = 250_000;
+/// What a commit changes: the batch, and what it does to the cached families.
+pub(super) struct Changes {
+    pub batch: rocksdb::WriteBatch,
+    /// Cached families the transaction range-deleted from: forgotten whole.
+    pub forgotten: Vec<Cf>,
+    /// The transaction's point writes in cached families: RocksDB's answers once the batch is in.
+    pub written: Vec<(Cf, Vec<u8>, Option<Vec<u8>>)>,
+}
 
 pub struct Txn<'a> {
     db: &'a Db,
-    snapshot: Option<rocksdb::SnapshotWithThreadMode<'a, rocksdb::DB>>,
+    /// A reader holds the commit gate shared for its whole life: no commit lands meanwhile, so
+    /// all its reads (points and scans) see one state, as under a RocksDB snapshot, without
+    /// the cost of taking one.
+    _gate: Option<RwLockReadGuard<'a, ()>>,
     writable: bool,
     /// Pending writes per column family: `Some` is a put, `None` a delete.
     overlay: [Overlay; Cf::ALL.len()],
     /// Pending range deletions `[from, to)`, applied before the overlay at commit.
     range_deletes: Vec<(Cf, Vec<u8>, Vec<u8>)>,
-    /// What RocksDB answered to earlier point reads of this transaction (a writer's only).
-    /// Nothing else writes while the single applier holds a writer, so the answers stay true
-    /// until commit; the overlay and range deletions are consulted first, so they mask them.
-    /// A SET reads its key's meta record several times (type check, NX/XX, old expiry): only
-    /// the first read reaches RocksDB.
+    /// What RocksDB answered to earlier point reads of this transaction in the member families
+    /// (a writer's only; the cached families have the shared cache). Nothing else commits while
+    /// the single applier holds a writer, so the answers stay true until its commit; the overlay
+    /// and range deletions are consulted first, so they mask them.
     read_cache: RefCell<ReadCache>,
 }
 
@@ -44,7 +52,7 @@ impl<'a> Txn<'a> {
     pub(super) fn reader(db: &'a Db) -> Txn<'a> {
         Txn {
             db,
-            snapshot: Some(db.rocks().snapshot()),
+            _gate: Some(db.shared_gate()),
             writable: false,
             overlay: Default::default(),
             range_deletes: Vec::new(),
@@ -53,20 +61,13 @@ impl<'a> Txn<'a> {
     }
 
     pub(super) fn writer(db: &'a Db) -> Txn<'a> {
-        Txn::writer_carrying(db, ReadCache::default())
-    }
-
-    /// A writer that starts from answers an earlier writer left (see [`Db::commit_carrying`]).
-    /// They are still RocksDB's answers as long as nothing but writers changed the database
-    /// since: the state machine, the only writer, drops them when a snapshot replaces its data.
-    pub(super) fn writer_carrying(db: &'a Db, known: ReadCache) -> Txn<'a> {
         Txn {
             db,
-            snapshot: None,
+            _gate: None,
             writable: true,
             overlay: Default::default(),
             range_deletes: Vec::new(),
-            read_cache: RefCell::new(known),
+            read_cache: RefCell::default(),
         }
     }
 
@@ -85,6 +86,15 @@ impl<'a> Txn<'a> {
             .any(|(c, from, to)| *c == cf && key >= from.as_slice() && key < to.as_slice())
     }
 
+    fn rocks_get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let handle = self.db.cf(cf)?;
+        Ok(self
+            .db
+            .rocks()
+            .get_pinned_cf(handle, key)?
+            .map(|v| v.to_vec()))
+    }
+
     pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
         if let Some(pending) = self.overlay[cf as usize].get(key) {
             return Ok(pending.clone());
@@ -92,21 +102,26 @@ impl<'a> Txn<'a> {
         if self.range_deleted(cf, key) {
             return Ok(None);
         }
-        let handle = self.db.cf(cf)?;
-        let Some(snap) = &self.snapshot else {
-            if let Some(known) = self.read_cache.borrow()[cf as usize].get(key) {
-                return Ok(known.clone());
+        if AnswerCache::caches(cf) {
+            // A reader holds the gate and a writer is the committer: the answer read here is
+            // RocksDB's until the next commit, which updates the cache itself.
+            let answers = self.db.answers();
+            if let Some(known) = answers.get(cf, key) {
+                return Ok(known);
             }
-            let value = self
-                .db
-                .rocks()
-                .get_pinned_cf(handle, key)?
-                .map(|v| v.to_vec());
-            self.read_cache.borrow_mut()[cf as usize].insert(key.to_vec(), value.clone());
+            let value = self.rocks_get(cf, key)?;
+            answers.remember(cf, key, value.as_deref());
             return Ok(value);
-        };
-        let value = snap.get_pinned_cf_opt(handle, key, rocksdb::ReadOptions::default())?;
-        Ok(value.map(|v| v.to_vec()))
+        }
+        if !self.writable {
+            return self.rocks_get(cf, key);
+        }
+        if let Some(known) = self.read_cache.borrow()[cf as usize].get(key) {
+            return Ok(known.clone());
+        }
+        let value = self.rocks_get(cf, key)?;
+        self.read_cache.borrow_mut()[cf as usize].insert(key.to_vec(), value.clone());
+        Ok(value)
     }
 
     pub fn put(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) {
@@ -142,10 +157,7 @@ impl<'a> Txn<'a> {
         let mut opts = rocksdb::ReadOptions::default();
         opts.set_iterate_lower_bound(from.to_vec());
         opts.set_iterate_upper_bound(to.to_vec());
-        let mut iter = match &self.snapshot {
-            Some(snap) => snap.raw_iterator_cf_opt(handle, opts),
-            None => self.db.rocks().raw_iterator_cf_opt(handle, opts),
-        };
+        let mut iter = self.db.rocks().raw_iterator_cf_opt(handle, opts);
         if reverse {
             iter.seek_to_last();
         } else {
@@ -173,25 +185,26 @@ impl<'a> Txn<'a> {
         })
     }
 
-    /// The write batch, and what RocksDB will answer for the carried families once the batch
-    /// is written: the answers read so far, updated with this transaction's writes.
-    pub(super) fn into_batch_and_answers(self) -> Result<(rocksdb::WriteBatch, ReadCache)> {
+    /// The transaction's changes, for [`Db::commit`].
+    pub(super) fn into_changes(self) -> Result<Changes> {
         let batch = self.batch()?;
-        let mut answers = self.read_cache.into_inner();
-        let mut overlay = self.overlay;
-        for (i, cache) in answers.iter_mut().enumerate() {
+        let mut forgotten = Vec::new();
+        let mut written = Vec::new();
+        for (i, overlay) in self.overlay.into_iter().enumerate() {
             let cf = Cf::ALL[i];
-            let range_deleted = self.range_deletes.iter().any(|(c, _, _)| *c == cf);
-            if !CARRIED.contains(&cf) || range_deleted {
-                cache.clear();
+            if !AnswerCache::caches(cf) {
                 continue;
             }
-            cache.extend(std::mem::take(&mut overlay[i]));
+            if self.range_deletes.iter().any(|(c, _, _)| *c == cf) {
+                forgotten.push(cf);
+            }
+            written.extend(overlay.into_iter().map(|(k, v)| (cf, k, v)));
         }
-        if answers.iter().map(HashMap::len).sum::<usize>() > CARRIED_MAX_ENTRIES {
-            answers = ReadCache::default();
-        }
-        Ok((batch, answers))
+        Ok(Changes {
+            batch,
+            forgotten,
+            written,
+        })
     }
 
     /// The transaction's changes as one RocksDB write batch.
@@ -311,42 +324,88 @@ mod tests {
         );
     }
 
+    /// What the cache holds for `key` is what RocksDB holds, after every kind of commit.
+    fn assert_cache_agrees(db: &Db, cf: Cf, key: &[u8]) {
+        let stored = db
+            .rocks()
+            .get_cf(db.cf(cf).unwrap(), key)
+            .unwrap()
+            .map(|v| v.to_vec());
+        if let Some(known) = db.answers().get(cf, key) {
+            assert_eq!(known, stored, "cached answer for {key:?}");
+        }
+        assert_eq!(db.reader().get(cf, key).unwrap(), stored);
+    }
+
     #[test]
-    fn carried_answers_match_what_rocksdb_answers_after_commit() {
+    fn cached_answers_follow_commits() {
         let (_dir, db) = open();
         let mut txn = db.writer();
         txn.put(Cf::Meta, b"a".to_vec(), b"1".to_vec());
         txn.put(Cf::Hash, b"h".to_vec(), b"x".to_vec());
         assert_eq!(txn.get(Cf::Meta, b"b").unwrap(), None);
-        let known = db.commit_carrying(txn).unwrap();
+        db.commit(txn, false).unwrap();
+        assert_eq!(db.answers().get(Cf::Meta, b"a"), Some(Some(b"1".to_vec())));
         assert_eq!(
-            known[Cf::Meta as usize].get(&b"a"[..]),
-            Some(&Some(b"1".to_vec()))
+            db.answers().get(Cf::Meta, b"b"),
+            Some(None),
+            "absence is remembered"
         );
-        assert_eq!(known[Cf::Meta as usize].get(&b"b"[..]), Some(&None));
-        assert!(
-            known[Cf::Hash as usize].is_empty(),
-            "member families are not carried"
-        );
+        assert_eq!(db.answers().get(Cf::Hash, b"h"), None);
 
-        let mut txn = db.writer_carrying(known);
+        let mut txn = db.writer();
         assert_eq!(txn.get(Cf::Meta, b"a").unwrap(), Some(b"1".to_vec()));
         txn.delete(Cf::Meta, b"a".to_vec());
         txn.put(Cf::Meta, b"b".to_vec(), b"2".to_vec());
-        let known = db.commit_carrying(txn).unwrap();
-        let reader = db.reader();
+        db.commit(txn, false).unwrap();
         for key in [&b"a"[..], b"b"] {
-            assert_eq!(
-                known[Cf::Meta as usize].get(key).cloned().flatten(),
-                reader.get(Cf::Meta, key).unwrap()
-            );
+            assert_cache_agrees(&db, Cf::Meta, key);
         }
 
         // A range deletion (FLUSHALL) forgets the family rather than track what it removed.
-        let mut txn = db.writer_carrying(known);
+        let mut txn = db.writer();
         txn.delete_range(Cf::Meta, Vec::new(), vec![0xff]);
-        let known = db.commit_carrying(txn).unwrap();
-        assert!(known[Cf::Meta as usize].is_empty());
+        db.commit(txn, false).unwrap();
+        assert_eq!(db.answers().get(Cf::Meta, b"b"), None);
+        assert_cache_agrees(&db, Cf::Meta, b"b");
+
+        // Installing a snapshot replaces data behind the transactions' back: all is forgotten.
+        db.reader().get(Cf::Sys, b"s").unwrap();
+        assert_eq!(db.answers().get(Cf::Sys, b"s"), Some(None));
+        db.replace_all(|rocks| rocks.put_cf(db.cf(Cf::Sys).unwrap(), b"s", b"new"))
+            .unwrap();
+        assert_cache_agrees(&db, Cf::Sys, b"s");
+    }
+
+    #[test]
+    fn a_reader_sees_no_commit_land_during_its_life() {
+        let (_dir, db) = open();
+        let mut txn = db.writer();
+        txn.put(Cf::Meta, b"x".to_vec(), b"1".to_vec());
+        txn.put(Cf::Meta, b"y".to_vec(), b"1".to_vec());
+        db.commit(txn, false).unwrap();
+        let (reader_has_read, go) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let txn = db.reader();
+                let x = txn.get(Cf::Meta, b"x").unwrap();
+                reader_has_read.send(()).unwrap();
+                // The commit below is waiting for this reader now (or will be): y is unchanged.
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                (x, txn.get(Cf::Meta, b"y").unwrap())
+            });
+            go.recv().unwrap();
+            let mut txn = db.writer();
+            txn.put(Cf::Meta, b"x".to_vec(), b"2".to_vec());
+            txn.put(Cf::Meta, b"y".to_vec(), b"2".to_vec());
+            db.commit(txn, false).unwrap();
+            let (x, y) = reader.join().unwrap();
+            assert_eq!(x, y, "one reader saw both sides of a commit");
+        });
+        assert_eq!(
+            db.reader().get(Cf::Meta, b"y").unwrap(),
+            Some(b"2".to_vec())
+        );
     }
 
     #[test]
