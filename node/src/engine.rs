@@ -49,6 +49,17 @@ impl Mutation {
         }
     }
 
+    /// The client commands the mutation carries, in order.
+    pub fn into_commands(self) -> Vec<Vec<Bytes>> {
+        self.ops
+            .into_iter()
+            .filter_map(|op| match op {
+                Op::Command { argv, .. } => Some(argv),
+                Op::ExpireKeys { .. } => None,
+            })
+            .collect()
+    }
+
     pub fn transaction(ops: Vec<Op>) -> Mutation {
         Mutation {
             now_ms: now_ms(),

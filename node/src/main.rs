@@ -6,6 +6,11 @@ use clap::{Arg, ArgAction, Command};
 use kiwi::config::{Config, KEYS};
 use kiwi::node::Node;
 
+// A request allocates a few small buffers at every step (arguments, the log entry, the write
+// batch, the reply); glibc's malloc was an eighth of a write's CPU, mimalloc takes half that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn cli() -> Command {
     let mut cmd = Command::new("kiwi")
         .version(env!("CARGO_PKG_VERSION"))

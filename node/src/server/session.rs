@@ -239,8 +239,7 @@ impl Session {
         match spec.kind {
             Kind::Data(_) if spec.is_write() => {
                 let db = self.db;
-                self.write(Mutation::single(db, argv.clone()), vec![argv])
-                    .await;
+                self.write(Mutation::single(db, argv), None).await;
                 Step::Continue
             }
             Kind::Data(_) => {
@@ -258,8 +257,9 @@ impl Session {
 
     /// Sends a write the way the cluster wants it: proposed here on the leader, forwarded to
     /// the leader (or redirected with -MOVED) on a follower, refused when there is no leader.
-    /// `requests` are the client's original commands, for forwarding.
-    async fn write(&mut self, mutation: Mutation, requests: Vec<Vec<Bytes>>) {
+    /// `requests` are the client's original commands, for forwarding; `None` stands for the
+    /// mutation's own single command (so the common case copies nothing).
+    async fn write(&mut self, mutation: Mutation, requests: Option<Vec<Vec<Bytes>>>) {
         let cluster = self.state.cluster.clone();
         let leader = if cluster.is_leader() {
             Some((cluster.id, cluster.me.clone()))
@@ -277,6 +277,7 @@ impl Session {
                 Err(e) => self.push_reply(&outcome_reply(Err(e))),
             }
         } else if self.state.config().raft_follower_forward {
+            let requests = requests.unwrap_or_else(|| mutation.into_commands());
             self.forward(&leader.resp_addr, requests).await;
         } else {
             self.push_reply(&Reply::Error(format!("MOVED 0 {}", leader.resp_addr)));
@@ -519,7 +520,7 @@ impl Session {
         requests.push(vec![Bytes::from_static(b"EXEC")]);
         // Forwarded, the block runs from the database MULTI started in (its SELECTs travel
         // with it); afterwards the session is in the database the block ended in.
-        self.write(Mutation::transaction(ops), requests).await;
+        self.write(Mutation::transaction(ops), Some(requests)).await;
         if self.db != self.multi_db {
             if let Some(fwd) = self.forward.as_mut() {
                 // The block's SELECTs ran on the forwarding connection too: re-SELECT next time.
