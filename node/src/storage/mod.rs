@@ -112,10 +112,9 @@ impl Default for StorageOptions {
 /// One RocksDB instance holding every column family of a node.
 ///
 /// Data changes only by [`Db::commit`] (the state machine's applier, the only writer) and
-/// [`Db::replace_all`] (installing a snapshot). Both hold the commit gate exclusively, readers
-/// hold it shared: a reader sees no commit land in the middle of its command, which makes its
-/// reads consistent without a RocksDB snapshot, and lets the [`AnswerCache`] be updated in step
-/// with RocksDB.
+/// [`Db::replace_all`] (installing a snapshot). Both hold the commit gate exclusively, and a
+/// reader holds it shared until it moves to a RocksDB snapshot: no commit lands while a reader
+/// reads without one, and the [`AnswerCache`] is updated in step with RocksDB.
 pub struct Db {
     rocks: rocksdb::DB,
     commit_gate: RwLock<()>,
@@ -165,8 +164,8 @@ impl Db {
         &self.rocks
     }
 
-    /// A transaction that may not write, and sees one state of the database: it holds the
-    /// commit gate shared until dropped, so it must not live across an await (it is `!Send`)
+    /// A transaction that may not write, and sees one state of the database. It may hold the
+    /// commit gate shared (see [`Txn`]), so it must not live across an await (it is `!Send`)
     /// nor be held by a thread that commits.
     pub fn reader(&self) -> Txn<'_> {
         Txn::reader(self)

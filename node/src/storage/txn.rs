@@ -5,8 +5,10 @@
 //! effects of the commands before it even though nothing has reached RocksDB yet; the whole group
 //! then commits as one atomic batch.
 //!
-//! Point reads of the `meta` and `sys` families go through the database's [`AnswerCache`] before
-//! RocksDB.
+//! A reader sees one state of the database: it starts out holding the commit gate (see
+//! [`Db`]) and reads RocksDB and the [`AnswerCache`] directly, and moves to a RocksDB snapshot of
+//! that same state on its first scan or after a few dozen point reads, so that a long command
+//! never holds commits off. A GET costs no snapshot.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -30,12 +32,28 @@ pub(super) struct Changes {
     pub written: Vec<(Cf, Vec<u8>, Option<Vec<u8>>)>,
 }
 
+/// A reader's point reads before it trades the commit gate for a RocksDB snapshot.
+const GATED_READS: usize = 32;
+
+/// How a transaction sees one state of the database.
+enum View<'a> {
+    /// A reader holding the commit gate shared: no commit lands meanwhile, so RocksDB and the
+    /// answer cache are read directly, with no snapshot to take. It holds commits off, so a
+    /// reader stays here only for a few point reads.
+    Gated {
+        _gate: RwLockReadGuard<'a, ()>,
+        reads: usize,
+    },
+    /// A reader's RocksDB snapshot, taken while it still held the gate (so it shows what the
+    /// gated reads saw), for scans and long commands: those must not hold commits off.
+    Snapshot(rocksdb::SnapshotWithThreadMode<'a, rocksdb::DB>),
+    /// The applier's writer: the only committer, so it reads RocksDB directly.
+    Writer,
+}
+
 pub struct Txn<'a> {
     db: &'a Db,
-    /// A reader holds the commit gate shared for its whole life: no commit lands meanwhile, so
-    /// all its reads (points and scans) see one state, as under a RocksDB snapshot, without
-    /// the cost of taking one.
-    _gate: Option<RwLockReadGuard<'a, ()>>,
+    view: RefCell<View<'a>>,
     writable: bool,
     /// Pending writes per column family: `Some` is a put, `None` a delete.
     overlay: [Overlay; Cf::ALL.len()],
@@ -52,7 +70,10 @@ impl<'a> Txn<'a> {
     pub(super) fn reader(db: &'a Db) -> Txn<'a> {
         Txn {
             db,
-            _gate: Some(db.shared_gate()),
+            view: RefCell::new(View::Gated {
+                _gate: db.shared_gate(),
+                reads: 0,
+            }),
             writable: false,
             overlay: Default::default(),
             range_deletes: Vec::new(),
@@ -63,7 +84,7 @@ impl<'a> Txn<'a> {
     pub(super) fn writer(db: &'a Db) -> Txn<'a> {
         Txn {
             db,
-            _gate: None,
+            view: RefCell::new(View::Writer),
             writable: true,
             overlay: Default::default(),
             range_deletes: Vec::new(),
@@ -95,6 +116,46 @@ impl<'a> Txn<'a> {
             .map(|v| v.to_vec()))
     }
 
+    /// Counts a reader's point read; false once it has moved to a snapshot.
+    fn gated_read(&self) -> bool {
+        if let View::Gated { reads, .. } = &mut *self.view.borrow_mut() {
+            *reads += 1;
+            if *reads <= GATED_READS {
+                return true;
+            }
+        }
+        self.settle();
+        false
+    }
+
+    /// Trades a reader's gate for a RocksDB snapshot of the same state.
+    fn settle(&self) {
+        let mut view = self.view.borrow_mut();
+        if matches!(*view, View::Gated { .. }) {
+            // Taken before the old view (and its gate) is dropped.
+            *view = View::Snapshot(self.db.rocks().snapshot());
+        }
+    }
+
+    /// Read options for a reader's iterators and snapshot reads.
+    fn snapshot_options(&self) -> rocksdb::ReadOptions {
+        let mut opts = rocksdb::ReadOptions::default();
+        if let View::Snapshot(snap) = &*self.view.borrow() {
+            // The snapshot lives as long as this transaction, which every iterator borrows.
+            opts.set_snapshot(snap);
+        }
+        opts
+    }
+
+    fn snapshot_get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let handle = self.db.cf(cf)?;
+        Ok(self
+            .db
+            .rocks()
+            .get_pinned_cf_opt(handle, key, &self.snapshot_options())?
+            .map(|v| v.to_vec()))
+    }
+
     pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
         if let Some(pending) = self.overlay[cf as usize].get(key) {
             return Ok(pending.clone());
@@ -102,9 +163,12 @@ impl<'a> Txn<'a> {
         if self.range_deleted(cf, key) {
             return Ok(None);
         }
+        if !self.writable && !self.gated_read() {
+            return self.snapshot_get(cf, key);
+        }
         if AnswerCache::caches(cf) {
-            // A reader holds the gate and a writer is the committer: the answer read here is
-            // RocksDB's until the next commit, which updates the cache itself.
+            // A gated reader or the committer: the answer read here is RocksDB's until the next
+            // commit, which updates the cache itself.
             let answers = self.db.answers();
             if let Some(known) = answers.get(cf, key) {
                 return Ok(known);
@@ -154,7 +218,8 @@ impl<'a> Txn<'a> {
     /// Iterates `[from, to)` in key order (or reverse), merging pending writes over RocksDB.
     pub fn scan(&self, cf: Cf, from: &[u8], to: &[u8], reverse: bool) -> Result<Scan<'_>> {
         let handle = self.db.cf(cf)?;
-        let mut opts = rocksdb::ReadOptions::default();
+        self.settle();
+        let mut opts = self.snapshot_options();
         opts.set_iterate_lower_bound(from.to_vec());
         opts.set_iterate_upper_bound(to.to_vec());
         let mut iter = self.db.rocks().raw_iterator_cf_opt(handle, opts);
@@ -297,6 +362,7 @@ impl Iterator for Scan<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::GATED_READS;
     use super::*;
     use crate::storage::{Db, StorageOptions};
 
@@ -406,6 +472,54 @@ mod tests {
             db.reader().get(Cf::Meta, b"y").unwrap(),
             Some(b"2".to_vec())
         );
+    }
+
+    #[test]
+    fn a_scanning_reader_keeps_its_state_without_holding_commits_off() {
+        let (_dir, db) = open();
+        let mut txn = db.writer();
+        for k in [b"x", b"y"] {
+            txn.put(Cf::Meta, k.to_vec(), b"1".to_vec());
+            txn.put(Cf::Set, k.to_vec(), Vec::new());
+        }
+        db.commit(txn, false).unwrap();
+        let reader = db.reader();
+        assert_eq!(reader.get(Cf::Meta, b"x").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(reader.scan(Cf::Set, b"", b"z", false).unwrap().count(), 2);
+        std::thread::scope(|s| {
+            let (committed, done) = std::sync::mpsc::channel();
+            let db = &db;
+            s.spawn(move || {
+                let mut txn = db.writer();
+                txn.put(Cf::Meta, b"y".to_vec(), b"2".to_vec());
+                txn.delete(Cf::Set, b"y".to_vec());
+                db.commit(txn, false).unwrap();
+                committed.send(()).unwrap();
+            });
+            done.recv_timeout(std::time::Duration::from_secs(10))
+                .expect("a commit waited for a reader that had moved to a snapshot");
+        });
+        assert_eq!(reader.get(Cf::Meta, b"y").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(reader.scan(Cf::Set, b"", b"z", false).unwrap().count(), 2);
+        drop(reader);
+        assert_eq!(
+            db.reader().get(Cf::Meta, b"y").unwrap(),
+            Some(b"2".to_vec())
+        );
+    }
+
+    #[test]
+    fn a_reader_with_many_point_reads_moves_to_a_snapshot() {
+        let (_dir, db) = open();
+        let reader = db.reader();
+        for i in 0..=GATED_READS {
+            reader.get(Cf::Meta, &i.to_be_bytes()).unwrap();
+        }
+        let mut txn = db.writer();
+        txn.put(Cf::Meta, b"k".to_vec(), b"v".to_vec());
+        // Would wait forever on this thread if the reader still held the gate.
+        db.commit(txn, false).unwrap();
+        assert_eq!(reader.get(Cf::Meta, b"k").unwrap(), None);
     }
 
     #[test]
