@@ -33,7 +33,9 @@ const READ_CHUNK: usize = 16 * 1024;
 /// for) also clears the socket's readiness, so the next call waits for the next event instead
 /// of first issuing a read that fails with EAGAIN: one system call fewer per request, about a
 /// tenth of what a GET costs. Clearing cannot lose a wakeup: tokio clears only if no readiness
-/// event arrived since the read began, and data arriving later raises a new one.
+/// event arrived since the read began, and data arriving later raises a new one. (A short read
+/// with bytes left is possible only at TCP urgent data, which no Redis client sends; such a
+/// connection waits for its next bytes.)
 async fn read_some(socket: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
     loop {
         socket.readable().await?;

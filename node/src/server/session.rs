@@ -370,6 +370,12 @@ impl Session {
             }
             self.barrier_covers_batch = true;
         }
+        if self.state.db.replacing() {
+            self.push_reply(&Reply::Error(
+                "LOADING Kiwi is installing a snapshot from the leader".into(),
+            ));
+            return;
+        }
         let reply = self.execute_local(spec, &argv);
         self.push_reply(&reply);
     }

@@ -14,6 +14,7 @@ pub mod keyspace;
 pub mod txn;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use answers::AnswerCache;
@@ -113,11 +114,14 @@ impl Default for StorageOptions {
 ///
 /// Data changes only by [`Db::commit`] (the state machine's applier, the only writer) and
 /// [`Db::replace_all`] (installing a snapshot). Both hold the commit gate exclusively, and a
-/// reader holds it shared until it moves to a RocksDB snapshot: no commit lands while a reader
-/// reads without one, and the [`AnswerCache`] is updated in step with RocksDB.
+/// reader holds it shared until it moves to a RocksDB snapshot (a reader that finds the gate
+/// taken starts with a snapshot): no commit lands while a reader reads without one, and the
+/// [`AnswerCache`] is updated in step with RocksDB.
 pub struct Db {
     rocks: rocksdb::DB,
     commit_gate: RwLock<()>,
+    /// A snapshot is being installed: readers would wait for all of it (see [`Db::replacing`]).
+    replacing: AtomicBool,
     answers: AnswerCache,
 }
 
@@ -146,6 +150,7 @@ impl Db {
         let db = Db {
             rocks,
             commit_gate: RwLock::new(()),
+            replacing: AtomicBool::new(false),
             answers: AnswerCache::new((opts.memory / 16) as usize),
         };
         for cf in Cf::ALL {
@@ -177,9 +182,16 @@ impl Db {
         Txn::writer(self)
     }
 
-    fn shared_gate(&self) -> RwLockReadGuard<'_, ()> {
-        // The gate guards no data of its own: a panic elsewhere cannot leave it inconsistent.
-        self.commit_gate.read().unwrap_or_else(|e| e.into_inner())
+    /// The commit gate, shared, if no commit holds or awaits it. Readers never wait for it:
+    /// they run on the async runtime's few threads, and a commit stalled in RocksDB or a
+    /// snapshot install would stall every one of them.
+    fn try_shared_gate(&self) -> Option<RwLockReadGuard<'_, ()>> {
+        match self.commit_gate.try_read() {
+            Ok(gate) => Some(gate),
+            // The gate guards no data of its own: a panic elsewhere cannot leave it inconsistent.
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     pub(crate) fn answers(&self) -> &AnswerCache {
@@ -205,10 +217,27 @@ impl Db {
     /// Runs `replace` with every reader and commit shut out, then forgets every cached answer:
     /// for installing a snapshot, which rewrites the data outside any transaction.
     pub fn replace_all<T>(&self, replace: impl FnOnce(&rocksdb::DB) -> T) -> T {
+        /// Lowers the flag however `replace` ends, panics included.
+        struct Replacing<'a>(&'a AtomicBool);
+        impl Drop for Replacing<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::SeqCst);
+            }
+        }
+        self.replacing.store(true, Ordering::SeqCst);
+        let _flag = Replacing(&self.replacing);
         let _gate = self.commit_gate.write().unwrap_or_else(|e| e.into_inner());
-        let outcome = replace(&self.rocks);
+        // Cleared first: nothing refills it meanwhile (readers fall back to snapshots, which
+        // bypass it), so even a `replace` that panics halfway leaves no stale answer behind.
         self.answers.clear();
-        outcome
+        replace(&self.rocks)
+    }
+
+    /// Whether a snapshot install is under way. A reader started now would block its thread
+    /// until the install ends (seconds for a big snapshot), so client reads are refused instead,
+    /// as Redis refuses them while it loads its dataset.
+    pub fn replacing(&self) -> bool {
+        self.replacing.load(Ordering::SeqCst)
     }
 
     /// Approximate on-disk size of live data, for INFO.

@@ -70,9 +70,13 @@ impl<'a> Txn<'a> {
     pub(super) fn reader(db: &'a Db) -> Txn<'a> {
         Txn {
             db,
-            view: RefCell::new(View::Gated {
-                _gate: db.shared_gate(),
-                reads: 0,
+            view: RefCell::new(match db.try_shared_gate() {
+                Some(gate) => View::Gated {
+                    _gate: gate,
+                    reads: 0,
+                },
+                // A commit holds or awaits the gate: waiting would block this thread.
+                None => View::Snapshot(db.rocks().snapshot()),
             }),
             writable: false,
             overlay: Default::default(),
@@ -362,8 +366,8 @@ impl Iterator for Scan<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::GATED_READS;
     use super::*;
+    use super::{View, GATED_READS};
     use crate::storage::{Db, StorageOptions};
 
     fn open() -> (tempfile::TempDir, std::sync::Arc<Db>) {
@@ -438,8 +442,12 @@ mod tests {
         // Installing a snapshot replaces data behind the transactions' back: all is forgotten.
         db.reader().get(Cf::Sys, b"s").unwrap();
         assert_eq!(db.answers().get(Cf::Sys, b"s"), Some(None));
-        db.replace_all(|rocks| rocks.put_cf(db.cf(Cf::Sys).unwrap(), b"s", b"new"))
-            .unwrap();
+        db.replace_all(|rocks| {
+            assert!(db.replacing(), "client reads are refused meanwhile");
+            rocks.put_cf(db.cf(Cf::Sys).unwrap(), b"s", b"new")
+        })
+        .unwrap();
+        assert!(!db.replacing());
         assert_cache_agrees(&db, Cf::Sys, b"s");
     }
 
@@ -506,6 +514,23 @@ mod tests {
             db.reader().get(Cf::Meta, b"y").unwrap(),
             Some(b"2".to_vec())
         );
+    }
+
+    #[test]
+    fn a_reader_never_waits_for_a_commit() {
+        let (_dir, db) = open();
+        let mut txn = db.writer();
+        txn.put(Cf::Meta, b"k".to_vec(), b"v".to_vec());
+        db.commit(txn, false).unwrap();
+        // A commit (or a snapshot install) holding the gate: on this thread, a reader that
+        // waited for it would wait forever.
+        let gate = db.commit_gate.write().unwrap();
+        let reader = db.reader();
+        assert_eq!(reader.get(Cf::Meta, b"k").unwrap(), Some(b"v".to_vec()));
+        assert!(matches!(*reader.view.borrow(), View::Snapshot(_)));
+        drop(reader);
+        drop(gate);
+        assert!(matches!(*db.reader().view.borrow(), View::Gated { .. }));
     }
 
     #[test]
