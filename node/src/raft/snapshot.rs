@@ -203,8 +203,8 @@ fn read_meta_from_checkpoint(dir: &Path) -> std::io::Result<SnapshotMeta> {
 }
 
 /// Copies the snapshot's families into the live database, replacing their contents, in bounded
-/// batches (a large snapshot is never held in memory), then syncs. Readers wait meanwhile: none
-/// sees a half-installed snapshot.
+/// batches (a large snapshot is never held in memory), then syncs. Commits wait meanwhile, and
+/// client reads are refused (see [`Db::replacing`]).
 fn copy_into(db: &Db, dir: &Path) -> std::io::Result<()> {
     let cp = open_checkpoint(dir)?;
     let handles = SNAPSHOT_CFS

@@ -120,7 +120,7 @@ impl Default for StorageOptions {
 pub struct Db {
     rocks: rocksdb::DB,
     commit_gate: RwLock<()>,
-    /// A snapshot is being installed: readers would wait for all of it (see [`Db::replacing`]).
+    /// A snapshot is being installed (see [`Db::replacing`]).
     replacing: AtomicBool,
     answers: AnswerCache,
 }
@@ -221,7 +221,7 @@ impl Db {
         Ok(())
     }
 
-    /// Runs `replace` with every reader and commit shut out, then forgets every cached answer:
+    /// Runs `replace` with commits and gated readers shut out and the cached answers forgotten:
     /// for installing a snapshot, which rewrites the data outside any transaction.
     pub fn replace_all<T>(&self, replace: impl FnOnce(&rocksdb::DB) -> T) -> T {
         /// Lowers the flag however `replace` ends, panics included.
@@ -240,9 +240,9 @@ impl Db {
         replace(&self.rocks)
     }
 
-    /// Whether a snapshot install is under way. A reader started now would block its thread
-    /// until the install ends (seconds for a big snapshot), so client reads are refused instead,
-    /// as Redis refuses them while it loads its dataset.
+    /// Whether a snapshot install is under way. A reader started now would read a snapshot of
+    /// the half-installed data, so client reads are refused instead, as Redis refuses them
+    /// while it loads its dataset.
     pub fn replacing(&self) -> bool {
         self.replacing.load(Ordering::SeqCst)
     }

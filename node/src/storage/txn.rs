@@ -111,15 +111,6 @@ impl<'a> Txn<'a> {
             .any(|(c, from, to)| *c == cf && key >= from.as_slice() && key < to.as_slice())
     }
 
-    fn rocks_get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let handle = self.db.cf(cf)?;
-        Ok(self
-            .db
-            .rocks()
-            .get_pinned_cf(handle, key)?
-            .map(|v| v.to_vec()))
-    }
-
     /// Counts a reader's point read; false once it has moved to a snapshot.
     fn gated_read(&self) -> bool {
         if let View::Gated { reads, .. } = &mut *self.view.borrow_mut() {
@@ -141,7 +132,7 @@ impl<'a> Txn<'a> {
         }
     }
 
-    /// Read options for a reader's iterators and snapshot reads.
+    /// Read options for this transaction's view: a reader's snapshot once it has one.
     fn snapshot_options(&self) -> rocksdb::ReadOptions {
         let mut opts = rocksdb::ReadOptions::default();
         if let View::Snapshot(snap) = &*self.view.borrow() {
@@ -151,7 +142,8 @@ impl<'a> Txn<'a> {
         opts
     }
 
-    fn snapshot_get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    /// A point read from RocksDB, in this transaction's view.
+    fn rocks_get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let handle = self.db.cf(cf)?;
         Ok(self
             .db
@@ -168,7 +160,7 @@ impl<'a> Txn<'a> {
             return Ok(None);
         }
         if !self.writable && !self.gated_read() {
-            return self.snapshot_get(cf, key);
+            return self.rocks_get(cf, key);
         }
         if AnswerCache::caches(cf) {
             // A gated reader or the committer: the answer read here is RocksDB's until the next
@@ -277,7 +269,7 @@ impl<'a> Txn<'a> {
     }
 
     /// The transaction's changes as one RocksDB write batch.
-    pub(super) fn batch(&self) -> Result<rocksdb::WriteBatch> {
+    fn batch(&self) -> Result<rocksdb::WriteBatch> {
         let mut batch = rocksdb::WriteBatch::default();
         for (cf, from, to) in &self.range_deletes {
             batch.delete_range_cf(self.db.cf(*cf)?, from, to);
