@@ -59,21 +59,31 @@ redis-server --port "$P_AOF" --save "" --appendonly yes --appendfsync always --d
 "$KIWI" --port "$P_KIWI" --db-path "$WORK/kiwi/data" --raft-addr "127.0.0.1:$P_KIWI_RAFT" --log-dir "$WORK/kiwi" & PIDS+=($!)
 wait_ready "$P_REDIS"; wait_ready "$P_AOF"; wait_ready "$P_KIWI"
 
-run() { # port pipeline -> csv lines "TEST,rps,p50,p99"
-    redis-benchmark -p "$1" -c "$CLIENTS" -n "$REQUESTS" -P "$2" -r 100000 -t "$TESTS" --csv 2>/dev/null \
-        | tail -n +2 | tr -d '"' | awk -F, '{print $1","$2","$5","$7}'
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# One test at a time, so each gets the server's CPU time it used: on a small machine the load
+# generator shares the cores, and CPU per request says what throughput alone cannot.
+run() { # pid port pipeline -> csv lines "TEST,rps,p50,p99,server CPU us/op"
+    local t before after
+    for t in ${TESTS//,/ }; do
+        before=$(cpu_ticks "$1")
+        redis-benchmark -p "$2" -c "$CLIENTS" -n "$REQUESTS" -P "$3" -r 100000 -t "$t" --csv 2>/dev/null \
+            | tail -n +2 | tr -d '"' | awk -F, '{printf "%s,%s,%s,%s", $1, $2, $5, $7}'
+        after=$(cpu_ticks "$1")
+        awk -v d=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$REQUESTS" \
+            'BEGIN {printf ",%.1f\n", d / hz * 1e6 / n}'
+    done
 }
 
-printf "clients=%s requests=%s (ops/s; latency p50/p99 ms)\n" "$CLIENTS" "$REQUESTS"
+printf "clients=%s requests=%s (ops/s; latency p50/p99 ms; server CPU time per request in us)\n" "$CLIENTS" "$REQUESTS"
 for P in 1 16; do
-    run "$P_REDIS" "$P" > "$WORK/r.csv"
-    run "$P_AOF" "$P" > "$WORK/a.csv"
-    run "$P_KIWI" "$P" > "$WORK/k.csv"
+    run "${PIDS[0]}" "$P_REDIS" "$P" > "$WORK/r.csv"
+    run "${PIDS[1]}" "$P_AOF" "$P" > "$WORK/a.csv"
+    run "${PIDS[2]}" "$P_KIWI" "$P" > "$WORK/k.csv"
     echo
     echo "pipeline -P $P"
-    printf "%-8s %12s %12s %12s %9s %11s %14s\n" test redis redis-aof kiwi "kiwi/redis" "kiwi/aof" "kiwi p50/p99"
+    printf "%-8s %12s %12s %12s %9s %9s %14s %18s\n" test redis redis-aof kiwi "kiwi/redis" "kiwi/aof" "kiwi p50/p99" "CPU redis/aof/kiwi"
     join -t, <(sort "$WORK/r.csv") <(sort "$WORK/a.csv") | join -t, - <(sort "$WORK/k.csv") \
-        | awk -F, '{printf "%-8s %12.0f %12.0f %12.0f %9.2fx %10.2fx %7s/%s\n", $1, $2, $5, $8, $8/$2, $8/$5, $9, $10}'
+        | awk -F, '{printf "%-8s %12.0f %12.0f %12.0f %9.2fx %8.2fx %7s/%s %6s/%s/%s\n", $1, $2, $6, $10, $10/$2, $10/$6, $11, $12, $5, $9, $13}'
 done
 echo
 echo "memory (RSS after the run): redis $(ps -o rss= -p "${PIDS[0]}") KiB, redis-aof $(ps -o rss= -p "${PIDS[1]}") KiB, kiwi $(ps -o rss= -p "${PIDS[2]}") KiB"
