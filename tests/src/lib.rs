@@ -98,10 +98,29 @@ impl KiwiServer {
 
     /// Starts a server with extra command-line flags, e.g. `&["--requirepass", "secret"]`.
     pub fn start_with(flags: &[&str]) -> KiwiServer {
-        let (flavor, bin) = match std::env::var_os("KIWI_TESTS_REDIS") {
-            Some(path) => (Flavor::Redis, PathBuf::from(path)),
-            None => (Flavor::Kiwi, kiwi_bin()),
-        };
+        match std::env::var_os("KIWI_TESTS_REDIS") {
+            Some(path) => KiwiServer::launch(Flavor::Redis, PathBuf::from(path), flags),
+            None => KiwiServer::launch(Flavor::Kiwi, kiwi_bin(), flags),
+        }
+    }
+
+    /// Starts a real `redis-server` (from `PATH`, or `REDIS_SERVER`), to compare Kiwi with.
+    /// `scripts/setup.sh` installs it; a missing one fails the test rather than skipping it.
+    pub fn start_reference_redis() -> KiwiServer {
+        let bin = std::env::var_os("REDIS_SERVER")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("PATH").and_then(|paths| {
+                    std::env::split_paths(&paths)
+                        .map(|dir| dir.join("redis-server"))
+                        .find(|p| p.is_file())
+                })
+            })
+            .expect("redis-server is not installed (scripts/setup.sh installs it)");
+        KiwiServer::launch(Flavor::Redis, bin, &[])
+    }
+
+    fn launch(flavor: Flavor, bin: PathBuf, flags: &[&str]) -> KiwiServer {
         let dir = tempfile::Builder::new()
             .prefix("kiwi-test-")
             .tempdir()

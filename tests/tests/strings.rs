@@ -211,6 +211,14 @@ fn incrbyfloat() {
     assert_eq!(c.run("SET s abc"), ok());
     assert_eq!(c.run("INCRBYFLOAT s 1"), err(NOT_FLOAT));
     assert_eq!(c.run("INCRBYFLOAT f"), wrong_arity("incrbyfloat"));
+    // Redis adds in x87 long double and prints 17 decimals: not what an f64 sum prints.
+    assert_eq!(c.run("SET f 997"), ok());
+    assert_eq!(c.run("INCRBYFLOAT f 0.1"), bulk("997.09999999999999998"));
+    assert_eq!(c.run("SET f 1e308"), ok());
+    assert_eq!(c.run("INCRBYFLOAT f 1e308").text().len(), 309);
+    // The key's type is checked before the increment is read.
+    assert_eq!(c.run("RPUSH list a"), int(1));
+    assert_eq!(c.run("INCRBYFLOAT list abc"), err(WRONGTYPE));
 }
 
 #[test]

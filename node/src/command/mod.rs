@@ -12,6 +12,7 @@ pub mod cursor;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod long_double;
 pub mod server;
 pub mod sets;
 pub mod strings;

@@ -2,8 +2,9 @@
 
 use bytes::Bytes;
 
-use super::args::{parse_f64, parse_i64};
+use super::args::parse_i64;
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::long_double::{sum_text, LongDouble, Parsed};
 use super::{Args, CmdError, CmdResult, CommandSpec, Ctx, Kind};
 use crate::resp::Reply;
 use crate::storage::{KeyType, Meta};
@@ -334,28 +335,16 @@ fn decrby(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     incr_by(ctx, args.get(1)?, -delta)
 }
 
-/// Formats an INCRBYFLOAT result: fixed notation, shortest digits, no trailing zeros.
-pub fn format_incr_float(v: f64) -> String {
-    let s = format!("{v}");
-    if s == "-0" {
-        "0".into()
-    } else {
-        s
-    }
-}
-
 fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let delta = args.float(2)?;
+    // Redis checks the key's type and current value before it reads the increment.
     let current = match string_meta(ctx, key)? {
-        Some(m) => parse_f64(&m.value).map_err(|_| CmdError::NotFloat)?,
-        None => 0.0,
+        Some(m) => LongDouble::parse(&m.value).ok_or(CmdError::NotFloat)?,
+        None => Parsed::Finite(LongDouble::ZERO),
     };
-    let next = current + delta;
-    if !next.is_finite() {
-        return Err(CmdError::msg("increment would produce NaN or Infinity"));
-    }
-    let text = format_incr_float(next);
+    let delta = LongDouble::parse(args.get(2)?).ok_or(CmdError::NotFloat)?;
+    let text = sum_text(&current, &delta)
+        .ok_or_else(|| CmdError::msg("increment would produce NaN or Infinity"))?;
     put_string(ctx, key, text.clone().into_bytes(), Ttl::Keep)?;
     Ok(Reply::bulk(text))
 }

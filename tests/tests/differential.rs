@@ -1,0 +1,472 @@
+//! Kiwi answers as Redis does: the same random command sequences go to `kiwi` and to a real
+//! `redis-server`, and every reply must be the same.
+//!
+//! The commands mix every data type over a dozen keys, so they hit wrong types, missing keys,
+//! out-of-range indexes, bad numbers and empty results, in states no hand-written test thought
+//! of. Replies whose order Redis does not define (SMEMBERS, HGETALL, KEYS, ...) are compared
+//! sorted; commands whose answer is random or clock-bound (SPOP, RANDOMKEY, TTL's exact value)
+//! are left out or compared by what a client can rely on.
+
+use kiwi_tests::*;
+
+/// A small deterministic generator (xorshift64*): a failing seed replays exactly.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    fn int(&mut self, lo: i64, hi: i64) -> String {
+        (lo + self.below((hi - lo + 1) as usize) as i64).to_string()
+    }
+}
+
+const STRINGS: [&str; 3] = ["s0", "s1", "s2"];
+const HASHES: [&str; 2] = ["h0", "h1"];
+const LISTS: [&str; 2] = ["l0", "l1"];
+const SETS: [&str; 3] = ["t0", "t1", "t2"];
+const ZSETS: [&str; 3] = ["z0", "z1", "z2"];
+const ALL: [&str; 14] = [
+    "s0", "s1", "s2", "h0", "h1", "l0", "l1", "t0", "t1", "t2", "z0", "z1", "z2", "none",
+];
+const VALUES: [&str; 12] = [
+    "a", "b", "c", "hello", "", "0", "1", "-7", "42", "3.5", "1e3", "x y",
+];
+const MEMBERS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
+const FLOATS: [&str; 9] = ["0.1", "-0.25", "1.5", "10", "-3", "1e2", "0", "inf", "abc"];
+const SCORES: [&str; 12] = [
+    "0", "1", "1", "2", "2.5", "-1", "3", "10", "-inf", "+inf", "1e1", "nan",
+];
+const MIN_MAX: [&str; 9] = ["-inf", "+inf", "0", "1", "(1", "2", "(2.5", "10", "x"];
+const LEX: [&str; 8] = ["-", "+", "[a", "(a", "[c", "(d", "[f", "b"];
+
+/// How a reply is compared.
+#[derive(Clone, Copy)]
+enum Compare {
+    Exact,
+    /// An array whose order Redis does not define.
+    Unordered,
+    /// A flat field/value array whose pair order Redis does not define (HGETALL).
+    UnorderedPairs,
+    /// A TTL: only "no key", "no deadline" or "some deadline" is compared.
+    TtlKind,
+    /// Sorted-set replies: a score is compared as the number it stands for. Debian's Redis
+    /// 7.0 prints 0.1 as "0.10000000000000001" (`%.17g`); Redis 7.2, which Kiwi follows,
+    /// prints the shortest string that reads back as the same double ("0.1").
+    Scores,
+}
+
+struct Generated {
+    args: Vec<String>,
+    compare: Compare,
+}
+
+fn key_of(rng: &mut Rng, typed: &[&'static str]) -> String {
+    // Mostly a key of the right type; sometimes any key, for WRONGTYPE and missing keys.
+    if rng.chance(85) {
+        rng.pick(typed).to_string()
+    } else {
+        rng.pick(&ALL).to_string()
+    }
+}
+
+fn generate(rng: &mut Rng) -> Generated {
+    use Compare::*;
+    let mut compare = Exact;
+    let s = |v: &str| v.to_string();
+    let args: Vec<String> = match rng.below(6) {
+        // Strings and keys.
+        0 => {
+            let k = key_of(rng, &STRINGS);
+            let v = s(rng.pick(&VALUES));
+            match rng.below(24) {
+                0 => {
+                    let mut a = vec![s("SET"), k, v];
+                    match rng.below(5) {
+                        0 => a.push(s("NX")),
+                        1 => a.push(s("XX")),
+                        2 => a.push(s("GET")),
+                        3 => a.extend([s("EX"), rng.int(-1, 1000)]),
+                        _ => {}
+                    }
+                    a
+                }
+                1 => vec![s("GET"), k],
+                2 => vec![s("GETSET"), k, v],
+                3 => vec![s("GETDEL"), k],
+                4 => vec![s("APPEND"), k, v],
+                5 => vec![s("STRLEN"), k],
+                6 => vec![s("INCR"), k],
+                7 => vec![s("DECRBY"), k, rng.int(-5, 5)],
+                8 => vec![s("INCRBYFLOAT"), k, s(rng.pick(&FLOATS))],
+                9 => vec![s("GETRANGE"), k, rng.int(-6, 6), rng.int(-6, 6)],
+                10 => vec![s("SETRANGE"), k, rng.int(-1, 8), v],
+                11 => vec![s("MGET"), k, s(rng.pick(&ALL))],
+                12 => vec![s("MSET"), k, v, s(rng.pick(&STRINGS)), s("m")],
+                13 => vec![s("MSETNX"), k, v, s(rng.pick(&STRINGS)), s("m")],
+                14 => vec![s("SETNX"), k, v],
+                15 => vec![s("INCRBY"), k, s(rng.pick(&FLOATS))],
+                16 => vec![s("DEL"), k, s(rng.pick(&ALL))],
+                17 => vec![s("EXISTS"), k.clone(), s(rng.pick(&ALL)), k],
+                18 => vec![s("TYPE"), s(rng.pick(&ALL))],
+                19 => vec![s("RENAME"), s(rng.pick(&ALL)), s(rng.pick(&ALL))],
+                20 => vec![s("RENAMENX"), s(rng.pick(&ALL)), s(rng.pick(&ALL))],
+                21 => {
+                    compare = TtlKind;
+                    vec![s("TTL"), s(rng.pick(&ALL))]
+                }
+                22 => {
+                    let mut a = vec![s("EXPIRE"), s(rng.pick(&ALL)), rng.int(100, 1000)];
+                    if rng.chance(50) {
+                        a.push(s(rng.pick(&["NX", "XX", "GT", "LT"])));
+                    }
+                    a
+                }
+                _ => vec![s("PERSIST"), s(rng.pick(&ALL))],
+            }
+        }
+        1 => {
+            let k = key_of(rng, &HASHES);
+            let f = s(rng.pick(&MEMBERS));
+            let v = s(rng.pick(&VALUES));
+            match rng.below(14) {
+                0 => vec![s("HSET"), k, f, v, s(rng.pick(&MEMBERS)), s("1")],
+                1 => vec![s("HSETNX"), k, f, v],
+                2 => vec![s("HGET"), k, f],
+                3 => vec![s("HMGET"), k, f, s(rng.pick(&MEMBERS))],
+                4 => vec![s("HDEL"), k, f, s(rng.pick(&MEMBERS))],
+                5 => vec![s("HLEN"), k],
+                6 => vec![s("HEXISTS"), k, f],
+                7 => {
+                    compare = Unordered;
+                    vec![s(rng.pick(&["HKEYS", "HVALS"])), k]
+                }
+                8 => {
+                    compare = UnorderedPairs;
+                    vec![s("HGETALL"), k]
+                }
+                9 => vec![s("HINCRBY"), k, f, s(rng.pick(&FLOATS))],
+                10 => vec![s("HINCRBYFLOAT"), k, f, s(rng.pick(&FLOATS))],
+                11 => vec![s("HSTRLEN"), k, f],
+                12 => vec![s("HMSET"), k, f, v],
+                _ => vec![s("HINCRBY"), k, f, rng.int(-3, 3)],
+            }
+        }
+        2 => {
+            let k = key_of(rng, &LISTS);
+            let v = s(rng.pick(&MEMBERS));
+            let count = || ["1", "2", "5", "0", "-1"];
+            match rng.below(17) {
+                0 => vec![s("LPUSH"), k, v, s(rng.pick(&MEMBERS))],
+                1 => vec![s("RPUSH"), k, v],
+                2 => vec![s(rng.pick(&["LPUSHX", "RPUSHX"])), k, v],
+                3 => {
+                    let mut a = vec![s(rng.pick(&["LPOP", "RPOP"])), k];
+                    if rng.chance(50) {
+                        a.push(s(rng.pick(&count())));
+                    }
+                    a
+                }
+                4 => vec![s("LLEN"), k],
+                5 => vec![s("LRANGE"), k, rng.int(-8, 8), rng.int(-8, 8)],
+                6 => vec![s("LINDEX"), k, rng.int(-6, 6)],
+                7 => vec![s("LSET"), k, rng.int(-4, 4), v],
+                8 => vec![s("LREM"), k, rng.int(-2, 2), v],
+                9 => vec![s("LTRIM"), k, rng.int(-6, 6), rng.int(-6, 6)],
+                10 => vec![
+                    s("LINSERT"),
+                    k,
+                    s(rng.pick(&["BEFORE", "AFTER", "MIDDLE"])),
+                    s(rng.pick(&MEMBERS)),
+                    v,
+                ],
+                11 => {
+                    let mut a = vec![s("LPOS"), k, v];
+                    if rng.chance(50) {
+                        a.extend([s("RANK"), s(rng.pick(&["1", "-1", "2", "0"]))]);
+                    }
+                    if rng.chance(50) {
+                        a.extend([s("COUNT"), s(rng.pick(&["0", "1", "3"]))]);
+                    }
+                    a
+                }
+                12 => vec![s("RPOPLPUSH"), k, key_of(rng, &LISTS)],
+                13 => vec![
+                    s("LMOVE"),
+                    k,
+                    key_of(rng, &LISTS),
+                    s(rng.pick(&["LEFT", "RIGHT"])),
+                    s(rng.pick(&["LEFT", "RIGHT", "UP"])),
+                ],
+                _ => vec![
+                    s("RPUSH"),
+                    k,
+                    v,
+                    s(rng.pick(&MEMBERS)),
+                    s(rng.pick(&MEMBERS)),
+                ],
+            }
+        }
+        3 => {
+            let k = key_of(rng, &SETS);
+            let m = s(rng.pick(&MEMBERS));
+            match rng.below(12) {
+                0 | 1 => vec![s("SADD"), k, m, s(rng.pick(&MEMBERS))],
+                2 => vec![s("SREM"), k, m],
+                3 => {
+                    compare = Unordered;
+                    vec![s("SMEMBERS"), k]
+                }
+                4 => vec![s("SISMEMBER"), k, m],
+                5 => vec![s("SMISMEMBER"), k, m, s(rng.pick(&MEMBERS))],
+                6 => vec![s("SCARD"), k],
+                7 => vec![s("SMOVE"), k, key_of(rng, &SETS), m],
+                8 => {
+                    compare = Unordered;
+                    vec![
+                        s(rng.pick(&["SINTER", "SUNION", "SDIFF"])),
+                        k,
+                        key_of(rng, &SETS),
+                    ]
+                }
+                9 => vec![
+                    s(rng.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"])),
+                    key_of(rng, &SETS),
+                    k,
+                    key_of(rng, &SETS),
+                ],
+                10 => {
+                    let mut a = vec![s("SINTERCARD"), s("2"), k, key_of(rng, &SETS)];
+                    if rng.chance(50) {
+                        a.extend([s("LIMIT"), rng.int(0, 2)]);
+                    }
+                    a
+                }
+                _ => vec![s("SADD"), k, m],
+            }
+        }
+        4 => {
+            compare = Scores;
+            let k = key_of(rng, &ZSETS);
+            let m = s(rng.pick(&MEMBERS));
+            let score = s(rng.pick(&SCORES));
+            match rng.below(20) {
+                0 | 1 => {
+                    let mut a = vec![s("ZADD"), k];
+                    if rng.chance(30) {
+                        a.push(s(rng.pick(&["NX", "XX", "GT", "LT", "CH", "INCR"])));
+                    }
+                    a.extend([score, m]);
+                    a
+                }
+                2 => vec![s("ZREM"), k, m],
+                3 => vec![s("ZSCORE"), k, m],
+                4 => vec![s("ZMSCORE"), k, m, s(rng.pick(&MEMBERS))],
+                5 => vec![s("ZINCRBY"), k, s(rng.pick(&FLOATS)), m],
+                6 => vec![s("ZCARD"), k],
+                7 => vec![s("ZCOUNT"), k, s(rng.pick(&MIN_MAX)), s(rng.pick(&MIN_MAX))],
+                8 => {
+                    let mut a = vec![s("ZRANGE"), k, rng.int(-4, 4), rng.int(-4, 4)];
+                    if rng.chance(50) {
+                        a.push(s("WITHSCORES"));
+                    }
+                    a
+                }
+                9 => {
+                    let rev = rng.chance(50);
+                    let (lo, hi) = (s(rng.pick(&MIN_MAX)), s(rng.pick(&MIN_MAX)));
+                    let mut a = vec![s("ZRANGE"), k, lo, hi, s("BYSCORE")];
+                    if rev {
+                        a.push(s("REV"));
+                    }
+                    if rng.chance(40) {
+                        a.extend([s("LIMIT"), rng.int(0, 2), rng.int(-1, 3)]);
+                    }
+                    if rng.chance(50) {
+                        a.push(s("WITHSCORES"));
+                    }
+                    a
+                }
+                10 => vec![s("ZRANGEBYLEX"), k, s(rng.pick(&LEX)), s(rng.pick(&LEX))],
+                11 => vec![
+                    s("ZREVRANGEBYSCORE"),
+                    k,
+                    s(rng.pick(&MIN_MAX)),
+                    s(rng.pick(&MIN_MAX)),
+                    s("WITHSCORES"),
+                ],
+                12 => vec![s(rng.pick(&["ZRANK", "ZREVRANK"])), k, m],
+                13 => vec![s("ZREMRANGEBYRANK"), k, rng.int(-3, 3), rng.int(-3, 3)],
+                14 => vec![
+                    s("ZREMRANGEBYSCORE"),
+                    k,
+                    s(rng.pick(&MIN_MAX)),
+                    s(rng.pick(&MIN_MAX)),
+                ],
+                15 => vec![
+                    s(rng.pick(&["ZLEXCOUNT", "ZREMRANGEBYLEX"])),
+                    k,
+                    s(rng.pick(&LEX)),
+                    s(rng.pick(&LEX)),
+                ],
+                16 => {
+                    let mut a = vec![s(rng.pick(&["ZPOPMIN", "ZPOPMAX"])), k];
+                    if rng.chance(50) {
+                        a.push(rng.int(-1, 3));
+                    }
+                    a
+                }
+                17 => {
+                    let mut a = vec![
+                        s(rng.pick(&["ZUNIONSTORE", "ZINTERSTORE"])),
+                        key_of(rng, &ZSETS),
+                        s("2"),
+                        k,
+                        key_of(rng, &ZSETS),
+                    ];
+                    if rng.chance(40) {
+                        a.extend([s("WEIGHTS"), s(rng.pick(&FLOATS)), s("1")]);
+                    }
+                    if rng.chance(40) {
+                        a.extend([s("AGGREGATE"), s(rng.pick(&["SUM", "MIN", "MAX", "AVG"]))]);
+                    }
+                    a
+                }
+                18 => vec![s("ZREVRANGE"), k, rng.int(-4, 4), rng.int(-4, 4)],
+                _ => vec![
+                    s("ZADD"),
+                    k,
+                    score,
+                    m,
+                    s(rng.pick(&SCORES)),
+                    s(rng.pick(&MEMBERS)),
+                ],
+            }
+        }
+        _ => match rng.below(4) {
+            0 => vec![s("DBSIZE")],
+            1 => {
+                compare = Unordered;
+                vec![s("KEYS"), s(rng.pick(&["*", "s*", "?0", "[hz]1", "none"]))]
+            }
+            2 => vec![s("EXISTS"), s(rng.pick(&ALL))],
+            _ => vec![s("TYPE"), s(rng.pick(&ALL))],
+        },
+    };
+    Generated { args, compare }
+}
+
+fn sort_key(r: &R) -> String {
+    format!("{r:?}")
+}
+
+/// A bulk string that is a number, written in one canonical form.
+fn canonical_score(reply: R) -> R {
+    match reply {
+        R::Bulk(b) => match std::str::from_utf8(&b)
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+        {
+            Some(n) => R::Bulk(format!("{n:?}").into_bytes()),
+            None => R::Bulk(b),
+        },
+        R::Arr(items) => R::Arr(items.into_iter().map(canonical_score).collect()),
+        other => other,
+    }
+}
+
+fn normalize(reply: R, compare: Compare) -> R {
+    match (compare, reply) {
+        (Compare::Scores, reply) => canonical_score(reply),
+        (Compare::Unordered, R::Arr(mut items)) => {
+            items.sort_by_key(sort_key);
+            R::Arr(items)
+        }
+        (Compare::UnorderedPairs, R::Arr(items)) => {
+            let mut pairs: Vec<Vec<R>> = items.chunks(2).map(<[R]>::to_vec).collect();
+            pairs.sort_by_key(|p| sort_key(&p[0]));
+            R::Arr(pairs.into_iter().flatten().collect())
+        }
+        (Compare::TtlKind, R::Int(n)) if n >= 0 => R::Status("some deadline".into()),
+        (_, other) => other,
+    }
+}
+
+/// A key's type and contents, to show in a failure.
+fn describe(c: &mut redis::Connection, key: &str) -> String {
+    let kind = c.run_args(&["TYPE", key]);
+    let contents = match &kind {
+        R::Status(t) if t == "string" => c.run_args(&["GET", key]),
+        R::Status(t) if t == "hash" => c.run_args(&["HGETALL", key]),
+        R::Status(t) if t == "list" => c.run_args(&["LRANGE", key, "0", "-1"]),
+        R::Status(t) if t == "set" => c.run_args(&["SMEMBERS", key]),
+        R::Status(t) if t == "zset" => c.run_args(&["ZRANGE", key, "0", "-1", "WITHSCORES"]),
+        _ => R::Nil,
+    };
+    format!("{key}: {kind:?} {contents:?}")
+}
+
+fn compare_runs(seed: u64, commands: usize) {
+    let kiwi = KiwiServer::start();
+    let redis = KiwiServer::start_reference_redis();
+    let (mut k, mut r) = (kiwi.client(), redis.client());
+    let mut rng = Rng(seed);
+    let mut history: Vec<String> = Vec::new();
+    for i in 0..commands {
+        let g = generate(&mut rng);
+        history.push(g.args.join(" "));
+        let want = normalize(r.run_args(&g.args), g.compare);
+        let got = normalize(k.run_args(&g.args), g.compare);
+        if got != want {
+            let recent = history[history.len().saturating_sub(12)..].join("\n  ");
+            let key = g.args.get(1).cloned().unwrap_or_default();
+            panic!(
+                "seed {seed}, command #{i}: {:?}\n  redis: {want:?}\n  kiwi:  {got:?}\n\
+                 the key now, in redis: {}\n  in kiwi: {}\nthe last commands:\n  {recent}",
+                g.args,
+                describe(&mut r, &key),
+                describe(&mut k, &key),
+            );
+        }
+    }
+}
+
+#[test]
+fn random_commands_get_the_replies_redis_gives_seed_1() {
+    compare_runs(0x9e37_79b9_7f4a_7c15, 3000);
+}
+
+#[test]
+fn random_commands_get_the_replies_redis_gives_seed_2() {
+    compare_runs(0xd1b5_4a32_d192_ed03, 3000);
+}
+
+/// A longer search, for after a change to a command: `HUNT_SEEDS=30 cargo test --workspace
+/// --test differential -- --ignored` runs 20,000 commands for each of that many seeds.
+#[test]
+#[ignore]
+fn long_hunt_over_many_seeds() {
+    let seeds: u64 = std::env::var("HUNT_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    for s in 1..=seeds {
+        compare_runs(s.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1, 20_000);
+    }
+}
