@@ -26,6 +26,9 @@ pub enum Op {
     /// The active expirer's deletion of keys it saw expire; each is deleted only if it is still
     /// expired at the mutation's clock, so the outcome is the same on every replica.
     ExpireKeys { db: u8, keys: Vec<Bytes> },
+    /// A queued command whose reply was settled when it was queued, but which Redis reports only
+    /// at EXEC (a SELECT of a database that does not exist). `argv` is kept for forwarding.
+    Settled { argv: Vec<Bytes>, reply: Reply },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,7 +57,7 @@ impl Mutation {
         self.ops
             .into_iter()
             .filter_map(|op| match op {
-                Op::Command { argv, .. } => Some(argv),
+                Op::Command { argv, .. } | Op::Settled { argv, .. } => Some(argv),
                 Op::ExpireKeys { .. } => None,
             })
             .collect()
@@ -107,6 +110,7 @@ pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation) -> Reply {
                 }
                 Reply::Int(deleted)
             }
+            Op::Settled { reply, .. } => reply.clone(),
         };
         replies.push(reply);
     }

@@ -64,7 +64,7 @@ enum Compare {
     Unordered,
     /// A flat field/value array whose pair order Redis does not define (HGETALL).
     UnorderedPairs,
-    /// A TTL: only "no key", "no deadline" or "some deadline" is compared.
+    /// A TTL or a deadline: only "no key", "no deadline" or "some deadline" is compared.
     TtlKind,
     /// Sorted-set replies: a score is compared as the number it stands for. Debian's Redis
     /// 7.0 prints 0.1 as "0.10000000000000001" (`%.17g`); Redis 7.2, which Kiwi follows,
@@ -86,7 +86,7 @@ fn key_of(rng: &mut Rng, typed: &[&'static str]) -> String {
     }
 }
 
-fn generate(rng: &mut Rng) -> Generated {
+fn generate_one(rng: &mut Rng) -> Generated {
     use Compare::*;
     let mut compare = Exact;
     let s = |v: &str| v.to_string();
@@ -359,17 +359,112 @@ fn generate(rng: &mut Rng) -> Generated {
                 ],
             }
         }
-        _ => match rng.below(4) {
-            0 => vec![s("DBSIZE")],
-            1 => {
-                compare = Unordered;
-                vec![s("KEYS"), s(rng.pick(&["*", "s*", "?0", "[hz]1", "none"]))]
+        // Keyspace, databases and deadlines.
+        _ => {
+            let k = s(rng.pick(&ALL));
+            match rng.below(16) {
+                0 => vec![s("DBSIZE")],
+                1 => {
+                    compare = Unordered;
+                    vec![s("KEYS"), s(rng.pick(&["*", "s*", "?0", "[hz]1", "none"]))]
+                }
+                2 => vec![
+                    s("SELECT"),
+                    s(rng.pick(&["0", "0", "1", "2", "16", "-1", "x"])),
+                ],
+                3 => vec![s("SETEX"), key_of(rng, &STRINGS), rng.int(-1, 500), s("v")],
+                4 => vec![
+                    s("PSETEX"),
+                    key_of(rng, &STRINGS),
+                    rng.int(0, 500_000),
+                    s("v"),
+                ],
+                5 => {
+                    let mut a = vec![s("GETEX"), key_of(rng, &STRINGS)];
+                    match rng.below(4) {
+                        0 => a.push(s("PERSIST")),
+                        1 => a.extend([s("EX"), rng.int(-1, 500)]),
+                        2 => a.extend([s("PXAT"), s("4102444800000")]),
+                        _ => {}
+                    }
+                    a
+                }
+                6 => {
+                    let mut a = vec![s("SET"), key_of(rng, &STRINGS), s(rng.pick(&VALUES))];
+                    a.extend(match rng.below(5) {
+                        0 => vec![s("PX"), rng.int(0, 500_000)],
+                        1 => vec![s("EXAT"), s("4102444800")],
+                        2 => vec![s("KEEPTTL")],
+                        3 => vec![s("EX"), s("10"), s("KEEPTTL")],
+                        _ => vec![s("NX"), s("XX")],
+                    });
+                    a
+                }
+                7 => vec![
+                    s(rng.pick(&["EXPIREAT", "PEXPIREAT"])),
+                    k,
+                    s(rng.pick(&["4102444800", "4102444800000", "1", "0"])),
+                ],
+                8 => {
+                    // Deadlines set relative to the clock differ by the time between the two
+                    // servers' commands.
+                    compare = TtlKind;
+                    vec![s(rng.pick(&["EXPIRETIME", "PEXPIRETIME"])), k]
+                }
+                9 => {
+                    compare = TtlKind;
+                    vec![s("PTTL"), k]
+                }
+                10 => vec![s("PEXPIRE"), k, rng.int(-1, 500_000)],
+                11 => vec![s("FLUSHDB")],
+                12 => vec![s("NOSUCHCOMMAND"), k],
+                13 => vec![s("UNLINK"), k, s(rng.pick(&ALL))],
+                14 => vec![s("EXISTS"), k],
+                _ => vec![s("TYPE"), k],
             }
-            2 => vec![s("EXISTS"), s(rng.pick(&ALL))],
-            _ => vec![s("TYPE"), s(rng.pick(&ALL))],
-        },
+        }
     };
     Generated { args, compare }
+}
+
+/// The next step of a run: mostly one command, sometimes a MULTI block or a command cut short.
+fn generate(rng: &mut Rng) -> Vec<Generated> {
+    // Commands whose reply is compared as is, so that they can sit inside an EXEC reply.
+    let exact = |rng: &mut Rng| loop {
+        let g = generate_one(rng);
+        if matches!(g.compare, Compare::Exact) && g.args[0] != "FLUSHDB" {
+            return g;
+        }
+    };
+    let plain = |args: &[&str]| Generated {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        compare: Compare::Exact,
+    };
+    match rng.below(100) {
+        0..=3 => {
+            let mut steps = vec![plain(&["MULTI"])];
+            for _ in 0..=rng.below(4) {
+                steps.push(exact(rng));
+            }
+            steps.push(plain(&[if rng.chance(10) { "DISCARD" } else { "EXEC" }]));
+            steps
+        }
+        4..=7 => {
+            let mut g = exact(rng);
+            if g.args.len() > 1 {
+                let keep = 1 + rng.below(g.args.len() - 1);
+                g.args.truncate(keep);
+            }
+            vec![g]
+        }
+        _ => {
+            let mut g = generate_one(rng);
+            if rng.chance(15) {
+                g.args[0] = g.args[0].to_lowercase();
+            }
+            vec![g]
+        }
+    }
 }
 
 fn sort_key(r: &R) -> String {
@@ -428,21 +523,24 @@ fn compare_runs(seed: u64, commands: usize) {
     let (mut k, mut r) = (kiwi.client(), redis.client());
     let mut rng = Rng(seed);
     let mut history: Vec<String> = Vec::new();
-    for i in 0..commands {
-        let g = generate(&mut rng);
-        history.push(g.args.join(" "));
-        let want = normalize(r.run_args(&g.args), g.compare);
-        let got = normalize(k.run_args(&g.args), g.compare);
-        if got != want {
-            let recent = history[history.len().saturating_sub(12)..].join("\n  ");
-            let key = g.args.get(1).cloned().unwrap_or_default();
-            panic!(
-                "seed {seed}, command #{i}: {:?}\n  redis: {want:?}\n  kiwi:  {got:?}\n\
+    let mut i = 0;
+    while i < commands {
+        for g in generate(&mut rng) {
+            i += 1;
+            history.push(g.args.join(" "));
+            let want = normalize(r.run_args(&g.args), g.compare);
+            let got = normalize(k.run_args(&g.args), g.compare);
+            if got != want {
+                let recent = history[history.len().saturating_sub(12)..].join("\n  ");
+                let key = g.args.get(1).cloned().unwrap_or_default();
+                panic!(
+                    "seed {seed}, command #{i}: {:?}\n  redis: {want:?}\n  kiwi:  {got:?}\n\
                  the key now, in redis: {}\n  in kiwi: {}\nthe last commands:\n  {recent}",
-                g.args,
-                describe(&mut r, &key),
-                describe(&mut k, &key),
-            );
+                    g.args,
+                    describe(&mut r, &key),
+                    describe(&mut k, &key),
+                );
+            }
         }
     }
 }

@@ -320,6 +320,9 @@ fn getset_getdel_getex_setnx() {
     assert_eq!(c.run("GETEX b PERSIST"), bulk("x"));
     assert_eq!(c.run("TTL b"), int(-1));
     assert_eq!(c.run("GETEX missing EX 10"), nil());
+    // The expire time is only checked for a key that is there.
+    assert_eq!(c.run("GETEX missing EX 0"), nil());
+    assert_eq!(c.run("GETEX missing EX x"), nil());
     assert_eq!(c.run("EXISTS missing"), int(0));
     assert_eq!(c.run("GETEX b EX 10 PX 10"), err(SYNTAX));
     assert_eq!(

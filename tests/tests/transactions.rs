@@ -161,6 +161,17 @@ fn select_inside_multi() {
     assert_eq!(other.run("GET k"), nil());
     assert_eq!(other.run("SELECT 2"), ok());
     assert_eq!(other.run("GET k"), bulk("in2"));
+
+    // A SELECT of a database that does not exist is queued too, and fails at EXEC alone: the
+    // commands after it run in the database before it.
+    assert_eq!(c.run("MULTI"), ok());
+    assert_eq!(c.run("SELECT 99"), queued());
+    assert_eq!(c.run("SET k still2"), queued());
+    assert_eq!(
+        c.run("EXEC"),
+        arr(vec![err("ERR DB index is out of range"), ok()])
+    );
+    assert_eq!(c.run("GET k"), bulk("still2"));
 }
 
 #[test]

@@ -249,14 +249,18 @@ fn getdel(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn getex(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let mut ttl = Ttl::Keep;
+    // The options' syntax is checked first; their values only once the key is known to be a
+    // string (Redis answers nil for a missing key whatever the expire time).
+    let mut persist = false;
+    let mut expire: Option<(String, &Bytes)> = None;
     let mut i = 2;
     while i < args.len() {
         let opt = args.upper(i)?;
+        let unset = !persist && expire.is_none();
         match opt.as_str() {
-            "PERSIST" if ttl == Ttl::Keep => ttl = Ttl::Clear,
-            "EX" | "PX" | "EXAT" | "PXAT" if ttl == Ttl::Keep && i + 1 < args.len() => {
-                ttl = Ttl::At(deadline(ctx, &opt, args.get(i + 1)?, "getex")?);
+            "PERSIST" if unset => persist = true,
+            "EX" | "PX" | "EXAT" | "PXAT" if unset && i + 1 < args.len() => {
+                expire = Some((opt, args.get(i + 1)?));
                 i += 1;
             }
             _ => return Err(CmdError::Syntax),
@@ -267,18 +271,12 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         return Ok(Reply::Nil);
     };
     let value = meta.value.clone();
-    match ttl {
-        Ttl::Keep => {}
-        Ttl::Clear => {
-            if meta.expire_at != 0 {
-                meta.expire_at = 0;
-                ctx.txn.save_meta(ctx.db, key, &meta)?;
-            }
-        }
-        Ttl::At(at) => {
-            meta.expire_at = at;
-            ctx.txn.save_meta(ctx.db, key, &meta)?;
-        }
+    if let Some((opt, raw)) = expire {
+        meta.expire_at = deadline(ctx, &opt, raw, "getex")?;
+        ctx.txn.save_meta(ctx.db, key, &meta)?;
+    } else if persist && meta.expire_at != 0 {
+        meta.expire_at = 0;
+        ctx.txn.save_meta(ctx.db, key, &meta)?;
     }
     Ok(Reply::bulk(value))
 }

@@ -401,18 +401,25 @@ impl Session {
                 spec.name
             ));
         }
-        if spec.name == "select" {
-            match self.parse_db(&argv[1]) {
-                Ok(db) => self.multi_db = db,
-                Err(e) => {
-                    self.multi_failed = true;
-                    return e.into_reply();
-                }
-            }
-        }
         let db = self.multi_db;
+        let op = if spec.name == "select" {
+            // Redis queues a SELECT of any index and answers it at EXEC; the commands after a
+            // failed one stay in the database before it.
+            match self.parse_db(&argv[1]) {
+                Ok(db) => {
+                    self.multi_db = db;
+                    Op::Command { db, argv }
+                }
+                Err(e) => Op::Settled {
+                    argv,
+                    reply: e.into_reply(),
+                },
+            }
+        } else {
+            Op::Command { db, argv }
+        };
         if let Some(ops) = self.multi.as_mut() {
-            ops.push(Op::Command { db, argv });
+            ops.push(op);
         }
         Reply::Simple("QUEUED".into())
     }
@@ -519,7 +526,7 @@ impl Session {
         }
         let mut requests = vec![vec![Bytes::from_static(b"MULTI")]];
         for op in &ops {
-            if let Op::Command { argv, .. } = op {
+            if let Op::Command { argv, .. } | Op::Settled { argv, .. } = op {
                 requests.push(argv.clone());
             }
         }
