@@ -362,7 +362,7 @@ fn generate_one(rng: &mut Rng) -> Generated {
         // Keyspace, databases and deadlines.
         _ => {
             let k = s(rng.pick(&ALL));
-            match rng.below(16) {
+            match rng.below(26) {
                 0 => vec![s("DBSIZE")],
                 1 => {
                     compare = Unordered;
@@ -420,6 +420,76 @@ fn generate_one(rng: &mut Rng) -> Generated {
                 12 => vec![s("NOSUCHCOMMAND"), k],
                 13 => vec![s("UNLINK"), k, s(rng.pick(&ALL))],
                 14 => vec![s("EXISTS"), k],
+                // Random choices, in the cases where the answer is not random.
+                15 => {
+                    compare = Unordered;
+                    vec![
+                        s(rng.pick(&["SPOP", "SRANDMEMBER"])),
+                        key_of(rng, &SETS),
+                        s(rng.pick(&["100", "0"])),
+                    ]
+                }
+                16 => {
+                    compare = Unordered;
+                    vec![
+                        s("HRANDFIELD"),
+                        key_of(rng, &HASHES),
+                        s(rng.pick(&["100", "0"])),
+                    ]
+                }
+                // A key no command writes ("none" is absent only until one stores there).
+                17 => vec![
+                    s(rng.pick(&["SPOP", "SRANDMEMBER", "HRANDFIELD"])),
+                    s("absent"),
+                ],
+                18 => {
+                    let mut a = vec![s("ZADD"), key_of(rng, &ZSETS)];
+                    for _ in 0..2 {
+                        a.push(s(rng.pick(&["NX", "XX", "GT", "LT", "CH", "INCR"])));
+                    }
+                    a.extend([s(rng.pick(&SCORES)), s(rng.pick(&MEMBERS))]);
+                    if rng.chance(30) {
+                        a.extend([s("2"), s("b")]);
+                    }
+                    compare = Scores;
+                    a
+                }
+                19 => {
+                    let mut a = vec![s("ZRANGE"), key_of(rng, &ZSETS)];
+                    let (lo, hi) = (s(rng.pick(&LEX)), s(rng.pick(&LEX)));
+                    a.extend([lo, hi, s("BYLEX")]);
+                    if rng.chance(50) {
+                        a.push(s("REV"));
+                    }
+                    if rng.chance(50) {
+                        a.extend([s("LIMIT"), rng.int(-1, 2), rng.int(-1, 3)]);
+                    }
+                    a
+                }
+                20 => vec![
+                    s("LPOS"),
+                    key_of(rng, &LISTS),
+                    s(rng.pick(&MEMBERS)),
+                    s("MAXLEN"),
+                    rng.int(-1, 4),
+                    s("COUNT"),
+                    s("0"),
+                ],
+                21 => vec![s(rng.pick(&["ECHO", "PING"])), s(rng.pick(&VALUES))],
+                22 => vec![s("HSET"), key_of(rng, &HASHES), s("a"), s("1"), s("b")],
+                23 => vec![
+                    s("SET"),
+                    key_of(rng, &STRINGS),
+                    s("v"),
+                    s(rng.pick(&["EX", "PX", "EXAT"])),
+                    s(rng.pick(&["0", "-1", "abc", "9223372036854775807"])),
+                ],
+                24 => vec![
+                    s(rng.pick(&["SETRANGE", "GETRANGE"])),
+                    key_of(rng, &STRINGS),
+                    s(rng.pick(&["536870912", "-1", "x"])),
+                    s("v"),
+                ],
                 _ => vec![s("TYPE"), k],
             }
         }
