@@ -235,7 +235,7 @@ fn parse_decimal(body: &[u8]) -> Option<Exact> {
     // overflows (ERANGE, HUGE_VAL) or underflows to zero, and Redis refuses both. The smallest
     // subnormal is about 3.6e-4951 and the largest finite value about 1.19e4932.
     let magnitude10 = significant.len() as i64 + power;
-    if magnitude10 - 1 >= 4933 || magnitude10 <= -4952 {
+    if magnitude10 > 4933 || magnitude10 <= -4952 {
         return None;
     }
     let mut numerator = BigUint::zero();
@@ -320,7 +320,7 @@ fn parse_hex(body: &[u8]) -> Option<Exact> {
     }
     let exponent = exponent2 - 4 * fraction_digits;
     let leading = numerator.bits() as i64 - 1 + exponent;
-    if leading > MAX_LEADING_EXPONENT + 1 || leading < MIN_EXPONENT - 2 {
+    if !(MIN_EXPONENT - 2..=MAX_LEADING_EXPONENT + 1).contains(&leading) {
         return None;
     }
     Some(Exact::Ratio {
@@ -345,7 +345,7 @@ fn divide_by_power_of_ten(
     let extra = (SIGNIFICAND_BITS + 2 + denominator.bits()).saturating_sub(numerator.bits());
     let shifted = numerator << extra;
     let quotient = &shifted / &denominator;
-    let sticky = !(&quotient * &denominator == shifted);
+    let sticky = &quotient * &denominator != shifted;
     (quotient, exponent - extra as i64, sticky)
 }
 
