@@ -195,36 +195,7 @@ fn parse_decimal(body: &[u8]) -> Option<Exact> {
     if !seen_digit {
         return None;
     }
-    let mut exponent10: i64 = 0;
-    if i < body.len() && (body[i] | 0x20) == b'e' {
-        i += 1;
-        let negative = match body.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        let start = i;
-        while i < body.len() && body[i].is_ascii_digit() {
-            // Saturating: an exponent this large is out of range either way.
-            exponent10 = (exponent10 * 10 + i64::from(body[i] - b'0')).min(1 << 40);
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        if negative {
-            exponent10 = -exponent10;
-        }
-    }
-    if i != body.len() {
-        return None;
-    }
+    let exponent10 = exponent_part(&body[i..], b'e')?;
     let first = digits.iter().position(|&d| d != 0);
     let Some(first) = first else {
         return Some(Exact::Zero);
@@ -262,6 +233,30 @@ fn parse_decimal(body: &[u8]) -> Option<Exact> {
     }
 }
 
+/// What is left of a number after its digits: nothing (exponent 0), or `marker` (either
+/// case), an optional sign and at least one digit, and nothing after them.
+fn exponent_part(rest: &[u8], marker: u8) -> Option<i64> {
+    let Some((&first, rest)) = rest.split_first() else {
+        return Some(0);
+    };
+    if first | 0x20 != marker {
+        return None;
+    }
+    let (negative, digits) = match rest.first() {
+        Some(b'-') => (true, &rest[1..]),
+        Some(b'+') => (false, &rest[1..]),
+        _ => (false, rest),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // Saturating: an exponent this large is out of range either way.
+    let value = digits
+        .iter()
+        .fold(0i64, |acc, d| (acc * 10 + i64::from(d - b'0')).min(1 << 40));
+    Some(if negative { -value } else { value })
+}
+
 /// `hexdigits[.hexdigits][(p|P)[+-]digits]` after `0x`, as strtold reads it.
 fn parse_hex(body: &[u8]) -> Option<Exact> {
     let mut i = 0;
@@ -286,35 +281,7 @@ fn parse_hex(body: &[u8]) -> Option<Exact> {
     if !seen_digit {
         return None;
     }
-    let mut exponent2: i64 = 0;
-    if i < body.len() && (body[i] | 0x20) == b'p' {
-        i += 1;
-        let negative = match body.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        let start = i;
-        while i < body.len() && body[i].is_ascii_digit() {
-            exponent2 = (exponent2 * 10 + i64::from(body[i] - b'0')).min(1 << 40);
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        if negative {
-            exponent2 = -exponent2;
-        }
-    }
-    if i != body.len() {
-        return None;
-    }
+    let exponent2 = exponent_part(&body[i..], b'p')?;
     if numerator.is_zero() {
         return Some(Exact::Zero);
     }
