@@ -35,6 +35,18 @@ impl Rng {
     fn int(&mut self, lo: i64, hi: i64) -> String {
         (lo + self.below((hi - lo + 1) as usize) as i64).to_string()
     }
+
+    /// A relative expire time in seconds (`unit` 1) or milliseconds (`unit` 1000): invalid or
+    /// already past (-1, 0), or far enough ahead (100 s or more) that no key expires during a
+    /// run. A key expiring between the command to Redis and the one to Kiwi, or being found
+    /// by one server's active expiry and not the other's, would make the replies differ.
+    fn ttl(&mut self, unit: i64) -> String {
+        match self.below(4) {
+            0 => "-1".into(),
+            1 => "0".into(),
+            _ => self.int(100 * unit, 1000 * unit),
+        }
+    }
 }
 
 const STRINGS: [&str; 3] = ["s0", "s1", "s2"];
@@ -102,7 +114,7 @@ fn generate_one(rng: &mut Rng) -> Generated {
                         0 => a.push(s("NX")),
                         1 => a.push(s("XX")),
                         2 => a.push(s("GET")),
-                        3 => a.extend([s("EX"), rng.int(-1, 1000)]),
+                        3 => a.extend([s("EX"), rng.ttl(1)]),
                         _ => {}
                     }
                     a
@@ -372,18 +384,13 @@ fn generate_one(rng: &mut Rng) -> Generated {
                     s("SELECT"),
                     s(rng.pick(&["0", "0", "1", "2", "16", "-1", "x"])),
                 ],
-                3 => vec![s("SETEX"), key_of(rng, &STRINGS), rng.int(-1, 500), s("v")],
-                4 => vec![
-                    s("PSETEX"),
-                    key_of(rng, &STRINGS),
-                    rng.int(0, 500_000),
-                    s("v"),
-                ],
+                3 => vec![s("SETEX"), key_of(rng, &STRINGS), rng.ttl(1), s("v")],
+                4 => vec![s("PSETEX"), key_of(rng, &STRINGS), rng.ttl(1000), s("v")],
                 5 => {
                     let mut a = vec![s("GETEX"), key_of(rng, &STRINGS)];
                     match rng.below(4) {
                         0 => a.push(s("PERSIST")),
-                        1 => a.extend([s("EX"), rng.int(-1, 500)]),
+                        1 => a.extend([s("EX"), rng.ttl(1)]),
                         2 => a.extend([s("PXAT"), s("4102444800000")]),
                         _ => {}
                     }
@@ -392,7 +399,7 @@ fn generate_one(rng: &mut Rng) -> Generated {
                 6 => {
                     let mut a = vec![s("SET"), key_of(rng, &STRINGS), s(rng.pick(&VALUES))];
                     a.extend(match rng.below(5) {
-                        0 => vec![s("PX"), rng.int(0, 500_000)],
+                        0 => vec![s("PX"), rng.ttl(1000)],
                         1 => vec![s("EXAT"), s("4102444800")],
                         2 => vec![s("KEEPTTL")],
                         3 => vec![s("EX"), s("10"), s("KEEPTTL")],
@@ -415,7 +422,7 @@ fn generate_one(rng: &mut Rng) -> Generated {
                     compare = TtlKind;
                     vec![s("PTTL"), k]
                 }
-                10 => vec![s("PEXPIRE"), k, rng.int(-1, 500_000)],
+                10 => vec![s("PEXPIRE"), k, rng.ttl(1000)],
                 11 => vec![s("FLUSHDB")],
                 12 => vec![s("NOSUCHCOMMAND"), k],
                 13 => vec![s("UNLINK"), k, s(rng.pick(&ALL))],
