@@ -82,6 +82,11 @@ enum Compare {
     /// 7.0 prints 0.1 as "0.10000000000000001" (`%.17g`); Redis 7.2, which Kiwi follows,
     /// prints the shortest string that reads back as the same double ("0.1").
     Scores,
+    /// A SCAN-family reply with a COUNT larger than the collection: the cursor, then every
+    /// element (or field/value or member/score pair) in an order Redis does not define.
+    WholeScan {
+        pairs: bool,
+    },
 }
 
 struct Generated {
@@ -374,7 +379,7 @@ fn generate_one(rng: &mut Rng) -> Generated {
         // Keyspace, databases and deadlines.
         _ => {
             let k = s(rng.pick(&ALL));
-            match rng.below(26) {
+            match rng.below(28) {
                 0 => vec![s("DBSIZE")],
                 1 => {
                     compare = Unordered;
@@ -497,6 +502,32 @@ fn generate_one(rng: &mut Rng) -> Generated {
                     s(rng.pick(&["536870912", "-1", "x"])),
                     s("v"),
                 ],
+                25 => {
+                    compare = WholeScan { pairs: false };
+                    let mut a = vec![s("SCAN"), s("0"), s("COUNT"), s("1000")];
+                    if rng.chance(50) {
+                        a.extend([s("MATCH"), s(rng.pick(&["*", "s*", "?0", "[hz]1"]))]);
+                    }
+                    if rng.chance(40) {
+                        a.extend([s("TYPE"), s(rng.pick(&["string", "hash", "zset", "x"]))]);
+                    }
+                    a
+                }
+                26 => {
+                    let (cmd, typed): (&str, &[&'static str]) = match rng.below(3) {
+                        0 => ("SSCAN", &SETS),
+                        1 => ("HSCAN", &HASHES),
+                        _ => ("ZSCAN", &ZSETS),
+                    };
+                    compare = WholeScan {
+                        pairs: cmd != "SSCAN",
+                    };
+                    let mut a = vec![s(cmd), key_of(rng, typed), s("0"), s("COUNT"), s("1000")];
+                    if rng.chance(50) {
+                        a.extend([s("MATCH"), s(rng.pick(&["*", "a*", "[bc]", "?"]))]);
+                    }
+                    a
+                }
                 _ => vec![s("TYPE"), k],
             }
         }
@@ -563,17 +594,36 @@ fn canonical_score(reply: R) -> R {
     }
 }
 
+fn sorted_pairs(items: Vec<R>) -> R {
+    let mut pairs: Vec<Vec<R>> = items.chunks(2).map(<[R]>::to_vec).collect();
+    pairs.sort_by_key(|p| sort_key(&p[0]));
+    R::Arr(pairs.into_iter().flatten().collect())
+}
+
 fn normalize(reply: R, compare: Compare) -> R {
     match (compare, reply) {
         (Compare::Scores, reply) => canonical_score(reply),
-        (Compare::Unordered, R::Arr(mut items)) => {
+        (Compare::Unordered, R::Arr(mut items) | R::Set(mut items)) => {
             items.sort_by_key(sort_key);
             R::Arr(items)
         }
-        (Compare::UnorderedPairs, R::Arr(items)) => {
-            let mut pairs: Vec<Vec<R>> = items.chunks(2).map(<[R]>::to_vec).collect();
-            pairs.sort_by_key(|p| sort_key(&p[0]));
-            R::Arr(pairs.into_iter().flatten().collect())
+        (Compare::UnorderedPairs, R::Arr(items)) => sorted_pairs(items),
+        (Compare::UnorderedPairs, R::Map(mut pairs)) => {
+            pairs.sort_by_key(|(k, _)| sort_key(k));
+            R::Map(pairs)
+        }
+        (Compare::WholeScan { pairs }, R::Arr(mut parts)) if parts.len() == 2 => {
+            let items = match parts.pop() {
+                Some(R::Arr(items)) => items,
+                other => return R::Arr(parts.into_iter().chain(other).collect()),
+            };
+            let items = if pairs {
+                canonical_score(sorted_pairs(items))
+            } else {
+                normalize(R::Arr(items), Compare::Unordered)
+            };
+            parts.push(items);
+            R::Arr(parts)
         }
         (Compare::TtlKind, R::Int(n)) if n >= 0 => R::Status("some deadline".into()),
         (_, other) => other,
