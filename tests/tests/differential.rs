@@ -644,10 +644,26 @@ fn describe(c: &mut redis::Connection, key: &str) -> String {
     format!("{key}: {kind:?} {contents:?}")
 }
 
-fn compare_runs(seed: u64, commands: usize) {
+/// The protocol both connections speak.
+#[derive(Clone, Copy)]
+enum Protocol {
+    Resp2,
+    /// After `HELLO 3`: maps, sets, doubles, booleans and nulls of their own type.
+    Resp3,
+}
+
+fn compare_runs(seed: u64, commands: usize, protocol: Protocol) {
     let kiwi = KiwiServer::start();
     let redis = KiwiServer::start_reference_redis();
     let (mut k, mut r) = (kiwi.client(), redis.client());
+    if let Protocol::Resp3 = protocol {
+        for c in [&mut k, &mut r] {
+            assert!(
+                matches!(c.run("HELLO 3"), R::Map(_)),
+                "HELLO 3 answers a map"
+            );
+        }
+    }
     let mut rng = Rng(seed);
     let mut history: Vec<String> = Vec::new();
     let mut i = 0;
@@ -674,16 +690,22 @@ fn compare_runs(seed: u64, commands: usize) {
 
 #[test]
 fn random_commands_get_the_replies_redis_gives_seed_1() {
-    compare_runs(0x9e37_79b9_7f4a_7c15, 3000);
+    compare_runs(0x9e37_79b9_7f4a_7c15, 3000, Protocol::Resp2);
 }
 
 #[test]
 fn random_commands_get_the_replies_redis_gives_seed_2() {
-    compare_runs(0xd1b5_4a32_d192_ed03, 3000);
+    compare_runs(0xd1b5_4a32_d192_ed03, 3000, Protocol::Resp2);
+}
+
+#[test]
+fn random_commands_get_the_replies_redis_gives_over_resp3() {
+    compare_runs(0x2545_f491_4f6c_dd1d, 3000, Protocol::Resp3);
 }
 
 /// A longer search, for after a change to a command: `HUNT_SEEDS=30 cargo test --workspace
-/// --test differential -- --ignored` runs 20,000 commands for each of that many seeds.
+/// --test differential -- --ignored` runs 20,000 commands for each of that many seeds, every
+/// other seed over RESP3.
 #[test]
 #[ignore]
 fn long_hunt_over_many_seeds() {
@@ -692,6 +714,11 @@ fn long_hunt_over_many_seeds() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
     for s in 1..=seeds {
-        compare_runs(s.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1, 20_000);
+        let protocol = if s % 2 == 0 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        };
+        compare_runs(s.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1, 20_000, protocol);
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use kiwi_tests::cluster::{wait_for, TestCluster};
 use kiwi_tests::linearizability::{self, OpKind};
+use kiwi_tests::{bulks, int, RawConn, Run};
 use serde_json::json;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -142,6 +143,15 @@ fn follower_writes_redirect_over_http_and_forward_over_resp() {
         .query(&mut c)
         .unwrap();
     assert_eq!((a, b), (3, 4));
+    // A forwarded reply keeps the shape of the client's protocol: ZPOPMIN with a count is a
+    // flat list in RESP2 and a list of pairs in RESP3.
+    assert_eq!(c.run("ZADD fz 1 a 2 b 3 c"), int(3));
+    assert_eq!(c.run("ZPOPMIN fz 1"), bulks(&["a", "1"]));
+    let mut raw = RawConn::connect(cluster.nodes[follower].resp_port);
+    raw.send(b"HELLO 3\r\n");
+    raw.read_reply(T);
+    raw.send(b"ZPOPMIN fz 1\r\n");
+    assert_eq!(raw.read_reply(T), b"*1\r\n*2\r\n$1\r\nb\r\n,2\r\n");
     // With forwarding off, the follower redirects.
     redis::cmd("CONFIG")
         .arg("SET")

@@ -338,6 +338,29 @@ fn resp3_scores_are_doubles() {
     assert_eq!(raw.read_reply(RAW_TIMEOUT), b",1.5\r\n");
     raw.send(b"ZSCORE z nope\r\n");
     assert_eq!(raw.read_reply(RAW_TIMEOUT), b"_\r\n");
+    // Member/score lists are pairs in RESP3; ZPOPMIN without a count stays flat.
+    assert_eq!(c.run("ZADD z 2 b 3 c"), int(2));
+    raw.send(b"ZRANGE z 0 0 WITHSCORES\r\n");
+    assert_eq!(
+        raw.read_reply(RAW_TIMEOUT),
+        b"*1\r\n*2\r\n$1\r\na\r\n,1.5\r\n"
+    );
+    raw.send(b"ZPOPMIN z 1\r\n");
+    assert_eq!(
+        raw.read_reply(RAW_TIMEOUT),
+        b"*1\r\n*2\r\n$1\r\na\r\n,1.5\r\n"
+    );
+    raw.send(b"ZPOPMIN z\r\n");
+    assert_eq!(raw.read_reply(RAW_TIMEOUT), b"*2\r\n$1\r\nb\r\n,2\r\n");
+    raw.send(b"HSET h f v\r\n");
+    raw.read_reply(RAW_TIMEOUT);
+    raw.send(b"HRANDFIELD h 1 WITHVALUES\r\n");
+    assert_eq!(
+        raw.read_reply(RAW_TIMEOUT),
+        b"*1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    );
+    // RESP2 keeps the flat layout.
+    assert_eq!(c.run("ZRANGE z 0 -1 WITHSCORES"), bulks(&["c", "3"]));
 }
 
 #[test]

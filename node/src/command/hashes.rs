@@ -431,14 +431,17 @@ fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
             .collect()
     };
     let picked = entries_at(ctx, key, &meta, &positions)?;
-    let mut out = Vec::with_capacity(picked.len() * if with_values { 2 } else { 1 });
-    for (field, value) in picked {
-        out.push(Reply::bulk(field));
-        if with_values {
-            out.push(Reply::bulk(value));
-        }
+    if with_values {
+        return Ok(Reply::Pairs(
+            picked
+                .into_iter()
+                .map(|(field, value)| (Reply::bulk(field), Reply::bulk(value)))
+                .collect(),
+        ));
     }
-    Ok(Reply::Array(out))
+    Ok(Reply::Array(
+        picked.into_iter().map(|(f, _)| Reply::bulk(f)).collect(),
+    ))
 }
 
 #[cfg(test)]

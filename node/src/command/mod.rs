@@ -292,7 +292,22 @@ pub(crate) mod testing {
             if spec.is_write() {
                 self.db.commit(txn, false).unwrap();
             }
-            reply
+            resp2_shape(reply)
+        }
+    }
+
+    /// The reply as RESP2 lays it out (pairs flattened), the shape these tests are written in;
+    /// the RESP3 shapes are tested where replies are encoded.
+    fn resp2_shape(reply: Reply) -> Reply {
+        match reply {
+            Reply::Pairs(pairs) => Reply::Array(
+                pairs
+                    .into_iter()
+                    .flat_map(|(a, b)| [resp2_shape(a), resp2_shape(b)])
+                    .collect(),
+            ),
+            Reply::Array(items) => Reply::Array(items.into_iter().map(resp2_shape).collect()),
+            other => other,
         }
     }
 

@@ -524,16 +524,18 @@ impl LexRange {
     }
 }
 
-/// `[member, score, ...]` or `[member, ...]` (RESP2's flat WITHSCORES shape).
+/// Members with their scores (flat in RESP2, pairs in RESP3), or the members alone.
 fn entries_reply(entries: Vec<Entry>, withscores: bool) -> Reply {
-    let mut out = Vec::with_capacity(entries.len() * if withscores { 2 } else { 1 });
-    for (m, s) in entries {
-        out.push(Reply::bulk(m));
-        if withscores {
-            out.push(Reply::Double(s));
-        }
+    if withscores {
+        Reply::Pairs(
+            entries
+                .into_iter()
+                .map(|(m, s)| (Reply::bulk(m), Reply::Double(s)))
+                .collect(),
+        )
+    } else {
+        Reply::Array(entries.into_iter().map(|(m, _)| Reply::bulk(m)).collect())
     }
-    Reply::Array(out)
 }
 
 /// Replaces `dst` with a sorted set of `entries` (distinct members); an empty result deletes it.
@@ -967,7 +969,7 @@ fn zpopmax(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     pop_generic(ctx, args, true)
 }
 
-/// ZPOPMIN/ZPOPMAX key [count]: a flat `[member, score, ...]` array (RESP2 shape).
+/// ZPOPMIN/ZPOPMAX key [count]: `[member, score]`, or with a count a list of pairs.
 fn pop_generic(ctx: &mut Ctx<'_, '_>, args: &Args, max: bool) -> CmdResult {
     if args.len() > 3 {
         return Err(CmdError::Syntax);
@@ -1002,7 +1004,16 @@ fn pop_generic(ctx: &mut Ctx<'_, '_>, args: &Args, max: bool) -> CmdResult {
     if !popped.is_empty() {
         z.save(ctx, key)?;
     }
-    Ok(entries_reply(popped, true))
+    if args.len() == 3 {
+        return Ok(entries_reply(popped, true));
+    }
+    // Without a count, the one member and its score are a flat array in RESP3 too.
+    Ok(Reply::Array(
+        popped
+            .into_iter()
+            .flat_map(|(m, s)| [Reply::bulk(m), Reply::Double(s)])
+            .collect(),
+    ))
 }
 
 fn zscan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {

@@ -29,8 +29,13 @@ pub struct RespClient {
 }
 
 impl RespClient {
-    /// Connects and switches to RESP3, authenticating when `password` is set.
-    pub async fn connect(addr: &str, password: Option<&str>) -> Result<RespClient, ClientError> {
+    /// Connects with `HELLO 3` (or `HELLO 2` when `resp3` is false), authenticating when
+    /// `password` is set.
+    pub async fn connect(
+        addr: &str,
+        password: Option<&str>,
+        resp3: bool,
+    ) -> Result<RespClient, ClientError> {
         let stream = TcpStream::connect(addr).await?;
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
@@ -40,7 +45,8 @@ impl RespClient {
             buf: BytesMut::with_capacity(16 * 1024),
             out: BytesMut::new(),
         };
-        let mut hello: Vec<Bytes> = vec!["HELLO".into(), "3".into()];
+        let version = if resp3 { "3" } else { "2" };
+        let mut hello: Vec<Bytes> = vec!["HELLO".into(), version.into()];
         if let Some(pw) = password {
             hello.extend([
                 "AUTH".into(),

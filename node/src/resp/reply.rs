@@ -24,6 +24,10 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// Verbatim text (INFO, CLIENT INFO): a bulk string in RESP2, `=` in RESP3.
     Verbatim(String),
+    /// An ordered list of pairs (member and score, field and value): one flat array in RESP2,
+    /// an array of two-element arrays in RESP3, as Redis answers ZRANGE WITHSCORES, ZPOPMIN
+    /// with a count and HRANDFIELD WITHVALUES.
+    Pairs(Vec<(Reply, Reply)>),
 }
 
 impl Reply {
@@ -107,6 +111,17 @@ impl Reply {
                     v.encode(out, resp3);
                 }
             }
+            Reply::Pairs(pairs) => {
+                let len = if resp3 { pairs.len() } else { pairs.len() * 2 };
+                line(out, b'*', len.to_string().as_bytes());
+                for (first, second) in pairs {
+                    if resp3 {
+                        out.put_slice(b"*2\r\n");
+                    }
+                    first.encode(out, resp3);
+                    second.encode(out, resp3);
+                }
+            }
             Reply::Double(d) => {
                 let text = format_double(*d);
                 if resp3 {
@@ -179,6 +194,9 @@ mod tests {
         assert_eq!(enc(&Reply::Nil, true), "_\r\n");
         assert_eq!(enc(&Reply::Double(1.5), false), "$3\r\n1.5\r\n");
         assert_eq!(enc(&Reply::Double(1.5), true), ",1.5\r\n");
+        let pairs = Reply::Pairs(vec![(Reply::bulk("a"), Reply::Double(1.0))]);
+        assert_eq!(enc(&pairs, false), "*2\r\n$1\r\na\r\n$1\r\n1\r\n");
+        assert_eq!(enc(&pairs, true), "*1\r\n*2\r\n$1\r\na\r\n,1\r\n");
         let map = Reply::Map(vec![(Reply::bulk("a"), Reply::Int(1))]);
         assert_eq!(enc(&map, false), "*2\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&map, true), "%1\r\n$1\r\na\r\n:1\r\n");

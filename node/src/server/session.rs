@@ -45,6 +45,10 @@ struct Forward {
     leader_addr: String,
     client: RespClient,
     db: u8,
+    /// The protocol this connection speaks: the client's, so that the leader's replies are
+    /// passed on in the shape the client expects (a RESP3 reply of pairs cannot be told from
+    /// nested arrays, to flatten it for a RESP2 client).
+    resp3: bool,
     broken: Option<String>,
 }
 
@@ -287,15 +291,16 @@ impl Session {
     /// Queues `requests` on the forwarding connection to the leader; only the last reply is
     /// the client's.
     async fn forward(&mut self, leader_addr: &str, requests: Vec<Vec<Bytes>>) {
+        let resp3 = self.resp3;
         let stale = self
             .forward
             .as_ref()
-            .is_none_or(|f| f.leader_addr != leader_addr || f.broken.is_some());
+            .is_none_or(|f| f.leader_addr != leader_addr || f.broken.is_some() || f.resp3 != resp3);
         if stale {
             // Replies still owed by the old connection are read before it is replaced.
             self.finish_pending().await;
             let password = self.state.config().requirepass.clone();
-            let connect = RespClient::connect(leader_addr, password.as_deref());
+            let connect = RespClient::connect(leader_addr, password.as_deref(), resp3);
             let failure =
                 match tokio::time::timeout(std::time::Duration::from_secs(2), connect).await {
                     Ok(Ok(client)) => {
@@ -303,6 +308,7 @@ impl Session {
                             leader_addr: leader_addr.to_string(),
                             client,
                             db: 0,
+                            resp3,
                             broken: None,
                         });
                         None
