@@ -411,3 +411,22 @@ fn wrong_type_and_key_commands() {
     });
     assert_eq!(c.run("ZRANGE z2 0 -1"), arr(vec![]));
 }
+
+#[test]
+fn scores_and_bounds_are_read_as_c_strtod_reads_them() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    assert_eq!(c.run("ZADD z 0x10 hex"), int(1));
+    assert_eq!(c.run("ZSCORE z hex"), bulk("16"));
+    // Out of a double's range: refused as a score...
+    for score in ["1e400", "-1e-400", " 1", "1 "] {
+        assert_eq!(
+            c.run_args(&["ZADD", "z", score, "m"]),
+            err("ERR value is not a valid float"),
+            "{score:?}"
+        );
+    }
+    // ...but a bound takes what strtod gives (inf, 0), and may start with spaces.
+    assert_eq!(c.run_args(&["ZCOUNT", "z", "-1e400", "1e400"]), int(1));
+    assert_eq!(c.run_args(&["ZCOUNT", "z", " 1e-400", "(0x11"]), int(1));
+}

@@ -74,16 +74,18 @@ pub fn parse_i64(b: &[u8]) -> Result<i64, CmdError> {
 
 /// Parses a float as Redis does: decimal or exponent forms and `inf`/`-inf`; never NaN, never
 /// surrounding spaces.
+/// A double as Redis's `string2d` reads one: all of the text is a C `strtod` number (hex
+/// included) with no leading space, neither NaN nor out of range.
 pub fn parse_f64(b: &[u8]) -> Result<f64, CmdError> {
-    let s = std::str::from_utf8(b).map_err(|_| CmdError::NotFloat)?;
-    if s.is_empty() || s.trim() != s {
+    if b.first()
+        .is_none_or(|c| c.is_ascii_whitespace() || *c == b'\x0b')
+    {
         return Err(CmdError::NotFloat);
     }
-    let v: f64 = s.parse().map_err(|_| CmdError::NotFloat)?;
-    if v.is_nan() {
-        return Err(CmdError::NotFloat);
+    match super::long_double::strtod(b) {
+        Some(n) if !n.out_of_range && !n.value.is_nan() => Ok(n.value),
+        _ => Err(CmdError::NotFloat),
     }
-    Ok(v)
 }
 
 /// Resolves Redis's inclusive `start`/`stop` indexes (negative counts from the end) against a
@@ -232,7 +234,20 @@ mod tests {
         assert_eq!(parse_f64(b"1.5").unwrap(), 1.5);
         assert_eq!(parse_f64(b"-inf").unwrap(), f64::NEG_INFINITY);
         assert_eq!(parse_f64(b"1e3").unwrap(), 1000.0);
-        for bad in ["", "nan", " 1", "abc"] {
+        assert_eq!(parse_f64(b"0x10").unwrap(), 16.0);
+        assert_eq!(parse_f64(b"-0x1.8p1").unwrap(), -3.0);
+        assert_eq!(parse_f64(b"4e-320").unwrap(), 4e-320, "subnormals are kept");
+        for bad in [
+            "",
+            "nan",
+            " 1",
+            "1 ",
+            "abc",
+            "1e400",
+            "-1e-400",
+            "0x1p99999",
+            "1\0",
+        ] {
             assert!(parse_f64(bad.as_bytes()).is_err(), "{bad:?}");
         }
     }

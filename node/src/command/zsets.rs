@@ -439,13 +439,15 @@ fn parse_score_bound(raw: &[u8]) -> Option<(f64, bool)> {
     if body.is_empty() {
         return Some((0.0, exclusive));
     }
-    let s = std::str::from_utf8(body).ok()?;
-    let s = s.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
-    let v: f64 = s.parse().ok()?;
-    if v.is_nan() {
+    let start = body
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))?;
+    // Unlike a score, a bound out of range is taken as strtod returns it (inf or 0).
+    let n = super::long_double::strtod(&body[start..])?;
+    if n.value.is_nan() {
         return None;
     }
-    Some((v, exclusive))
+    Some((n.value, exclusive))
 }
 
 /// One end of a lex range: `-`, `+`, `[member` or `(member`.
