@@ -57,7 +57,10 @@ const ZSETS: [&str; 3] = ["z0", "z1", "z2"];
 const ALL: [&str; 14] = [
     "s0", "s1", "s2", "h0", "h1", "l0", "l1", "t0", "t1", "t2", "z0", "z1", "z2", "none",
 ];
-const VALUES: [&str; 16] = [
+const VALUES: [&str; 19] = [
+    "+1",
+    "01",
+    "-0",
     "a",
     "b",
     "c",
@@ -412,7 +415,7 @@ fn generate_one(rng: &mut Rng) -> Generated {
         // Keyspace, databases and deadlines.
         _ => {
             let k = s(rng.pick(&ALL));
-            match rng.below(28) {
+            match rng.below(29) {
                 0 => vec![s("DBSIZE")],
                 1 => {
                     compare = Unordered;
@@ -560,6 +563,16 @@ fn generate_one(rng: &mut Rng) -> Generated {
                         a.extend([s("MATCH"), s(rng.pick(&["*", "a*", "[bc]", "?"]))]);
                     }
                     a
+                }
+                // Integers as Redis reads them: no '+', no leading zero, no space.
+                27 => {
+                    let n = s(rng.pick(&["+1", "01", "-0", " 1", "1 ", "0", "-1", "1e2"]));
+                    match rng.below(4) {
+                        0 => vec![s("LINDEX"), key_of(rng, &LISTS), n],
+                        1 => vec![s("INCRBY"), key_of(rng, &STRINGS), n],
+                        2 => vec![s("HINCRBY"), key_of(rng, &HASHES), s("a"), n],
+                        _ => vec![s("LRANGE"), key_of(rng, &LISTS), n, s("-1")],
+                    }
                 }
                 _ => vec![s("TYPE"), k],
             }
