@@ -102,6 +102,13 @@ const SCORES: [&str; 16] = [
 const MIN_MAX: [&str; 11] = [
     "-inf", "+inf", "0", "1", "(1", "2", "(2.5", "10", "x", "(inf", "1e400",
 ];
+/// Glob patterns as Redis's stringmatchlen reads them: classes, ranges (either way round),
+/// negation with `^`, escapes, and malformed classes.
+const KEY_PATTERNS: [&str; 16] = [
+    "*", "s*", "?0", "[hz]1", "none", "[a-l]*", "[l-a]?", "[^s]*", "*[0-1]", "\\s*", "s\\0", "[",
+    "[s", "*[^]", "?", "**0",
+];
+const MEMBER_PATTERNS: [&str; 8] = ["*", "a*", "[bc]", "?", "[^a]", "[a-", "\\*", "[]]"];
 const LEX: [&str; 8] = ["-", "+", "[a", "(a", "[c", "(d", "[f", "b"];
 
 /// How a reply is compared.
@@ -419,7 +426,7 @@ fn generate_one(rng: &mut Rng) -> Generated {
                 0 => vec![s("DBSIZE")],
                 1 => {
                     compare = Unordered;
-                    vec![s("KEYS"), s(rng.pick(&["*", "s*", "?0", "[hz]1", "none"]))]
+                    vec![s("KEYS"), s(rng.pick(&KEY_PATTERNS))]
                 }
                 2 => vec![
                     s("SELECT"),
@@ -542,7 +549,7 @@ fn generate_one(rng: &mut Rng) -> Generated {
                     compare = WholeScan { pairs: false };
                     let mut a = vec![s("SCAN"), s("0"), s("COUNT"), s("1000")];
                     if rng.chance(50) {
-                        a.extend([s("MATCH"), s(rng.pick(&["*", "s*", "?0", "[hz]1"]))]);
+                        a.extend([s("MATCH"), s(rng.pick(&KEY_PATTERNS))]);
                     }
                     if rng.chance(40) {
                         a.extend([s("TYPE"), s(rng.pick(&["string", "hash", "zset", "x"]))]);
@@ -560,7 +567,7 @@ fn generate_one(rng: &mut Rng) -> Generated {
                     };
                     let mut a = vec![s(cmd), key_of(rng, typed), s("0"), s("COUNT"), s("1000")];
                     if rng.chance(50) {
-                        a.extend([s("MATCH"), s(rng.pick(&["*", "a*", "[bc]", "?"]))]);
+                        a.extend([s("MATCH"), s(rng.pick(&MEMBER_PATTERNS))]);
                     }
                     a
                 }
