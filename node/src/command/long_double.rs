@@ -73,11 +73,7 @@ impl LongDouble {
         if text.is_empty() || text.len() >= MAX_INPUT {
             return None;
         }
-        let (negative, body) = match text.first() {
-            Some(b'-') => (true, &text[1..]),
-            Some(b'+') => (false, &text[1..]),
-            _ => (false, text),
-        };
+        let (negative, body) = split_sign(text);
         if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
             return Some(Parsed::Infinite);
         }
@@ -206,11 +202,7 @@ pub struct Strtod {
 /// rounds the same way), hexadecimal (`0x1.8p3`), `inf`, `infinity` or `nan`. `None` if any of
 /// it is left over.
 pub fn strtod(text: &[u8]) -> Option<Strtod> {
-    let (negative, body) = match text.first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
+    let (negative, body) = split_sign(text);
     if body.len() > 2 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
         let (magnitude, exponent) = match parse_hex(&body[2..])? {
             Exact::Zero => (BigUint::zero(), 0),
@@ -247,6 +239,15 @@ pub fn strtod(text: &[u8]) -> Option<Strtod> {
         value,
         out_of_range,
     })
+}
+
+/// An optional leading `-` or `+`: whether it was `-`, and the rest.
+fn split_sign(text: &[u8]) -> (bool, &[u8]) {
+    match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    }
 }
 
 fn is_odd(n: &BigUint) -> bool {
@@ -333,11 +334,7 @@ fn exponent_part(rest: &[u8], marker: u8) -> Option<i64> {
     if first | 0x20 != marker {
         return None;
     }
-    let (negative, digits) = match rest.first() {
-        Some(b'-') => (true, &rest[1..]),
-        Some(b'+') => (false, &rest[1..]),
-        _ => (false, rest),
-    };
+    let (negative, digits) = split_sign(rest);
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
