@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::long_double::{is_c_space, strtod};
 use super::CmdError;
 
 pub struct Args<'a> {
@@ -72,17 +73,13 @@ pub fn parse_i64(b: &[u8]) -> Result<i64, CmdError> {
     s.parse::<i64>().map_err(|_| CmdError::NotInteger)
 }
 
-/// Parses a float as Redis does: decimal or exponent forms and `inf`/`-inf`; never NaN, never
-/// surrounding spaces.
 /// A double as Redis's `string2d` reads one: all of the text is a C `strtod` number (hex
 /// included) with no leading space, neither NaN nor out of range.
 pub fn parse_f64(b: &[u8]) -> Result<f64, CmdError> {
-    if b.first()
-        .is_none_or(|c| c.is_ascii_whitespace() || *c == b'\x0b')
-    {
+    if b.first().is_none_or(|c| is_c_space(*c)) {
         return Err(CmdError::NotFloat);
     }
-    match super::long_double::strtod(b) {
+    match strtod(b) {
         Some(n) if !n.out_of_range && !n.value.is_nan() => Ok(n.value),
         _ => Err(CmdError::NotFloat),
     }

@@ -34,9 +34,6 @@ const BINARY64: Format = Format {
     max_leading_exponent: 1023,
     min_exponent: -1022 - 52,
 };
-const SIGNIFICAND_BITS: u64 = X87.significand_bits;
-const MAX_LEADING_EXPONENT: i64 = X87.max_leading_exponent;
-const MIN_EXPONENT: i64 = X87.min_exponent;
 /// Digits after the point in Redis's output (`%.17Lf`).
 const FRACTION_DIGITS: u32 = 17;
 /// Redis refuses to parse a number of this many bytes or more (`MAX_LONG_DOUBLE_CHARS`).
@@ -67,8 +64,7 @@ impl LongDouble {
 
     /// Parses `text` as Redis's `string2ld` does: the whole input (so no NUL inside) is a
     /// `strtold` number with no leading space, not NaN, neither overflowing nor underflowing
-    /// to zero. `None` when Redis
-    /// answers "value is not a valid float".
+    /// to zero. `None` when Redis answers "value is not a valid float".
     pub fn parse(text: &[u8]) -> Option<Parsed> {
         if text.is_empty() || text.len() >= MAX_INPUT {
             return None;
@@ -77,10 +73,9 @@ impl LongDouble {
         if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
             return Some(Parsed::Infinite);
         }
-        let exact = if body.len() > 2 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
-            parse_hex(&body[2..])?
-        } else {
-            parse_decimal(body)?
+        let exact = match hex_digits(body) {
+            Some(digits) => parse_hex(digits)?,
+            None => parse_decimal(body)?,
         };
         let value = match exact {
             Exact::Zero => LongDouble::ZERO,
@@ -150,19 +145,12 @@ impl LongDouble {
     /// and "-0" written "0".
     pub fn to_redis_string(&self) -> String {
         // |value| × 10^17, rounded to nearest, ties to even, as glibc's printf rounds.
-        let scale = BigUint::from(10u32).pow(FRACTION_DIGITS);
-        let mut digits_value = BigUint::from(self.significand) * scale;
-        if self.exponent >= 0 {
-            digits_value <<= self.exponent as u64;
+        let scaled = BigUint::from(self.significand) * BigUint::from(10u32).pow(FRACTION_DIGITS);
+        let digits_value = if self.exponent >= 0 {
+            scaled << self.exponent as u64
         } else {
-            let shift = (-self.exponent) as u64;
-            let remainder = &digits_value & ((BigUint::one() << shift) - 1u32);
-            digits_value >>= shift;
-            let half = BigUint::one() << (shift - 1);
-            if remainder > half || (remainder == half && is_odd(&digits_value)) {
-                digits_value += 1u32;
-            }
-        }
+            shift_right_rounded(scaled, (-self.exponent) as u64, false)
+        };
         let digits = format!("{:0>18}", digits_value.to_str_radix(10));
         let (int_part, fraction) = digits.split_at(digits.len() - FRACTION_DIGITS as usize);
         let fraction = fraction.trim_end_matches('0');
@@ -203,8 +191,8 @@ pub struct Strtod {
 /// it is left over.
 pub fn strtod(text: &[u8]) -> Option<Strtod> {
     let (negative, body) = split_sign(text);
-    if body.len() > 2 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
-        let (magnitude, exponent) = match parse_hex(&body[2..])? {
+    if let Some(digits) = hex_digits(body) {
+        let (magnitude, exponent) = match parse_hex(digits)? {
             Exact::Zero => (BigUint::zero(), 0),
             Exact::Ratio {
                 numerator,
@@ -239,6 +227,36 @@ pub fn strtod(text: &[u8]) -> Option<Strtod> {
         value,
         out_of_range,
     })
+}
+
+/// The digits of a hexadecimal number (what follows `0x` or `0X`), if `body` is one.
+fn hex_digits(body: &[u8]) -> Option<&[u8]> {
+    match body {
+        [b'0', x, digits @ ..] if *x | 0x20 == b'x' && !digits.is_empty() => Some(digits),
+        _ => None,
+    }
+}
+
+/// `n / 2^shift` rounded to nearest, ties to even; `sticky` says a nonzero amount below `n`'s
+/// lowest bit was already dropped.
+fn shift_right_rounded(n: BigUint, shift: u64, sticky: bool) -> BigUint {
+    if shift == 0 {
+        return n;
+    }
+    let kept = &n >> shift;
+    let dropped = &n - (&kept << shift);
+    let half = BigUint::one() << (shift - 1);
+    let round_up = dropped > half || (dropped == half && (sticky || is_odd(&kept)));
+    if round_up {
+        kept + 1u32
+    } else {
+        kept
+    }
+}
+
+/// C's `isspace` in the C locale: what `strtod` skips before a number.
+pub fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
 }
 
 /// An optional leading `-` or `+`: whether it was `-`, and the rest.
@@ -309,20 +327,17 @@ fn parse_decimal(body: &[u8]) -> Option<Exact> {
         }
         numerator = numerator * BigUint::from(10u64.pow(chunk.len() as u32)) + part;
     }
-    if power >= 0 {
+    let denominator_log10 = if power >= 0 {
         numerator *= BigUint::from(10u32).pow(power as u32);
-        Some(Exact::Ratio {
-            numerator,
-            denominator_log10: 0,
-            exponent: 0,
-        })
+        0
     } else {
-        Some(Exact::Ratio {
-            numerator,
-            denominator_log10: (-power) as u64,
-            exponent: 0,
-        })
-    }
+        (-power) as u64
+    };
+    Some(Exact::Ratio {
+        numerator,
+        denominator_log10,
+        exponent: 0,
+    })
 }
 
 /// What is left of a number after its digits: nothing (exponent 0), or `marker` (either
@@ -377,10 +392,10 @@ fn parse_hex(body: &[u8]) -> Option<Exact> {
     let leading = numerator.bits() as i64 - 1 + exponent;
     // Far out of range, one bit there rounds the same way (overflow, or underflow to zero)
     // without shifting by a huge exponent.
-    let (numerator, exponent) = if leading > MAX_LEADING_EXPONENT + 1 {
-        (BigUint::one(), MAX_LEADING_EXPONENT + 2)
-    } else if leading < MIN_EXPONENT - 2 {
-        (BigUint::one(), MIN_EXPONENT - 2)
+    let (numerator, exponent) = if leading > X87.max_leading_exponent + 1 {
+        (BigUint::one(), X87.max_leading_exponent + 2)
+    } else if leading < X87.min_exponent - 2 {
+        (BigUint::one(), X87.min_exponent - 2)
     } else {
         (numerator, exponent)
     };
@@ -403,7 +418,7 @@ fn divide_by_power_of_ten(
     }
     let denominator = BigUint::from(10u32).pow(denominator_log10 as u32);
     // Two bits beyond the significand, for rounding, whatever the operands' sizes.
-    let extra = (SIGNIFICAND_BITS + 2 + denominator.bits()).saturating_sub(numerator.bits());
+    let extra = (X87.significand_bits + 2 + denominator.bits()).saturating_sub(numerator.bits());
     let shifted = numerator << extra;
     let quotient = &shifted / &denominator;
     let sticky = &quotient * &denominator != shifted;
@@ -423,18 +438,11 @@ fn round(
     let bits = magnitude.bits() as i64;
     // Keep at most the format's bits, and no bit below its smallest subnormal's.
     let shift = (bits - format.significand_bits as i64).max(format.min_exponent - exponent);
-    let (mut significand, mut exponent) = if shift <= 0 {
-        // Exact, since the sticky remainder only exists when a division left extra bits.
-        (magnitude, exponent)
-    } else {
-        let shift_u = shift as u64;
-        let kept = &magnitude >> shift_u;
-        let dropped = &magnitude - (&kept << shift_u);
-        let half = BigUint::one() << (shift_u - 1);
-        let round_up = dropped > half || (dropped == half && (sticky || is_odd(&kept)));
-        let kept = if round_up { kept + 1u32 } else { kept };
-        (kept, exponent + shift)
-    };
+    // At shift 0 or less the value is exact: the sticky remainder only exists when a division
+    // left extra bits.
+    let shift = shift.max(0);
+    let mut significand = shift_right_rounded(magnitude, shift as u64, sticky);
+    let mut exponent = exponent + shift;
     if significand.bits() > format.significand_bits {
         significand >>= 1u32;
         exponent += 1;

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use super::args::{parse_f64, parse_i64, resolve_range};
 use super::cursor::{scan_page, ScanOptions};
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::long_double::{is_c_space, strtod};
 use super::strings::spec;
 use super::{Args, CmdError, CmdResult, CommandSpec, Ctx, Kind};
 use crate::resp::reply::format_double;
@@ -439,11 +440,9 @@ fn parse_score_bound(raw: &[u8]) -> Option<(f64, bool)> {
     if body.is_empty() {
         return Some((0.0, exclusive));
     }
-    let start = body
-        .iter()
-        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))?;
+    let start = body.iter().position(|c| !is_c_space(*c))?;
     // Unlike a score, a bound out of range is taken as strtod returns it (inf or 0).
-    let n = super::long_double::strtod(&body[start..])?;
+    let n = strtod(&body[start..])?;
     if n.value.is_nan() {
         return None;
     }
