@@ -52,15 +52,12 @@ impl Mutation {
         }
     }
 
-    /// The client commands the mutation carries, in order.
-    pub fn into_commands(self) -> Vec<Vec<Bytes>> {
-        self.ops
-            .into_iter()
-            .filter_map(|op| match op {
-                Op::Command { argv, .. } | Op::Settled { argv, .. } => Some(argv),
-                Op::ExpireKeys { .. } => None,
-            })
-            .collect()
+    /// The client commands the mutation carries, in order (what a follower forwards).
+    pub fn commands(&self) -> impl Iterator<Item = &Vec<Bytes>> {
+        self.ops.iter().filter_map(|op| match op {
+            Op::Command { argv, .. } | Op::Settled { argv, .. } => Some(argv),
+            Op::ExpireKeys { .. } => None,
+        })
     }
 
     pub fn transaction(ops: Vec<Op>) -> Mutation {

@@ -281,7 +281,7 @@ impl Session {
                 Err(e) => self.push_reply(&outcome_reply(Err(e))),
             }
         } else if self.state.config().raft_follower_forward {
-            let requests = requests.unwrap_or_else(|| mutation.into_commands());
+            let requests = requests.unwrap_or_else(|| mutation.commands().cloned().collect());
             self.forward(&leader.resp_addr, requests).await;
         } else {
             self.push_reply(&Reply::Error(format!("MOVED 0 {}", leader.resp_addr)));
@@ -530,16 +530,13 @@ impl Session {
             self.push_reply(&Reply::Array(Vec::new()));
             return Step::Continue;
         }
+        let mutation = Mutation::transaction(ops);
         let mut requests = vec![vec![Bytes::from_static(b"MULTI")]];
-        for op in &ops {
-            if let Op::Command { argv, .. } | Op::Settled { argv, .. } = op {
-                requests.push(argv.clone());
-            }
-        }
+        requests.extend(mutation.commands().cloned());
         requests.push(vec![Bytes::from_static(b"EXEC")]);
         // Forwarded, the block runs from the database MULTI started in (its SELECTs travel
         // with it); afterwards the session is in the database the block ended in.
-        self.write(Mutation::transaction(ops), Some(requests)).await;
+        self.write(mutation, Some(requests)).await;
         if self.db != self.multi_db {
             if let Some(fwd) = self.forward.as_mut() {
                 // The block's SELECTs ran on the forwarding connection too: re-SELECT next time.
