@@ -104,7 +104,8 @@ impl CallError {
     }
 }
 
-async fn connect(addr: &str) -> Result<Conn, CallError> {
+/// Opens a peer connection to `addr`, meant for node `target`.
+async fn connect(addr: &str, target: NodeId) -> Result<Conn, CallError> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| {
@@ -116,7 +117,9 @@ async fn connect(addr: &str) -> Result<Conn, CallError> {
         .map_err(CallError::Connect)?;
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
-    wr.write_all(MAGIC).await.map_err(CallError::Connect)?;
+    let mut preamble = MAGIC.to_vec();
+    preamble.extend_from_slice(&target.to_be_bytes());
+    wr.write_all(&preamble).await.map_err(CallError::Connect)?;
     Ok((BufReader::new(rd), wr))
 }
 
@@ -135,7 +138,7 @@ impl PeerClient {
         self.check_faults()?;
         let result = tokio::time::timeout(timeout, async {
             if self.conn.is_none() {
-                self.conn = Some(connect(&self.addr).await?);
+                self.conn = Some(connect(&self.addr, self.target).await?);
             }
             let (rd, wr) = self.conn.as_mut().expect("connected above");
             write_frame(wr, &req).await.map_err(CallError::Io)?;
@@ -170,7 +173,7 @@ impl PeerClient {
     ) -> Result<SnapshotResponse<TypeConfig>, CallError> {
         self.check_faults()?;
         // A dedicated connection: a snapshot must not queue behind (or in front of) appends.
-        let (mut rd, mut wr) = connect(&self.addr).await?;
+        let (mut rd, mut wr) = connect(&self.addr, self.target).await?;
         let dir: SnapshotDir = snapshot.snapshot;
         let files = list_files(&dir.path).map_err(CallError::Io)?;
         let begin = RpcRequest::SnapshotBegin {

@@ -1,13 +1,20 @@
 //! Raft RPCs between nodes: a binary protocol on the Raft address, beside the HTTP admin API.
 //!
-//! A peer connection starts with [`MAGIC`] and then carries length-prefixed postcard frames,
-//! request and response alternating on one long-lived connection. Connections that do not start
-//! with the magic are HTTP and go to the admin API (see [`MuxListener`]).
+//! A peer connection starts with [`MAGIC`] and the id of the node it is meant for, then carries
+//! length-prefixed postcard frames, request and response alternating on one long-lived
+//! connection. Connections that do not start with the magic are HTTP and go to the admin API
+//! (see [`MuxListener`]).
+//!
+//! The id matters when a node's data is wiped: it comes back at the same address as a new
+//! node. Were it to answer the leader's appends for the node it replaced, its empty log would
+//! tell the leader that entries a quorum accepted are lost, and openraft's core stops on that.
+//! It refuses instead, so the old member just looks unreachable until it is removed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use openraft::async_runtime::WatchReceiver;
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
     TransferLeaderResponse, VoteRequest, VoteResponse,
@@ -20,7 +27,8 @@ use tokio::sync::mpsc;
 use super::snapshot::{SnapshotDir, SnapshotStore};
 use super::{decode, encode, KiwiRaft, Snapshot, SnapshotMeta, TypeConfig, Vote};
 
-pub const MAGIC: &[u8; 8] = b"KIWIRPC1";
+/// Version 2: the magic is followed by the target node id (8 bytes, big-endian).
+pub const MAGIC: &[u8; 8] = b"KIWIRPC2";
 
 /// Largest frame accepted: entries are batched by openraft, snapshots are chunked.
 pub const MAX_FRAME: usize = 256 << 20;
@@ -90,6 +98,16 @@ pub async fn serve_peer(
 ) -> std::io::Result<()> {
     let mut magic = [0u8; 8];
     stream.read_exact(&mut magic).await?;
+    let mut target = [0u8; 8];
+    stream.read_exact(&mut target).await?;
+    let target = u64::from_be_bytes(target);
+    let me = raft.metrics().borrow_watched().id;
+    if target != me {
+        let refusal = RpcResponse::Error(format!(
+            "this is node {me}, not node {target} (its data was replaced)"
+        ));
+        return write_frame(&mut stream, &refusal).await;
+    }
     let (mut rd, mut wr) = stream.split();
     let mut rd = tokio::io::BufReader::new(&mut rd);
     loop {
