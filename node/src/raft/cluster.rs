@@ -18,14 +18,15 @@ use tokio::sync::watch;
 
 use super::log_store::LogStore;
 use super::network::{Faults, NetworkFactory};
+use super::peer_auth::PeerAuth;
 use super::read_gate::ReadGate;
-use super::snapshot::{SnapshotStore, CLUSTER_ID_KEY};
+use super::snapshot::SnapshotStore;
 use super::state_machine::StateMachine;
 use super::{KiwiNode, KiwiRaft, NodeId, TypeConfig};
 use crate::config::{Config, NodeIdSetting};
 use crate::engine::Mutation;
 use crate::resp::Reply;
-use crate::storage::{Cf, Db};
+use crate::storage::Db;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -69,12 +70,13 @@ pub struct Cluster {
     pub me: KiwiNode,
     pub raft: KiwiRaft,
     pub snapshots: Arc<SnapshotStore>,
+    /// Proves this node's membership to peers and checks theirs.
+    pub peer_auth: Arc<PeerAuth>,
     /// Present when `raft-fault-injection` is on (tests only).
     pub faults: Option<Faults>,
     /// The commit index this node learned at start, for readiness.
     applied: watch::Receiver<u64>,
     startup_commit: u64,
-    db: Arc<Db>,
     read_policy: ReadPolicy,
     read_gate: ReadGate,
 }
@@ -144,7 +146,8 @@ impl Cluster {
         let sm = StateMachine::new(db.clone(), snapshots.clone())?;
         let applied = sm.applied_index();
         let log = LogStore::new(db.clone());
-        let network = NetworkFactory::default();
+        let peer_auth = Arc::new(PeerAuth::new(cfg.cluster_secret.as_deref(), db.clone()));
+        let network = NetworkFactory::new(peer_auth.clone());
         let faults = cfg.raft_fault_injection.then(|| network.faults.clone());
         let raft = KiwiRaft::new(id, Arc::new(raft_config(cfg)?), network, log, sm)
             .await
@@ -158,10 +161,10 @@ impl Cluster {
             me,
             raft,
             snapshots,
+            peer_auth,
             faults,
             applied,
             startup_commit,
-            db,
             read_policy: if cfg.raft_lease_read {
                 ReadPolicy::LeaseRead
             } else {
@@ -174,8 +177,7 @@ impl Cluster {
     /// The id of the cluster this node belongs to; `None` until it has applied (or received in
     /// a snapshot) the cluster's first membership entry.
     pub fn cluster_id(&self) -> Option<String> {
-        let value = self.db.reader().get(Cf::Sys, CLUSTER_ID_KEY).ok()??;
-        String::from_utf8(value).ok()
+        self.peer_auth.cluster_id()
     }
 
     pub fn metrics(&self) -> RaftMetrics<TypeConfig> {

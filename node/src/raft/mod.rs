@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod log_store;
 pub mod network;
+pub mod peer_auth;
 mod read_gate;
 pub mod rpc;
 pub mod snapshot;

@@ -16,6 +16,7 @@ use openraft::OptionalSend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use super::peer_auth::{HandshakeError, PeerAuth};
 use super::rpc::{read_frame, write_frame, RpcRequest, RpcResponse, MAGIC, SNAPSHOT_CHUNK};
 use super::snapshot::{list_files, SnapshotDir};
 use super::{KiwiNode, NodeId, Snapshot, TypeConfig, Vote};
@@ -48,9 +49,19 @@ impl Faults {
     }
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct NetworkFactory {
     pub faults: Faults,
+    auth: Arc<PeerAuth>,
+}
+
+impl NetworkFactory {
+    pub fn new(auth: Arc<PeerAuth>) -> NetworkFactory {
+        NetworkFactory {
+            faults: Faults::default(),
+            auth,
+        }
+    }
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -62,6 +73,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             addr: node.raft_addr.clone(),
             conn: None,
             faults: self.faults.clone(),
+            auth: self.auth.clone(),
         }
     }
 }
@@ -76,10 +88,13 @@ pub struct PeerClient {
     addr: String,
     conn: Option<Conn>,
     faults: Faults,
+    auth: Arc<PeerAuth>,
 }
 
 enum CallError {
     Connect(std::io::Error),
+    /// The peer refused the handshake, or failed to prove the cluster secret.
+    Handshake(HandshakeError),
     Io(std::io::Error),
     Timeout,
     Remote(String),
@@ -89,6 +104,9 @@ impl CallError {
     fn into_rpc(self, target: NodeId, addr: &str) -> RPCError<TypeConfig> {
         match self {
             CallError::Connect(e) => RPCError::Unreachable(Unreachable::from_string(format!(
+                "node {target} at {addr}: {e}"
+            ))),
+            CallError::Handshake(e) => RPCError::Unreachable(Unreachable::from_string(format!(
                 "node {target} at {addr}: {e}"
             ))),
             CallError::Io(e) => RPCError::Network(NetworkError::from_string(format!(
@@ -104,8 +122,11 @@ impl CallError {
     }
 }
 
-/// Opens a peer connection to `addr`, meant for node `target`.
-async fn connect(addr: &str, target: NodeId) -> Result<Conn, CallError> {
+/// How long the authentication handshake may take once connected.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens an authenticated peer connection to `addr`, meant for node `target`.
+async fn connect(addr: &str, target: NodeId, auth: &PeerAuth) -> Result<Conn, CallError> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| {
@@ -117,10 +138,19 @@ async fn connect(addr: &str, target: NodeId) -> Result<Conn, CallError> {
         .map_err(CallError::Connect)?;
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
-    let mut preamble = MAGIC.to_vec();
-    preamble.extend_from_slice(&target.to_be_bytes());
-    wr.write_all(&preamble).await.map_err(CallError::Connect)?;
-    Ok((BufReader::new(rd), wr))
+    wr.write_all(MAGIC).await.map_err(CallError::Connect)?;
+    let mut rd = BufReader::new(rd);
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, auth.connect(&mut rd, &mut wr, target)).await {
+        Err(_) => return Err(CallError::Timeout),
+        Ok(Err(e)) => {
+            // Said once per connection attempt: a node with the wrong secret must be visible
+            // in the logs, not only as a member that never answers.
+            tracing::warn!(target, %addr, error = %e, "peer handshake failed");
+            return Err(CallError::Handshake(e));
+        }
+        Ok(Ok(())) => {}
+    }
+    Ok((rd, wr))
 }
 
 impl PeerClient {
@@ -138,7 +168,7 @@ impl PeerClient {
         self.check_faults()?;
         let result = tokio::time::timeout(timeout, async {
             if self.conn.is_none() {
-                self.conn = Some(connect(&self.addr, self.target).await?);
+                self.conn = Some(connect(&self.addr, self.target, &self.auth).await?);
             }
             let (rd, wr) = self.conn.as_mut().expect("connected above");
             write_frame(wr, &req).await.map_err(CallError::Io)?;
@@ -173,7 +203,7 @@ impl PeerClient {
     ) -> Result<SnapshotResponse<TypeConfig>, CallError> {
         self.check_faults()?;
         // A dedicated connection: a snapshot must not queue behind (or in front of) appends.
-        let (mut rd, mut wr) = connect(&self.addr, self.target).await?;
+        let (mut rd, mut wr) = connect(&self.addr, self.target, &self.auth).await?;
         let dir: SnapshotDir = snapshot.snapshot;
         let files = list_files(&dir.path).map_err(CallError::Io)?;
         let begin = RpcRequest::SnapshotBegin {

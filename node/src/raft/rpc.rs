@@ -1,11 +1,12 @@
 //! Raft RPCs between nodes: a binary protocol on the Raft address, beside the HTTP admin API.
 //!
-//! A peer connection starts with [`MAGIC`] and the id of the node it is meant for, then carries
-//! length-prefixed postcard frames, request and response alternating on one long-lived
-//! connection. Connections that do not start with the magic are HTTP and go to the admin API
-//! (see [`MuxListener`]).
+//! A peer connection starts with [`MAGIC`] and a handshake in which both ends prove that they
+//! know the cluster secret and the caller names the node and cluster it means (see
+//! [`super::peer_auth`]). Then it carries length-prefixed postcard frames, request and response
+//! alternating on one long-lived connection. Connections that do not start with the magic are
+//! HTTP and go to the admin API (see [`MuxListener`]).
 //!
-//! The id matters when a node's data is wiped: it comes back at the same address as a new
+//! The node id matters when a node's data is wiped: it comes back at the same address as a new
 //! node. Were it to answer the leader's appends for the node it replaced, its empty log would
 //! tell the leader that entries a quorum accepted are lost, and openraft's core stops on that.
 //! It refuses instead, so the old member just looks unreachable until it is removed.
@@ -24,14 +25,20 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+use super::peer_auth::{HandshakeError, PeerAuth};
 use super::snapshot::{SnapshotDir, SnapshotStore};
 use super::{decode, encode, KiwiRaft, Snapshot, SnapshotMeta, TypeConfig, Vote};
 
-/// Version 2: the magic is followed by the target node id (8 bytes, big-endian).
-pub const MAGIC: &[u8; 8] = b"KIWIRPC2";
+/// Version 3: the magic is followed by the authentication handshake of [`PeerAuth`].
+pub const MAGIC: &[u8; 8] = b"KIWIRPC3";
 
-/// Largest frame accepted: entries are batched by openraft, snapshots are chunked.
+/// Largest frame accepted from an authenticated peer: entries are batched by openraft,
+/// snapshots are chunked.
 pub const MAX_FRAME: usize = 256 << 20;
+
+/// A frame's buffer grows as its bytes arrive, from at most this much: a length prefix alone
+/// reserves nothing large.
+const FRAME_BUFFER_START: usize = 64 << 10;
 
 /// Size of the file chunks a snapshot is streamed in.
 pub const SNAPSHOT_CHUNK: usize = 1 << 20;
@@ -76,45 +83,59 @@ pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
 pub async fn read_frame<R: AsyncRead + Unpin, T: serde::de::DeserializeOwned>(
     r: &mut R,
 ) -> std::io::Result<T> {
+    read_frame_limited(r, MAX_FRAME).await
+}
+
+/// Reads one frame of at most `limit` bytes. The length is checked before anything is
+/// allocated, and the buffer grows with the bytes that actually arrive.
+pub async fn read_frame_limited<R: AsyncRead + Unpin, T: serde::de::DeserializeOwned>(
+    r: &mut R,
+    limit: usize,
+) -> std::io::Result<T> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
+    if len > limit {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes exceeds the limit"),
+            format!("frame of {len} bytes exceeds the limit of {limit}"),
         ));
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await?;
+    let mut body = Vec::with_capacity(len.min(FRAME_BUFFER_START));
+    let read = r.take(len as u64).read_to_end(&mut body).await?;
+    if read < len {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("frame cut short: {read} of {len} bytes"),
+        ));
+    }
     decode(&body)
 }
+
+/// How long a caller may take over the handshake before it is disconnected.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves one peer connection until it closes.
 pub async fn serve_peer(
     mut stream: TcpStream,
+    caller: SocketAddr,
     raft: KiwiRaft,
     snapshots: Arc<SnapshotStore>,
-) -> std::io::Result<()> {
+    auth: Arc<PeerAuth>,
+) -> Result<(), HandshakeError> {
     let mut magic = [0u8; 8];
     stream.read_exact(&mut magic).await?;
-    let mut target = [0u8; 8];
-    stream.read_exact(&mut target).await?;
-    let target = u64::from_be_bytes(target);
     let me = raft.metrics().borrow_watched().id;
-    if target != me {
-        let refusal = RpcResponse::Error(format!(
-            "this is node {me}, not node {target} (its data was replaced)"
-        ));
-        return write_frame(&mut stream, &refusal).await;
-    }
     let (mut rd, mut wr) = stream.split();
     let mut rd = tokio::io::BufReader::new(&mut rd);
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, auth.accept(&mut rd, &mut wr, me, caller))
+        .await
+        .map_err(|_| HandshakeError::Unauthenticated("handshake timed out".into()))??;
     loop {
         let req: RpcRequest = match read_frame(&mut rd).await {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         let resp = match req {
             RpcRequest::AppendEntries(rpc) => match raft.append_entries(rpc).await {
@@ -205,6 +226,7 @@ impl MuxListener {
         listener: TcpListener,
         raft: KiwiRaft,
         snapshots: Arc<SnapshotStore>,
+        auth: Arc<PeerAuth>,
     ) -> std::io::Result<MuxListener> {
         let local = listener.local_addr()?;
         let (tx, rx) = mpsc::channel(1024);
@@ -219,11 +241,16 @@ impl MuxListener {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let (tx, raft, snapshots) = (tx.clone(), raft.clone(), snapshots.clone());
+                let (tx, raft, snapshots, auth) =
+                    (tx.clone(), raft.clone(), snapshots.clone(), auth.clone());
                 tokio::spawn(async move {
                     if is_peer(&stream).await {
-                        if let Err(e) = serve_peer(stream, raft, snapshots).await {
-                            tracing::debug!(%peer, error = %e, "peer connection closed");
+                        match serve_peer(stream, peer, raft, snapshots, auth).await {
+                            Err(HandshakeError::Unauthenticated(reason)) => {
+                                tracing::warn!(%peer, %reason, "refused a peer connection")
+                            }
+                            Err(e) => tracing::debug!(%peer, error = %e, "peer connection closed"),
+                            Ok(()) => {}
                         }
                     } else {
                         let _ = tx.send((stream, peer)).await;
@@ -253,6 +280,18 @@ async fn is_peer(stream: &TcpStream) -> bool {
     }
 }
 
+/// The address of an HTTP caller on the Raft port, for handlers (`ConnectInfo<PeerAddr>`).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, MuxListener>>
+    for PeerAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, MuxListener>) -> PeerAddr {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
 impl axum::serve::Listener for MuxListener {
     type Io = TcpStream;
     type Addr = SocketAddr;
@@ -267,5 +306,42 @@ impl axum::serve::Listener for MuxListener {
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
         Ok(self.local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_length_over_the_limit_is_refused_before_reading_on() {
+        let mut input: &[u8] = &[0x10, 0, 0, 0, 1, 2, 3];
+        let e = read_frame_limited::<_, Vec<u8>>(&mut input, MAX_FRAME)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("exceeds the limit"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_large_length_with_little_data_fails_when_the_data_ends() {
+        // 200 MiB announced, 3 bytes sent.
+        let mut header = ((200u32 << 20).to_be_bytes()).to_vec();
+        header.extend_from_slice(&[1, 2, 3]);
+        let mut input = &header[..];
+        let e = read_frame_limited::<_, Vec<u8>>(&mut input, MAX_FRAME)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(e.to_string().contains("3 of 209715200"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn frames_round_trip() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &vec![7u8; 100_000]).await.unwrap();
+        let mut input = &buf[..];
+        let back: Vec<u8> = read_frame(&mut input).await.unwrap();
+        assert_eq!(back, vec![7u8; 100_000]);
     }
 }
