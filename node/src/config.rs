@@ -42,6 +42,17 @@ pub struct Config {
     pub db_path: PathBuf,
     pub databases: u16,
     pub requirepass: Option<String>,
+    /// Bearer token of the admin API's mutating routes. Unset: protected mode (local callers).
+    pub admin_token: Option<String>,
+    /// Shared by every node of a cluster; peers prove they know it before any Raft RPC.
+    /// Unset: protected mode (peers on this host only).
+    pub cluster_secret: Option<String>,
+    /// RESP over TLS on this port (0: off), with Redis's tls-* keys.
+    pub tls_port: u16,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    pub tls_ca_cert_file: Option<PathBuf>,
+    pub tls_auth_clients: crate::tls::ClientAuth,
     pub maxclients: usize,
     pub proto_max_bulk_len: usize,
     pub client_query_buffer_limit: usize,
@@ -81,6 +92,13 @@ impl Default for Config {
             db_path: PathBuf::from("./kiwi-data"),
             databases: 16,
             requirepass: None,
+            admin_token: None,
+            cluster_secret: None,
+            tls_port: 0,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_ca_cert_file: None,
+            tls_auth_clients: crate::tls::ClientAuth::Required,
             maxclients: 10_000,
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
@@ -169,6 +187,45 @@ fn check_addr(v: &str) -> Result<String, String> {
     Ok(v.to_string())
 }
 
+/// A token or secret: empty means unset; a short one is refused (it could be guessed).
+fn secret(v: &str) -> Result<Option<String>, String> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.len() < MIN_SECRET_LEN {
+        return Err(format!(
+            "must be at least {MIN_SECRET_LEN} characters (e.g. `openssl rand -hex 32`)"
+        ));
+    }
+    Ok(Some(v.to_string()))
+}
+
+/// Reads a secret from a file, as Kubernetes mounts them: surrounding whitespace is dropped.
+fn read_secret_file(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+/// What CONFIG GET shows of a secret: whether it is set, never the value.
+fn redacted(v: &Option<String>) -> String {
+    if v.is_some() {
+        "(set)".into()
+    } else {
+        String::new()
+    }
+}
+
+fn path_or_none(v: &str) -> Option<PathBuf> {
+    (!v.is_empty()).then(|| PathBuf::from(v))
+}
+
+fn show_path(p: &Option<PathBuf>) -> String {
+    p.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
 fn ms(d: Duration) -> String {
     d.as_millis().to_string()
 }
@@ -200,6 +257,15 @@ pub const KEYS: &[ConfigKey] = &[
         c.databases = n
     }, |c| c.databases.to_string()),
     key!("requirepass", "password clients must AUTH with (empty: none)", |c, v| c.requirepass = (!v.is_empty()).then(|| v.to_string()), |c| c.requirepass.clone().unwrap_or_default()),
+    key!("admin-token", "bearer token the admin API's mutating routes require (config file or KIWI_ADMIN_TOKEN, never a flag) [none: local callers only]", |c, v| c.admin_token = secret(v)?, |c| redacted(&c.admin_token)),
+    key!("admin-token-file", "file holding admin-token", |c, v| c.admin_token = secret(&read_secret_file(v)?)?, |_c| String::new()),
+    key!("cluster-secret", "secret every node of the cluster shares; peers prove they know it (config file or KIWI_CLUSTER_SECRET, never a flag) [none: peers on this host only]", |c, v| c.cluster_secret = secret(v)?, |c| redacted(&c.cluster_secret)),
+    key!("cluster-secret-file", "file holding cluster-secret", |c, v| c.cluster_secret = secret(&read_secret_file(v)?)?, |_c| String::new()),
+    key!("tls-port", "RESP over TLS on this port, beside port (0: off) [0]", |c, v| c.tls_port = parse_num(v)?, |c| c.tls_port.to_string()),
+    key!("tls-cert-file", "PEM certificate chain of the TLS port (reloaded when it changes)", |c, v| c.tls_cert_file = path_or_none(v), |c| show_path(&c.tls_cert_file)),
+    key!("tls-key-file", "PEM private key of tls-cert-file", |c, v| c.tls_key_file = path_or_none(v), |c| show_path(&c.tls_key_file)),
+    key!("tls-ca-cert-file", "PEM CA certificates that sign client certificates", |c, v| c.tls_ca_cert_file = path_or_none(v), |c| show_path(&c.tls_ca_cert_file)),
+    key!("tls-auth-clients", "TLS clients must present a certificate signed by tls-ca-cert-file: yes, optional or no [yes]", |c, v| c.tls_auth_clients = crate::tls::ClientAuth::parse(v)?, |c| c.tls_auth_clients.as_str().to_string()),
     key!("maxclients", "most simultaneous client connections [10000]", |c, v| c.maxclients = parse_num(v)?, |c| c.maxclients.to_string()),
     key!("proto-max-bulk-len", "longest bulk string accepted [512mb]", |c, v| c.proto_max_bulk_len = parse_size(v)? as usize, |c| c.proto_max_bulk_len.to_string()),
     key!("client-query-buffer-limit", "most unparsed bytes buffered per client [1gb]", |c, v| c.client_query_buffer_limit = parse_size(v)? as usize, |c| c.client_query_buffer_limit.to_string()),
@@ -250,6 +316,20 @@ pub const KEYS: &[ConfigKey] = &[
     key!("active-expire-interval", "ms between active expiry sweeps [100]", |c, v| c.active_expire_interval = parse_millis(v)?, |c| ms(c.active_expire_interval)),
 ];
 
+/// Shortest admin token or cluster secret accepted.
+pub const MIN_SECRET_LEN: usize = 16;
+
+/// Keys whose values are secrets: refused as command-line flags, which every user of the
+/// machine can read in `ps` (and Kubernetes shows in the pod spec).
+pub const SECRET_KEYS: &[&str] = &["admin-token", "cluster-secret"];
+
+/// Environment variables that set secrets, applied over the config file and under flags.
+pub const SECRET_ENV: &[(&str, &str)] = &[
+    ("KIWI_REQUIREPASS", "requirepass"),
+    ("KIWI_ADMIN_TOKEN", "admin-token"),
+    ("KIWI_CLUSTER_SECRET", "cluster-secret"),
+];
+
 pub fn find_key(name: &str) -> Option<&'static ConfigKey> {
     KEYS.iter().find(|k| k.name.eq_ignore_ascii_case(name))
 }
@@ -285,6 +365,24 @@ impl Config {
                 .unwrap_or(value);
             let key = find_key(name).ok_or_else(|| err(format!("unknown config key '{name}'")))?;
             (key.set)(self, value).map_err(|m| err(format!("bad value for '{name}': {m}")))?;
+        }
+        Ok(())
+    }
+
+    /// Applies the secrets named in [`SECRET_ENV`] that `lookup` finds (the process environment
+    /// in `main`).
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        for (var, key) in SECRET_ENV {
+            if let Some(value) = lookup(var) {
+                let key = find_key(key).expect("SECRET_ENV names known keys");
+                (key.set)(self, &value).map_err(|message| ConfigError::Flag {
+                    key: var.to_string(),
+                    message,
+                })?;
+            }
         }
         Ok(())
     }
@@ -325,8 +423,34 @@ impl Config {
             .unwrap_or_else(|| self.db_path.clone())
     }
 
+    /// The TLS listener's files, when `tls-port` is set.
+    pub fn tls_files(&self) -> Result<Option<crate::tls::TlsFiles>, ConfigError> {
+        if self.tls_port == 0 {
+            return Ok(None);
+        }
+        let (Some(cert), Some(key)) = (&self.tls_cert_file, &self.tls_key_file) else {
+            return Err(ConfigError::Invalid(
+                "tls-port needs tls-cert-file and tls-key-file".into(),
+            ));
+        };
+        if self.tls_auth_clients != crate::tls::ClientAuth::None && self.tls_ca_cert_file.is_none()
+        {
+            return Err(ConfigError::Invalid(
+                "tls-auth-clients yes/optional needs tls-ca-cert-file (or set tls-auth-clients no)"
+                    .into(),
+            ));
+        }
+        Ok(Some(crate::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            ca: self.tls_ca_cert_file.clone(),
+            client_auth: self.tls_auth_clients,
+        }))
+    }
+
     /// Checks combinations no single key can check.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.tls_files()?;
         // Followers campaign from 1.0x the election timeout on (see raft::cluster), and the
         // shortest randomized part of it must still exceed a heartbeat.
         if self.raft_heartbeat_interval * 5 >= self.raft_election_timeout * 2 {
@@ -418,6 +542,34 @@ mod tests {
         );
         c.apply_text("raft-election-timeout 300\n", "x").unwrap();
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn secrets_come_from_the_file_env_or_a_secret_file_and_are_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "0123456789abcdef-from-file\n").unwrap();
+        let mut c = Config::default();
+        c.apply_text(
+            &format!(
+                "admin-token-file {}\ncluster-secret 0123456789abcdef-conf\n",
+                token_file.display()
+            ),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(c.admin_token.as_deref(), Some("0123456789abcdef-from-file"));
+        assert_eq!(c.cluster_secret.as_deref(), Some("0123456789abcdef-conf"));
+        c.apply_env(|var| (var == "KIWI_CLUSTER_SECRET").then(|| "0123456789abcdef-env".into()))
+            .unwrap();
+        assert_eq!(c.cluster_secret.as_deref(), Some("0123456789abcdef-env"));
+        assert_eq!((find_key("cluster-secret").unwrap().get)(&c), "(set)");
+        assert_eq!((find_key("admin-token").unwrap().get)(&c), "(set)");
+        let e = c.apply_text("admin-token short\n", "x").unwrap_err();
+        assert!(e.to_string().contains("at least 16"), "{e}");
+        assert!(c
+            .apply_text("cluster-secret-file /nonexistent/x\n", "x")
+            .is_err());
     }
 
     #[test]

@@ -14,3 +14,4 @@ pub mod raft;
 pub mod resp;
 pub mod server;
 pub mod storage;
+pub mod tls;

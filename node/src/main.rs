@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
-use kiwi::config::{Config, KEYS};
+use kiwi::config::{Config, KEYS, SECRET_ENV, SECRET_KEYS};
 use kiwi::node::Node;
 
 // A request allocates a few small buffers at every step (arguments, the log entry, the write
@@ -14,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn cli() -> Command {
     let mut cmd = Command::new("kiwi")
         .version(env!("CARGO_PKG_VERSION"))
-        .about("Kiwi: a Redis-compatible key-value store on RocksDB.\n\nWith no options, starts a single node on 127.0.0.1:7379 with data under ./kiwi-data.\nEvery config-file key is also a flag; flags override the file.")
+        .about("Kiwi: a Redis-compatible key-value store on RocksDB.\n\nWith no options, starts a single node on 127.0.0.1:7379 with data under ./kiwi-data.\nEvery config-file key is also a flag; flags override the file. Secrets (admin-token,\ncluster-secret) come from the config file, KIWI_ADMIN_TOKEN / KIWI_CLUSTER_SECRET /\nKIWI_REQUIREPASS, or --*-file, never from flags; without them a node serves admin and peer\ncalls from its own host only (protected mode).\n\n`kiwi step-down [same flags]` asks the local node to hand its leadership to another voter.")
         .arg(Arg::new("config-file").value_name("CONFIG").help("config file (same as --config)"))
         .arg(Arg::new("config").long("config").short('c').value_name("FILE").help("Redis-style config file: `key value` lines, # comments"))
         .arg(Arg::new("bootstrap").long("bootstrap").action(ArgAction::SetTrue).help("initialize a one-node cluster if this node has no raft state (the default without a config file)"))
@@ -33,8 +33,8 @@ fn cli() -> Command {
     cmd
 }
 
-fn load_config() -> Result<Config, String> {
-    let matches = cli().get_matches();
+fn load_config(args: Vec<String>) -> Result<Config, String> {
+    let matches = cli().get_matches_from(args);
     let mut config = Config::default();
     let file = matches
         .get_one::<String>("config")
@@ -44,8 +44,27 @@ fn load_config() -> Result<Config, String> {
             .apply_file(std::path::Path::new(path))
             .map_err(|e| e.to_string())?;
     }
+    config
+        .apply_env(|var| std::env::var(var).ok())
+        .map_err(|e| e.to_string())?;
     for key in KEYS {
         if let Some(value) = matches.get_one::<String>(key.name) {
+            if SECRET_KEYS.contains(&key.name) {
+                let var = SECRET_ENV
+                    .iter()
+                    .find(|(_, k)| *k == key.name)
+                    .map(|(v, _)| *v)
+                    .unwrap_or_default();
+                return Err(format!(
+                    "--{0} would show the secret to every user of this machine (ps) and in                      Kubernetes pod specs: put it in the config file, in {var}, or in a file                      named by --{0}-file",
+                    key.name
+                ));
+            }
+            if key.name == "requirepass" {
+                eprintln!(
+                    "kiwi: warning: --requirepass shows the password in `ps`; prefer the                      config file or KIWI_REQUIREPASS"
+                );
+            }
             config
                 .set_flag(key.name, value)
                 .map_err(|e| e.to_string())?;
@@ -106,14 +125,68 @@ async fn wait_for_signal() {
     }
 }
 
+/// `kiwi step-down [flags]`: asks the node running on this host (same config and flags as
+/// the server) to hand its leadership to a caught-up voter, with the admin token from the
+/// configuration or the environment (none: protected mode takes local callers). For
+/// Kubernetes' preStop hook, which cannot send a token without writing it into the pod spec.
+fn step_down(config: Config) -> ExitCode {
+    let token = config.admin_token.clone();
+    // The node listens on raft-bind (0.0.0.0 in a pod): reach it on loopback.
+    let listen = config.raft_listen_addr();
+    let addr = match listen.rsplit_once(':') {
+        Some(("0.0.0.0" | "[::]" | "::", port)) => format!("127.0.0.1:{port}"),
+        _ => listen,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kiwi step-down: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let body = serde_json::json!({});
+    let call = kiwi::http::client::post_json(
+        &addr,
+        "/raft/step_down",
+        &body,
+        token.as_deref(),
+        std::time::Duration::from_secs(25),
+    );
+    match runtime.block_on(call) {
+        Ok(resp) if resp.status == 200 => {
+            println!("{}", resp.body);
+            ExitCode::SUCCESS
+        }
+        Ok(resp) => {
+            eprintln!("kiwi step-down: HTTP {}: {}", resp.status, resp.body);
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("kiwi step-down: {addr}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let config = match load_config() {
+    let mut args: Vec<String> = std::env::args().collect();
+    let stepping_down = args.get(1).is_some_and(|a| a == "step-down");
+    if stepping_down {
+        args.remove(1);
+    }
+    let config = match load_config(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("kiwi: {e}");
             return ExitCode::from(2);
         }
     };
+    if stepping_down {
+        return step_down(config);
+    }
     if let Err(e) = init_logging(&config) {
         eprintln!("kiwi: {e}");
         return ExitCode::from(2);

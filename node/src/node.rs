@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::raft::cluster::{Cluster, ClusterError};
-use crate::raft::rpc::MuxListener;
+use crate::raft::rpc::{MuxListener, PeerAddr};
 use crate::server::{self, ServerState};
 use crate::storage::{Db, StorageOptions};
 
@@ -94,6 +94,7 @@ impl Node {
 
         let bootstrap = config.raft_bootstrap.unwrap_or(false);
         let join = config.raft_join.clone();
+        let admin_token = config.admin_token.clone();
         let expire_interval = config.active_expire_interval;
         let state = ServerState::new(db, cluster.clone(), config);
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -103,6 +104,7 @@ impl Node {
             raft_listener,
             cluster.raft.clone(),
             cluster.snapshots.clone(),
+            cluster.peer_auth.clone(),
         )
         .map_err(|source| StartError::Listen {
             addr: raft_addr.to_string(),
@@ -115,7 +117,10 @@ impl Node {
         {
             let mut rx = shutdown_rx.clone();
             tasks.push(tokio::spawn(async move {
-                let serve = axum::serve(mux, router).with_graceful_shutdown(async move {
+                // The caller's address reaches the handlers: protected mode serves admin routes
+                // to local callers only.
+                let app = router.into_make_service_with_connect_info::<PeerAddr>();
+                let serve = axum::serve(mux, app).with_graceful_shutdown(async move {
                     let _ = rx.changed().await;
                 });
                 if let Err(e) = serve.await {
@@ -144,6 +149,7 @@ impl Node {
                 tasks.push(tokio::spawn(join_cluster(
                     cluster.clone(),
                     addr,
+                    admin_token,
                     shutdown_rx,
                 )));
             } else if bootstrap {
@@ -175,12 +181,21 @@ impl Node {
     }
 }
 
-/// Asks the cluster (through any member) to add this node, retrying until it is a voter.
-async fn join_cluster(cluster: Arc<Cluster>, addr: String, mut shutdown: watch::Receiver<bool>) {
+/// Asks the cluster (through any member) to add this node, retrying until it is a voter. The
+/// cluster's admin token must be this node's too (or, with none, the member must be local).
+async fn join_cluster(
+    cluster: Arc<Cluster>,
+    addr: String,
+    admin_token: Option<String>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let body = json!({ "node_id": cluster.id, "node": cluster.me, "timeout_secs": 120 });
     let mut delay = Duration::from_millis(200);
     loop {
-        match http::client::post_json(&addr, "/raft/join", &body, Duration::from_secs(130)).await {
+        let timeout = Duration::from_secs(130);
+        match http::client::post_json(&addr, "/raft/join", &body, admin_token.as_deref(), timeout)
+            .await
+        {
             Ok(resp) if resp.status == 200 => {
                 tracing::info!(node_id = cluster.id, via = %addr, "joined the cluster");
                 return;

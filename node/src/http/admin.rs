@@ -9,18 +9,19 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ApiError, AppState};
+use super::{auth, ApiError, AppState};
 use crate::engine::Mutation;
 use crate::raft::{KiwiNode, NodeId};
 use crate::resp::Reply;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+/// The routes, each behind the credentials its kind needs (see [`super::auth`]).
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let admin = Router::new()
         .route("/raft/init", post(init))
         .route("/raft/add_learner", post(add_learner))
         .route("/raft/join", post(join))
@@ -29,13 +30,26 @@ pub fn routes() -> Router<AppState> {
         .route("/raft/remove_node", post(remove_node))
         .route("/raft/transfer_leader", post(transfer_leader))
         .route("/raft/step_down", get(step_down).post(step_down))
+        .route("/debug/partition", post(partition))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_admin,
+        ));
+    let data = Router::new()
+        .route("/kv", get(kv_get).post(kv_post))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_data_access,
+        ));
+    let open = Router::new()
         .route("/raft/leader", get(leader))
         .route("/raft/metrics", get(raft_metrics))
         .route("/status", get(status))
-        .route("/kv", get(kv_get).post(kv_post))
-        .route("/debug/partition", post(partition))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    admin
+        .merge(data)
+        .merge(open)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
 }
 

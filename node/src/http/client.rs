@@ -22,16 +22,18 @@ pub struct HttpResponse {
     pub body: serde_json::Value,
 }
 
-/// POSTs `body` as JSON to `http://{addr}{path}`, following up to three redirects.
+/// POSTs `body` as JSON to `http://{addr}{path}` with an optional bearer token, following up
+/// to three redirects.
 pub async fn post_json(
     addr: &str,
     path: &str,
     body: &serde_json::Value,
+    token: Option<&str>,
     timeout: Duration,
 ) -> Result<HttpResponse, HttpError> {
     let mut target = (addr.to_string(), path.to_string());
     for _ in 0..3 {
-        let resp = request(&target.0, "POST", &target.1, Some(body), timeout).await?;
+        let resp = request(&target.0, "POST", &target.1, Some(body), token, timeout).await?;
         match (resp.status, &resp.location) {
             (301 | 302 | 307 | 308, Some(loc)) => {
                 let rest = loc.strip_prefix("http://").unwrap_or(loc);
@@ -52,7 +54,7 @@ pub async fn get_json(
     path: &str,
     timeout: Duration,
 ) -> Result<HttpResponse, HttpError> {
-    request(addr, "GET", path, None, timeout).await
+    request(addr, "GET", path, None, None, timeout).await
 }
 
 async fn request(
@@ -60,13 +62,17 @@ async fn request(
     method: &str,
     path: &str,
     body: Option<&serde_json::Value>,
+    token: Option<&str>,
     timeout: Duration,
 ) -> Result<HttpResponse, HttpError> {
     tokio::time::timeout(timeout, async {
         let mut stream = TcpStream::connect(addr).await?;
         let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             payload.len()
         );
         stream.write_all(head.as_bytes()).await?;

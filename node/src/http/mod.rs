@@ -1,8 +1,10 @@
 //! HTTP on the Raft address: the admin API (`/raft/*`), the qklzl-compatible `/status` and
 //! `/kv`, health and readiness probes, and Prometheus `/metrics`. Every reply is JSON (metrics
-//! aside); every error has a status code and a `{"error": ...}` message.
+//! aside); every error has a status code and a `{"error": ...}` message. Mutating routes need
+//! credentials ([`auth`]).
 
 pub mod admin;
+pub mod auth;
 pub mod client;
 pub mod metrics;
 
@@ -91,5 +93,7 @@ impl IntoResponse for ApiError {
 }
 
 pub fn router(state: AppState) -> axum::Router {
-    admin::routes().merge(metrics::routes()).with_state(state)
+    admin::routes(&state)
+        .merge(metrics::routes())
+        .with_state(state)
 }
