@@ -84,6 +84,9 @@ struct MetricsReply {
 pub struct AdminClient {
     http: Client<HttpConnector, Full<Bytes>>,
     timeout: Duration,
+    /// The cluster's admin token, sent as a bearer token: nodes refuse membership calls
+    /// without it.
+    token: Option<String>,
 }
 
 impl Default for AdminClient {
@@ -100,6 +103,15 @@ impl AdminClient {
         AdminClient {
             http: Client::builder(TokioExecutor::new()).build(connector),
             timeout,
+            token: None,
+        }
+    }
+
+    /// The same client (sharing its connections), sending `token` with every call.
+    pub fn with_token(&self, token: &str) -> AdminClient {
+        AdminClient {
+            token: Some(token.to_string()),
+            ..self.clone()
         }
     }
 
@@ -112,15 +124,20 @@ impl AdminClient {
         timeout: Duration,
     ) -> Result<T, AdminError> {
         let bytes = body.map(|b| b.to_string()).unwrap_or_default();
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(method)
             .uri(format!("http://{addr}{path}"))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(bytes)))
-            .map_err(|e| AdminError::Unreachable {
-                addr: addr.into(),
-                message: e.to_string(),
-            })?;
+            .header("content-type", "application/json");
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request =
+            request
+                .body(Full::new(Bytes::from(bytes)))
+                .map_err(|e| AdminError::Unreachable {
+                    addr: addr.into(),
+                    message: e.to_string(),
+                })?;
         let exchange = async {
             let response =
                 self.http

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action as Requeue, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
@@ -40,6 +40,8 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error(transparent)]
     Act(#[from] ActError),
+    #[error("credentials Secret {secret}: {message}")]
+    Credentials { secret: String, message: String },
 }
 
 /// What every reconcile shares.
@@ -109,6 +111,55 @@ impl Platform for KubePlatform<'_> {
             Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// The cluster's admin token, from its credentials Secret. A missing Secret is created (with
+/// fresh random values) when `create`; it is never rewritten, since new values would lock the
+/// running nodes out of each other.
+async fn admin_token(
+    kc: &KiwiCluster,
+    client: &Client,
+    namespace: &str,
+    create: bool,
+) -> Result<Option<String>, Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let name = resources::credentials_secret_name(&kc.name_any());
+    let secret = match api.get_opt(&name).await? {
+        Some(secret) => secret,
+        None if create => {
+            match api
+                .create(&PostParams::default(), &resources::credentials_secret(kc))
+                .await
+            {
+                Ok(secret) => secret,
+                // Created in between (another operator replica): use theirs.
+                Err(kube::Error::Api(e)) if e.code == 409 => api.get(&name).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        None => return Ok(None),
+    };
+    let from_data = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(resources::ADMIN_TOKEN_KEY))
+        .map(|v| String::from_utf8_lossy(&v.0).trim().to_string());
+    // The API server turns stringData into data; a reply that still carries stringData
+    // (some API servers' create replies, test doubles) is read as well.
+    let from_string_data = || {
+        secret
+            .string_data
+            .as_ref()
+            .and_then(|d| d.get(resources::ADMIN_TOKEN_KEY))
+            .map(|v| v.trim().to_string())
+    };
+    match from_data.or_else(from_string_data) {
+        Some(token) if !token.is_empty() => Ok(Some(token)),
+        _ => Err(Error::Credentials {
+            secret: name,
+            message: format!("has no '{}' key", resources::ADMIN_TOKEN_KEY),
+        }),
     }
 }
 
@@ -310,6 +361,12 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
         return Ok(Requeue::await_change());
     }
 
+    // Membership calls need the cluster's admin token; a paused cluster is only observed, and
+    // probes need none.
+    let admin = match admin_token(kc, client, &namespace, !kc.spec.paused).await? {
+        Some(token) => ctx.admin.with_token(&token),
+        None => ctx.admin.clone(),
+    };
     let sts_api: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     let pvc_api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &namespace);
@@ -356,7 +413,7 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
     let pods = pods_api.list(&lp).await?.items;
     let pvcs = pvc_api.list(&lp).await?.items;
     let (mut pod_obs, pvc_obs) = pod_observations(kc, &namespace, &pods, &pvcs);
-    let progress = observe::probe_nodes(&ctx.admin, &mut pod_obs).await;
+    let progress = observe::probe_nodes(&admin, &mut pod_obs).await;
     let now = Timestamp::now();
     let observed = Observed {
         desired_replicas: kc.spec.replicas.max(1) as u32,
@@ -383,7 +440,7 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
             namespace: &namespace,
         };
         let kind = act::kind(&step.action);
-        match act::execute(&step.action, &ctx.admin, &platform).await {
+        match act::execute(&step.action, &admin, &platform).await {
             Ok(()) => {
                 act::remember(&mut memory, &step);
                 if act::changes_something(&step.action) {

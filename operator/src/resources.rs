@@ -10,10 +10,11 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Affinity, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
-    HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec,
-    PodTemplateSpec, Probe, SecretKeySelector, Service, ServicePort, ServiceSpec, Volume,
-    VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+    ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, Secret, SecretKeySelector, Service,
+    ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+    WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -52,8 +53,57 @@ pub const RESERVED_CONFIG_KEYS: &[&str] = &[
     "raft-join",
     "raft-fault-injection",
     "requirepass",
+    "admin-token",
+    "admin-token-file",
+    "cluster-secret",
+    "cluster-secret-file",
     "log-dir",
 ];
+
+/// The per-cluster Secret's keys: the admin API's bearer token, and the secret peers prove.
+pub const ADMIN_TOKEN_KEY: &str = "admin-token";
+pub const CLUSTER_SECRET_KEY: &str = "cluster-secret";
+
+/// The Secret holding a cluster's admin token and peer secret, created once by the operator.
+pub fn credentials_secret_name(cluster: &str) -> String {
+    format!("{cluster}-credentials")
+}
+
+/// A new credentials Secret with fresh random values. Created only when missing: replacing
+/// the values of a running cluster would lock its nodes out of each other.
+pub fn credentials_secret(kc: &KiwiCluster) -> Secret {
+    let random = || -> String {
+        rand::random::<[u8; 32]>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    Secret {
+        metadata: metadata(kc, credentials_secret_name(&kc.name_any())),
+        type_: Some("Opaque".into()),
+        string_data: Some(BTreeMap::from([
+            (ADMIN_TOKEN_KEY.to_string(), random()),
+            (CLUSTER_SECRET_KEY.to_string(), random()),
+        ])),
+        ..Default::default()
+    }
+}
+
+/// An environment variable read from a Secret's key.
+fn env_from_secret(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.into(),
+                key: key.into(),
+                optional: Some(false),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
 
 /// A spec the operator refuses to act on, with the reason shown to the user.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -343,7 +393,7 @@ fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
     let headless = headless_service_name(&name);
     // Kubernetes expands $(VAR) in args from the container's env.
     let host = format!("$(POD_NAME).{headless}.$(POD_NAMESPACE).svc");
-    let mut args = vec![
+    let args = vec![
         "--config".to_string(),
         format!("{CONFIG_DIR}/kiwi.conf"),
         "--raft-addr".into(),
@@ -351,25 +401,21 @@ fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
         "--raft-resp-addr".into(),
         format!("{host}:{RESP_PORT}"),
     ];
+    // Secrets reach the node through its environment, never its arguments (which `ps` and
+    // the pod spec show).
+    let credentials = credentials_secret_name(&name);
     let mut env = vec![
         env_from_field("POD_NAME", "metadata.name"),
         env_from_field("POD_NAMESPACE", "metadata.namespace"),
+        env_from_secret("KIWI_ADMIN_TOKEN", &credentials, ADMIN_TOKEN_KEY),
+        env_from_secret("KIWI_CLUSTER_SECRET", &credentials, CLUSTER_SECRET_KEY),
     ];
     if let Some(auth) = &kc.spec.auth {
-        env.push(EnvVar {
-            name: "KIWI_PASSWORD".into(),
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: auth.secret_name.clone(),
-                    key: auth.secret_key.clone(),
-                    optional: Some(false),
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-        args.push("--requirepass".into());
-        args.push("$(KIWI_PASSWORD)".into());
+        env.push(env_from_secret(
+            "KIWI_REQUIREPASS",
+            &auth.secret_name,
+            &auth.secret_key,
+        ));
     }
     let container = Container {
         name: "kiwi".into(),
@@ -399,11 +445,11 @@ fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
         lifecycle: Some(Lifecycle {
             // Hand leadership to a caught-up voter before the process gets SIGTERM, so a
             // rolling restart costs no election timeout.
+            // `kiwi step-down` calls the node's own admin API with the token from its
+            // environment: an httpGet hook would have to carry the token in the pod spec.
             pre_stop: Some(LifecycleHandler {
-                http_get: Some(HTTPGetAction {
-                    path: Some("/raft/step_down".into()),
-                    port: IntOrString::String("raft".into()),
-                    ..Default::default()
+                exec: Some(ExecAction {
+                    command: Some(vec!["kiwi".into(), "step-down".into()]),
                 }),
                 ..Default::default()
             }),
@@ -628,24 +674,67 @@ pub(crate) mod tests {
         }
     }
 
+    fn secret_ref<'a>(container: &'a Container, var: &str) -> &'a SecretKeySelector {
+        container
+            .env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|e| e.name == var)
+            .and_then(|e| e.value_from.as_ref())
+            .and_then(|v| v.secret_key_ref.as_ref())
+            .unwrap_or_else(|| panic!("{var} from a Secret"))
+    }
+
     #[test]
-    fn auth_reads_the_password_from_the_secret() {
+    fn auth_reads_the_password_from_the_secret_into_the_environment() {
         let kc = cluster(serde_json::json!({"auth": {"secretName": "kiwi-auth"}}));
         let sts = stateful_set(&kc, 3);
         let container = &sts.spec.template.spec.unwrap().containers[0];
-        let env = container.env.as_ref().unwrap();
-        let secret = env
-            .iter()
-            .find(|e| e.name == "KIWI_PASSWORD")
-            .and_then(|e| e.value_from.as_ref())
-            .and_then(|v| v.secret_key_ref.as_ref())
-            .unwrap();
+        let secret = secret_ref(container, "KIWI_REQUIREPASS");
         assert_eq!(secret.name, "kiwi-auth");
         assert_eq!(secret.key, "password");
-        assert!(container
-            .args
+    }
+
+    #[test]
+    fn credentials_come_from_the_clusters_secret_and_never_from_arguments() {
+        let kc = cluster(serde_json::json!({"auth": {"secretName": "kiwi-auth"}}));
+        let sts = stateful_set(&kc, 3);
+        let container = &sts.spec.template.spec.unwrap().containers[0];
+        for (var, key) in [
+            ("KIWI_ADMIN_TOKEN", ADMIN_TOKEN_KEY),
+            ("KIWI_CLUSTER_SECRET", CLUSTER_SECRET_KEY),
+        ] {
+            let secret = secret_ref(container, var);
+            assert_eq!(secret.name, "demo-credentials");
+            assert_eq!(secret.key, key);
+        }
+        let args = container.args.as_ref().unwrap().join(" ");
+        for word in ["pass", "token", "secret", "KIWI_"] {
+            assert!(!args.contains(word), "no secret in the arguments: {args}");
+        }
+        let pre_stop = container
+            .lifecycle
             .as_ref()
             .unwrap()
-            .contains(&"$(KIWI_PASSWORD)".to_string()));
+            .pre_stop
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            pre_stop.exec.as_ref().unwrap().command.as_ref().unwrap(),
+            &vec!["kiwi".to_string(), "step-down".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_credentials_secret_holds_fresh_random_values() {
+        let kc = cluster(serde_json::json!({}));
+        let (a, b) = (credentials_secret(&kc), credentials_secret(&kc));
+        assert_eq!(a.metadata.name.as_deref(), Some("demo-credentials"));
+        assert!(a.metadata.owner_references.is_some());
+        let (da, db) = (a.string_data.unwrap(), b.string_data.unwrap());
+        assert_eq!(da[ADMIN_TOKEN_KEY].len(), 64);
+        assert_ne!(da[ADMIN_TOKEN_KEY], da[CLUSTER_SECRET_KEY]);
+        assert_ne!(da[ADMIN_TOKEN_KEY], db[ADMIN_TOKEN_KEY]);
     }
 }

@@ -96,6 +96,29 @@ fn context(handle_client: Client) -> Arc<Context> {
 
 const NS: &str = "/api/v1/namespaces/prod";
 
+/// The cluster's credentials Secret as the API server returns it (values base64 in `data`).
+fn credentials() -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "demo-credentials", "namespace": "prod"},
+        // "admin-token-0123456789" and "cluster-secret-0123456789"
+        "data": {
+            "admin-token": "YWRtaW4tdG9rZW4tMDEyMzQ1Njc4OQ==",
+            "cluster-secret": "Y2x1c3Rlci1zZWNyZXQtMDEyMzQ1Njc4OQ=="
+        }
+    })
+}
+
+/// Every reconcile of a valid spec reads the credentials Secret first.
+fn credentials_get() -> Expect {
+    expect(
+        Method::GET,
+        &format!("{NS}/secrets/demo-credentials"),
+        StatusCode::OK,
+        credentials(),
+    )
+}
+
 /// The event every acting reconcile publishes (the recorder POSTs a new one).
 fn event_post() -> Expect {
     expect(
@@ -167,12 +190,27 @@ async fn create_applies_every_object_then_scales_the_statefulset_and_writes_stat
     let kc = cluster(json!({"replicas": 3}));
     let sts = serde_json::to_value(resources::stateful_set(&kc, 3)).unwrap();
 
-    let mut script = vec![expect(
-        Method::GET,
-        &format!("{APPS}/statefulsets/demo"),
-        not_found().0,
-        not_found().1,
-    )];
+    // The first reconcile creates the credentials Secret.
+    let mut script = vec![
+        expect(
+            Method::GET,
+            &format!("{NS}/secrets/demo-credentials"),
+            not_found().0,
+            not_found().1,
+        ),
+        expect(
+            Method::POST,
+            &format!("{NS}/secrets"),
+            StatusCode::CREATED,
+            credentials(),
+        ),
+        expect(
+            Method::GET,
+            &format!("{APPS}/statefulsets/demo"),
+            not_found().0,
+            not_found().1,
+        ),
+    ];
     script.extend(fixed_applies(&kc));
     script.extend([
         expect(
@@ -198,8 +236,20 @@ async fn create_applies_every_object_then_scales_the_statefulset_and_writes_stat
     let seen = server.await.unwrap();
     assert_eq!(requeue, Requeue::requeue(Duration::from_millis(500)));
 
+    // The credentials Secret: random values, owned by the cluster (deleted with it).
+    let created = &seen[1].2;
+    assert_eq!(created["metadata"]["name"], "demo-credentials");
+    for key in ["admin-token", "cluster-secret"] {
+        assert_eq!(
+            created["stringData"][key].as_str().map(str::len),
+            Some(64),
+            "{created}"
+        );
+    }
+    assert_owned_by_cluster(created);
+
     // Applies are server-side, forced, under our field manager, and owned by the cluster.
-    for (path, query, body) in &seen[1..6] {
+    for (path, query, body) in &seen[3..8] {
         assert!(
             query.contains("fieldManager=kiwi-operator"),
             "{path}?{query}"
@@ -208,27 +258,27 @@ async fn create_applies_every_object_then_scales_the_statefulset_and_writes_stat
         assert_owned_by_cluster(body);
     }
     assert_eq!(
-        seen[1].2["data"]["kiwi.conf"].as_str().unwrap(),
+        seen[3].2["data"]["kiwi.conf"].as_str().unwrap(),
         resources::kiwi_conf(&kc)
     );
-    assert_eq!(seen[3].2["spec"]["ports"][0]["port"], 6379);
+    assert_eq!(seen[5].2["spec"]["ports"][0]["port"], 6379);
     // The pods are listed by the cluster's selector.
     assert!(
-        seen[6]
+        seen[8]
             .1
             .contains("labelSelector=app.kubernetes.io%2Finstance%3Ddemo"),
         "{}",
-        seen[6].1
+        seen[8].1
     );
     // The StatefulSet is created with every pod at once.
-    let sts = &seen[8].2;
+    let sts = &seen[10].2;
     assert_owned_by_cluster(sts);
     assert_eq!(sts["kind"], "StatefulSet");
     assert_eq!(sts["spec"]["replicas"], 3);
     assert_eq!(sts["spec"]["podManagementPolicy"], "Parallel");
     assert_eq!(sts["spec"]["updateStrategy"]["type"], "OnDelete");
     // Status: applied on the subresource, Pending (nothing initialized yet), selector set.
-    let (_, query, status) = &seen[10];
+    let (_, query, status) = &seen[12];
     assert!(query.contains("fieldManager=kiwi-operator"));
     assert_eq!(status["apiVersion"], "kiwi.io/v1alpha1");
     assert_eq!(status["status"]["phase"], "Pending");
@@ -274,12 +324,15 @@ async fn scale_up_raises_the_statefulset_first() {
     let sts3 = serde_json::to_value(resources::stateful_set(&kc, 3)).unwrap();
     let sts5 = serde_json::to_value(resources::stateful_set(&kc, 5)).unwrap();
 
-    let mut script = vec![expect(
-        Method::GET,
-        &format!("{APPS}/statefulsets/demo"),
-        StatusCode::OK,
-        sts3.clone(),
-    )];
+    let mut script = vec![
+        credentials_get(),
+        expect(
+            Method::GET,
+            &format!("{APPS}/statefulsets/demo"),
+            StatusCode::OK,
+            sts3.clone(),
+        ),
+    ];
     script.extend(fixed_applies(&kc));
     script.extend([
         // The template is applied at the current size: replicas move only by plan.
@@ -300,13 +353,13 @@ async fn scale_up_raises_the_statefulset_first() {
         .await
         .expect("reconcile");
     let seen = server.await.unwrap();
-    assert_eq!(seen[6].2["spec"]["replicas"], 3);
-    assert_eq!(seen[9].2["spec"]["replicas"], 5);
-    let event = &seen[10].2;
+    assert_eq!(seen[7].2["spec"]["replicas"], 3);
+    assert_eq!(seen[10].2["spec"]["replicas"], 5);
+    let event = &seen[11].2;
     assert_eq!(event["reason"], "Scaled");
     assert_eq!(event["regarding"]["name"], "demo");
     // Pods that do not answer are not healthy: the status says so rather than Available.
-    let status = &seen[11].2["status"];
+    let status = &seen[12].2["status"];
     assert_eq!(status["bootstrapped"], true);
     let available = status["conditions"]
         .as_array()
@@ -327,12 +380,15 @@ async fn unreachable_voters_mean_quorum_lost_and_no_change() {
     // No pod answers on the admin API here (no pod IPs): with none of the recorded voters
     // reachable the operator must report QuorumLost and touch nothing.
     let pvc = |i: u32| json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": format!("data-demo-{i}"), "uid": format!("u{i}")}});
-    let mut script = vec![expect(
-        Method::GET,
-        &format!("{APPS}/statefulsets/demo"),
-        StatusCode::OK,
-        sts1.clone(),
-    )];
+    let mut script = vec![
+        credentials_get(),
+        expect(
+            Method::GET,
+            &format!("{APPS}/statefulsets/demo"),
+            StatusCode::OK,
+            sts1.clone(),
+        ),
+    ];
     script.extend(fixed_applies(&kc));
     script.extend([
         expect(Method::PATCH, &format!("{APPS}/statefulsets/demo"), StatusCode::OK, sts1),
@@ -356,9 +412,9 @@ async fn unreachable_voters_mean_quorum_lost_and_no_change() {
         .await
         .expect("reconcile");
     let seen = server.await.unwrap();
-    assert_eq!(seen[9].2["type"], "Warning");
-    assert_eq!(seen[9].2["reason"], "QuorumLost");
-    let status = &seen[10].2["status"];
+    assert_eq!(seen[10].2["type"], "Warning");
+    assert_eq!(seen[10].2["reason"], "QuorumLost");
+    let status = &seen[11].2["status"];
     assert_eq!(status["phase"], "QuorumLost");
     assert!(seen
         .iter()
@@ -396,6 +452,7 @@ async fn disabling_the_pdb_deletes_it() {
     let (cm, services, pdb) = resources::fixed_objects(&kc);
     assert!(pdb.is_none());
     let mut script = vec![
+        credentials_get(),
         expect(
             Method::GET,
             &format!("{APPS}/statefulsets/demo"),
@@ -447,11 +504,11 @@ async fn disabling_the_pdb_deletes_it() {
         .expect("reconcile");
     let seen = server.await.unwrap();
     assert_eq!(
-        seen[5].0,
+        seen[6].0,
         "/apis/policy/v1/namespaces/prod/poddisruptionbudgets/demo"
     );
     // With no pod of the recorded voters answering, nothing else is changed.
-    assert_eq!(seen[9].2["reason"], "QuorumLost");
+    assert_eq!(seen[10].2["reason"], "QuorumLost");
 }
 
 #[tokio::test]
@@ -460,6 +517,7 @@ async fn a_paused_cluster_is_observed_but_not_changed() {
     let client = Client::new(service, "default");
     let kc = cluster(json!({"replicas": 3, "paused": true}));
     let script = vec![
+        credentials_get(),
         expect(
             Method::GET,
             &format!("{APPS}/statefulsets/demo"),
@@ -481,6 +539,6 @@ async fn a_paused_cluster_is_observed_but_not_changed() {
         .expect("reconcile");
     let seen = server.await.unwrap();
     // Only reads and the status: no apply, no scale, no event.
-    assert!(seen[..3].iter().all(|(_, _, body)| body.is_null()));
-    assert_eq!(seen[3].2["status"]["phase"], "Pending");
+    assert!(seen[1..4].iter().all(|(_, _, body)| body.is_null()));
+    assert_eq!(seen[4].2["status"]["phase"], "Pending");
 }
