@@ -18,7 +18,26 @@ pub struct ClusterNode {
     pub data_dir: PathBuf,
     pub log: PathBuf,
     pub extra_args: Vec<String>,
+    /// The cluster's credentials, given to the process through its environment.
+    pub credentials: Credentials,
     child: Option<Child>,
+}
+
+/// A test cluster's admin token and cluster secret: random per cluster, so nodes of two tests
+/// never mistake each other for peers (ports are reused between tests).
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub admin_token: String,
+    pub cluster_secret: String,
+}
+
+impl Credentials {
+    pub fn random() -> Credentials {
+        Credentials {
+            admin_token: crate::random_hex(32),
+            cluster_secret: crate::random_hex(32),
+        }
+    }
 }
 
 impl ClusterNode {
@@ -46,9 +65,15 @@ impl ClusterNode {
         http::get(self.raft_port, path).ok()
     }
 
+    /// A POST with the cluster's admin token.
     pub fn post(&self, path: &str, body: &Value) -> http::HttpReply {
-        http::post(self.raft_port, path, &body.to_string())
-            .unwrap_or_else(|e| panic!("POST {path} on node {}: {e}", self.id))
+        http::post_as(
+            self.raft_port,
+            path,
+            &body.to_string(),
+            &self.credentials.admin_token,
+        )
+        .unwrap_or_else(|e| panic!("POST {path} on node {}: {e}", self.id))
     }
 
     /// This node's locally stored string value (READONLY: no forwarding to the leader).
@@ -70,6 +95,7 @@ impl ClusterNode {
 pub struct TestCluster {
     pub dir: tempfile::TempDir,
     pub nodes: Vec<ClusterNode>,
+    pub credentials: Credentials,
 }
 
 /// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
@@ -93,6 +119,7 @@ impl TestCluster {
         let mut cluster = TestCluster {
             dir,
             nodes: Vec::new(),
+            credentials: Credentials::random(),
         };
         for _ in 0..n {
             cluster.add_node(extra_args);
@@ -120,6 +147,12 @@ impl TestCluster {
 
     /// Adds and starts a node with the next id (not yet a member of anything).
     pub fn add_node(&mut self, extra_args: &[&str]) -> usize {
+        let credentials = self.credentials.clone();
+        self.add_node_with(extra_args, credentials)
+    }
+
+    /// Adds and starts a node that holds `credentials` instead of the cluster's.
+    pub fn add_node_with(&mut self, extra_args: &[&str], credentials: Credentials) -> usize {
         let id = self.nodes.len() as u64 + 1;
         let data_dir = self.dir.path().join(format!("node{id}"));
         // free_port may hand out a port it handed out before: keep every node's ports apart.
@@ -148,6 +181,7 @@ impl TestCluster {
             log: self.dir.path().join(format!("node{id}.log")),
             data_dir,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            credentials,
             child: None,
         };
         spawn(&mut node);
@@ -312,6 +346,8 @@ fn spawn(node: &mut ClusterNode) {
         .arg("--raft-heartbeat-interval")
         .arg("100")
         .args(&node.extra_args)
+        .env("KIWI_ADMIN_TOKEN", &node.credentials.admin_token)
+        .env("KIWI_CLUSTER_SECRET", &node.credentials.cluster_secret)
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log);

@@ -11,21 +11,42 @@ pub struct HttpReply {
     pub body: serde_json::Value,
 }
 
+/// A GET without credentials.
 pub fn get(port: u16, path: &str) -> std::io::Result<HttpReply> {
-    request(port, "GET", path, None)
+    request(port, "GET", path, None, None)
 }
 
+/// A POST without credentials.
 pub fn post(port: u16, path: &str, body: &str) -> std::io::Result<HttpReply> {
-    request(port, "POST", path, Some(body))
+    request(port, "POST", path, Some(body), None)
 }
 
-fn request(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<HttpReply> {
+/// A GET with `Authorization: Bearer <token>`.
+pub fn get_as(port: u16, path: &str, token: &str) -> std::io::Result<HttpReply> {
+    request(port, "GET", path, None, Some(token))
+}
+
+/// A POST with `Authorization: Bearer <token>`.
+pub fn post_as(port: u16, path: &str, body: &str, token: &str) -> std::io::Result<HttpReply> {
+    request(port, "POST", path, Some(body), Some(token))
+}
+
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> std::io::Result<HttpReply> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or("");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut raw = Vec::new();

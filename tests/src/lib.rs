@@ -23,6 +23,7 @@ use tempfile::TempDir;
 pub mod cluster;
 pub mod http;
 pub mod linearizability;
+pub mod netns;
 pub mod pods;
 
 /// How long a server may take to accept connections after it was started.
@@ -49,6 +50,25 @@ pub struct KiwiServer {
     raft_port: u16,
     extra: Vec<String>,
     child: Option<Child>,
+}
+
+/// `2 * bytes` random hex digits (from std's per-process random hash keys: good enough for
+/// test credentials, and no extra dependency).
+pub fn random_hex(bytes: usize) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::new();
+    while out.len() < bytes * 2 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out.truncate(bytes * 2);
+    out
 }
 
 /// A loopback port that was free a moment ago.
@@ -159,6 +179,11 @@ impl KiwiServer {
 
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The port of the Raft/HTTP listener.
+    pub fn raft_port(&self) -> u16 {
+        self.raft_port
     }
 
     pub fn dir(&self) -> &Path {

@@ -57,6 +57,8 @@ impl State {
 /// A StatefulSet of `kiwi` processes.
 pub struct ProcessPods {
     dir: tempfile::TempDir,
+    /// What the operator's per-cluster Secret holds; every pod gets it in its environment.
+    pub credentials: crate::cluster::Credentials,
     state: Mutex<State>,
     volumes_made: AtomicU64,
 }
@@ -70,6 +72,7 @@ impl Default for ProcessPods {
 impl ProcessPods {
     pub fn new() -> ProcessPods {
         ProcessPods {
+            credentials: crate::cluster::Credentials::random(),
             dir: tempfile::Builder::new()
                 .prefix("kiwi-pods-")
                 .tempdir()
@@ -145,6 +148,8 @@ impl ProcessPods {
             .args(["--raft-election-timeout", "1000"])
             .args(["--raft-heartbeat-interval", "100"])
             .args(["--raft-snapshot-logs", "2000"])
+            .env("KIWI_ADMIN_TOKEN", &self.credentials.admin_token)
+            .env("KIWI_CLUSTER_SECRET", &self.credentials.cluster_secret)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -35,9 +35,12 @@ struct Driver {
 
 impl Driver {
     fn new(desired: u32) -> Driver {
+        let pods = Arc::new(ProcessPods::new());
+        let admin =
+            AdminClient::new(Duration::from_secs(2)).with_token(&pods.credentials.admin_token);
         Driver {
-            pods: Arc::new(ProcessPods::new()),
-            admin: AdminClient::new(Duration::from_secs(2)),
+            pods,
+            admin,
             status: KiwiClusterStatus::default(),
             desired,
             actions: Vec::new(),

@@ -103,8 +103,13 @@ fn election_replication_and_status() {
         .as_str()
         .unwrap()
         .contains("invalid request body"));
-    let r =
-        kiwi_tests::http::post(cluster.nodes[leader].raft_port, "/raft/init", "{not json").unwrap();
+    let r = kiwi_tests::http::post_as(
+        cluster.nodes[leader].raft_port,
+        "/raft/init",
+        "{not json",
+        &cluster.credentials.admin_token,
+    )
+    .unwrap();
     assert_eq!(r.status, 400);
 }
 

@@ -159,6 +159,7 @@ async fn start(name: &str, args: &Args) -> System {
 
 async fn start_kiwi(bin: &Path, read_policy: &str) -> System {
     let dir = tempfile::tempdir().expect("tempdir");
+    let credentials = kiwi_tests::cluster::Credentials::random();
     let mut nodes = Vec::new();
     for id in 1..=3u64 {
         let (port, raft) = (free_port(), free_port());
@@ -185,6 +186,8 @@ async fn start_kiwi(bin: &Path, read_policy: &str) -> System {
             .args(["--raft-read-policy", read_policy])
             .arg("--db-path")
             .arg(&data)
+            .env("KIWI_ADMIN_TOKEN", &credentials.admin_token)
+            .env("KIWI_CLUSTER_SECRET", &credentials.cluster_secret)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -208,10 +211,11 @@ async fn start_kiwi(bin: &Path, read_policy: &str) -> System {
             serde_json::json!([i + 1, {"raft_addr": format!("127.0.0.1:{}", n.admin_port), "resp_addr": format!("127.0.0.1:{}", n.client_port)}])
         })
         .collect();
-    let r = kiwi_tests::http::post(
+    let r = kiwi_tests::http::post_as(
         nodes[0].admin_port,
         "/raft/init",
         &serde_json::json!({ "nodes": members }).to_string(),
+        &credentials.admin_token,
     )
     .expect("init");
     assert_eq!(r.status, 200, "{}", r.body);
