@@ -315,7 +315,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_length_over_the_limit_is_refused_before_reading_on() {
-        let mut input: &[u8] = &[0x10, 0, 0, 0, 1, 2, 3];
+        // One byte over MAX_FRAME (256 MiB).
+        let mut input: &[u8] = &[0x10, 0, 0, 1, 1, 2, 3];
         let e = read_frame_limited::<_, Vec<u8>>(&mut input, MAX_FRAME)
             .await
             .unwrap_err();
