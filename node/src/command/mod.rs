@@ -13,6 +13,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod long_double;
+pub mod random;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -22,21 +23,22 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use rand::rngs::StdRng;
 
 use crate::resp::Reply;
 use crate::storage::{StorageError, Txn};
 
 pub use args::Args;
+pub use random::SplitMix64;
 
 /// What a handler can see: the transaction, the selected database, the clock and (for writes)
-/// a random source seeded by the mutation, so replicas make the same "random" choices.
+/// a random source seeded by the mutation, so replicas make the same "random" choices (see
+/// [`random`]).
 pub struct Ctx<'t, 'a> {
     pub txn: &'t mut Txn<'a>,
     pub db: u8,
     /// Milliseconds since the Unix epoch, read once by the node that accepted the command.
     pub now_ms: u64,
-    pub rng: &'t mut StdRng,
+    pub rng: &'t mut SplitMix64,
 }
 
 pub type CmdResult = Result<Reply, CmdError>;
@@ -242,14 +244,13 @@ pub(crate) mod testing {
     //! Runs commands against a real RocksDB in a temp dir, the way the applier does.
     use super::*;
     use crate::storage::{Db, StorageOptions};
-    use rand::SeedableRng;
     use std::sync::Arc;
 
     pub struct TestDb {
         _dir: tempfile::TempDir,
         pub db: Arc<Db>,
         pub now_ms: u64,
-        rng: StdRng,
+        rng: SplitMix64,
     }
 
     impl TestDb {
@@ -260,7 +261,7 @@ pub(crate) mod testing {
                 _dir: dir,
                 db,
                 now_ms: 1_700_000_000_000,
-                rng: StdRng::seed_from_u64(7),
+                rng: SplitMix64::new(7),
             }
         }
 
