@@ -7,6 +7,11 @@
 //! whose output the seed fixes for good ([`SplitMix64`]). Applying the same mutations in the same
 //! order therefore yields the same bytes on every node. The mutation carries the logical command,
 //! not RocksDB puts: applied in log order, commands are serializable by construction.
+//!
+//! A node that fails to apply a mutation because of its own storage (a RocksDB error, a record
+//! that does not decode) must not answer the client with that error and carry on: the command
+//! may have half-run, and the other replicas ran it whole. [`apply`] returns such failures as
+//! `Err`, and the state machine stops rather than commit anything of the entry.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{self, Ctx, SplitMix64};
 use crate::resp::Reply;
-use crate::storage::Txn;
+use crate::storage::{StorageError, Txn};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Op {
@@ -76,8 +81,9 @@ pub fn now_ms() -> u64 {
 }
 
 /// Applies one mutation inside `txn` and returns the client's reply. Deterministic: it reads
-/// nothing but the transaction and the mutation.
-pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation) -> Reply {
+/// nothing but the transaction and the mutation. A Redis-level error is a reply; a storage
+/// failure is `Err`, and leaves `txn` half-written: the caller must drop it, not commit it.
+pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation) -> Result<Reply, StorageError> {
     let mut rng = SplitMix64::new(mutation.seed);
     let mut replies = Vec::with_capacity(mutation.ops.len());
     for op in &mutation.ops {
@@ -90,17 +96,15 @@ pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation) -> Reply {
                         now_ms: mutation.now_ms,
                         rng: &mut rng,
                     };
-                    command::execute(&mut ctx, spec, argv)
+                    command::execute(&mut ctx, spec, argv)?
                 }
                 Err(e) => e.into_reply(),
             },
             Op::ExpireKeys { db, keys } => {
                 let mut deleted = 0;
                 for key in keys {
-                    match txn.delete_if_expired(*db, key, mutation.now_ms) {
-                        Ok(true) => deleted += 1,
-                        Ok(false) => {}
-                        Err(e) => return Reply::err(format!("storage failure: {e}")),
+                    if txn.delete_if_expired(*db, key, mutation.now_ms)? {
+                        deleted += 1;
                     }
                 }
                 Reply::Int(deleted)
@@ -109,13 +113,13 @@ pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation) -> Reply {
         };
         replies.push(reply);
     }
-    if mutation.multi {
+    Ok(if mutation.multi {
         Reply::Array(replies)
     } else {
         replies
             .pop()
             .unwrap_or_else(|| Reply::err("empty mutation"))
-    }
+    })
 }
 
 #[cfg(test)]
@@ -177,7 +181,7 @@ mod tests {
             multi: true,
         };
         let mut txn = db.writer();
-        let Reply::Array(replies) = apply(&mut txn, &mutation) else {
+        let Reply::Array(replies) = apply(&mut txn, &mutation).unwrap() else {
             panic!("not an array");
         };
         let got: Vec<String> = replies.iter().map(text).collect();
@@ -223,7 +227,10 @@ mod tests {
         let mut outcomes = Vec::new();
         for db in &dbs {
             let mut txn = db.writer();
-            let replies: Vec<Reply> = mutations.iter().map(|m| apply(&mut txn, m)).collect();
+            let replies: Vec<Reply> = mutations
+                .iter()
+                .map(|m| apply(&mut txn, m).unwrap())
+                .collect();
             db.commit(txn, false).unwrap();
             let reader = db.reader();
             let members: Vec<_> = reader

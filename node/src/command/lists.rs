@@ -1116,7 +1116,7 @@ mod tests {
                 now_ms: t.now_ms,
                 rng: &mut rng,
             };
-            last = execute(&mut ctx, spec, &argv);
+            last = execute(&mut ctx, spec, &argv).unwrap();
         }
         let expect = ["y", "x", "5", "6", "7", "mid", "9", "a", "b", "c"];
         assert_eq!(last, bulks(&expect));

@@ -201,10 +201,24 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
 
 /// Runs a data command whose arity has been checked. Session commands reaching here are a bug
 /// in the caller and answered with an error rather than a panic.
-pub fn execute(ctx: &mut Ctx<'_, '_>, spec: &CommandSpec, argv: &[Bytes]) -> Reply {
+///
+/// A Redis-level error (WRONGTYPE, a syntax error, an overflow...) is the command's reply: it
+/// follows from the command and the data, so every replica answers it alike. A storage failure
+/// (a RocksDB error, a record that does not decode) is this node's own trouble and comes back
+/// as `Err`, for the caller to decide: a read answers it as an error, the applier stops, for
+/// the command may have half-run and another replica would have run it whole.
+pub fn execute(
+    ctx: &mut Ctx<'_, '_>,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> Result<Reply, StorageError> {
     match spec.kind {
-        Kind::Data(handler) => handler(ctx, &Args::new(argv)).unwrap_or_else(CmdError::into_reply),
-        Kind::Session => Reply::ok(),
+        Kind::Data(handler) => match handler(ctx, &Args::new(argv)) {
+            Ok(reply) => Ok(reply),
+            Err(CmdError::Storage(e)) => Err(e),
+            Err(e) => Ok(e.into_reply()),
+        },
+        Kind::Session => Ok(Reply::ok()),
     }
 }
 
@@ -288,7 +302,7 @@ pub(crate) mod testing {
                     now_ms: self.now_ms,
                     rng: &mut self.rng,
                 };
-                execute(&mut ctx, spec, argv)
+                execute(&mut ctx, spec, argv).unwrap_or_else(|e| CmdError::Storage(e).into_reply())
             };
             if spec.is_write() {
                 self.db.commit(txn, false).unwrap();

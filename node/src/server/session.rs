@@ -395,7 +395,8 @@ impl Session {
             now_ms: engine::now_ms(),
             rng: &mut rng,
         };
-        command::execute(&mut ctx, spec, argv)
+        // A read that meets a storage failure just answers it: it changed nothing.
+        command::execute(&mut ctx, spec, argv).unwrap_or_else(|e| CmdError::Storage(e).into_reply())
     }
 
     fn queue_in_multi(&mut self, spec: &CommandSpec, argv: Vec<Bytes>) -> Reply {
