@@ -3,8 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use rand::Rng;
-
 use super::args::parse_i64;
 use super::cursor::{scan_page, ScanOptions};
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
@@ -389,7 +387,7 @@ fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         if meta.count == 0 {
             return Ok(Reply::Nil);
         }
-        let at = ctx.rng.random_range(0..meta.count);
+        let at = ctx.rng.below(meta.count);
         return Ok(match entries_at(ctx, key, &meta, &[at])?.pop() {
             Some((field, _)) => Reply::bulk(field),
             None => Reply::Nil,
@@ -419,16 +417,13 @@ fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let positions: Vec<u64> = if count < 0 || count == 1 {
         // With repetition: each pick is independent.
         (0..count.unsigned_abs())
-            .map(|_| ctx.rng.random_range(0..size))
+            .map(|_| ctx.rng.below(size))
             .collect()
     } else if count as u64 >= size {
         // The whole hash, as Redis replies in that case.
         (0..size).collect()
     } else {
-        rand::seq::index::sample(&mut *ctx.rng, size as usize, count as usize)
-            .into_iter()
-            .map(|i| i as u64)
-            .collect()
+        ctx.rng.distinct_below(size, count as u64)
     };
     let picked = entries_at(ctx, key, &meta, &positions)?;
     if with_values {

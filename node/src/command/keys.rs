@@ -1,7 +1,5 @@
 //! Generic key commands: existence, deletion, renaming, iteration and TTLs.
 
-use rand::Rng;
-
 use super::args::glob_match;
 use super::cursor::{scan_page, ScanOptions};
 use super::flags::{FAST, RANDOM, READONLY, WRITE};
@@ -164,7 +162,7 @@ fn randomkey(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let _ = args;
     // Seek to a random point of the keyspace and take the first live key from there, wrapping.
     let mut probe = vec![ctx.db];
-    probe.extend_from_slice(&ctx.rng.random::<[u8; 8]>());
+    probe.extend_from_slice(&ctx.rng.next_u64().to_be_bytes());
     let (from, to) = ([ctx.db], [ctx.db + 1]);
     for (lo, hi) in [(probe.as_slice(), &to[..]), (&from[..], probe.as_slice())] {
         for entry in ctx.txn.scan(Cf::Meta, lo, hi, false)? {

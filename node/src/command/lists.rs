@@ -1093,7 +1093,7 @@ mod tests {
     fn one_transaction_many_commands() {
         use crate::command::{execute, resolve, Ctx};
         let mut t = TestDb::new();
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = crate::command::SplitMix64::new(1);
         let values: Vec<String> = (0..100).map(|i| i.to_string()).collect();
         let script = [
             format!("RPUSH k {}", values.join(" ")),
@@ -1116,7 +1116,7 @@ mod tests {
                 now_ms: t.now_ms,
                 rng: &mut rng,
             };
-            last = execute(&mut ctx, spec, &argv);
+            last = execute(&mut ctx, spec, &argv).unwrap();
         }
         let expect = ["y", "x", "5", "6", "7", "mid", "9", "a", "b", "c"];
         assert_eq!(last, bulks(&expect));

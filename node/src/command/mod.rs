@@ -13,6 +13,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod long_double;
+pub mod random;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -22,21 +23,22 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use rand::rngs::StdRng;
 
 use crate::resp::Reply;
 use crate::storage::{StorageError, Txn};
 
 pub use args::Args;
+pub use random::SplitMix64;
 
 /// What a handler can see: the transaction, the selected database, the clock and (for writes)
-/// a random source seeded by the mutation, so replicas make the same "random" choices.
+/// a random source seeded by the mutation, so replicas make the same "random" choices (see
+/// [`random`]).
 pub struct Ctx<'t, 'a> {
     pub txn: &'t mut Txn<'a>,
     pub db: u8,
     /// Milliseconds since the Unix epoch, read once by the node that accepted the command.
     pub now_ms: u64,
-    pub rng: &'t mut StdRng,
+    pub rng: &'t mut SplitMix64,
 }
 
 pub type CmdResult = Result<Reply, CmdError>;
@@ -199,10 +201,24 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
 
 /// Runs a data command whose arity has been checked. Session commands reaching here are a bug
 /// in the caller and answered with an error rather than a panic.
-pub fn execute(ctx: &mut Ctx<'_, '_>, spec: &CommandSpec, argv: &[Bytes]) -> Reply {
+///
+/// A Redis-level error (WRONGTYPE, a syntax error, an overflow...) is the command's reply: it
+/// follows from the command and the data, so every replica answers it alike. A storage failure
+/// (a RocksDB error, a record that does not decode) is this node's own trouble and comes back
+/// as `Err`, for the caller to decide: a read answers it as an error, the applier stops, for
+/// the command may have half-run and another replica would have run it whole.
+pub fn execute(
+    ctx: &mut Ctx<'_, '_>,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> Result<Reply, StorageError> {
     match spec.kind {
-        Kind::Data(handler) => handler(ctx, &Args::new(argv)).unwrap_or_else(CmdError::into_reply),
-        Kind::Session => Reply::ok(),
+        Kind::Data(handler) => match handler(ctx, &Args::new(argv)) {
+            Ok(reply) => Ok(reply),
+            Err(CmdError::Storage(e)) => Err(e),
+            Err(e) => Ok(e.into_reply()),
+        },
+        Kind::Session => Ok(Reply::ok()),
     }
 }
 
@@ -242,14 +258,13 @@ pub(crate) mod testing {
     //! Runs commands against a real RocksDB in a temp dir, the way the applier does.
     use super::*;
     use crate::storage::{Db, StorageOptions};
-    use rand::SeedableRng;
     use std::sync::Arc;
 
     pub struct TestDb {
         _dir: tempfile::TempDir,
         pub db: Arc<Db>,
         pub now_ms: u64,
-        rng: StdRng,
+        rng: SplitMix64,
     }
 
     impl TestDb {
@@ -260,7 +275,7 @@ pub(crate) mod testing {
                 _dir: dir,
                 db,
                 now_ms: 1_700_000_000_000,
-                rng: StdRng::seed_from_u64(7),
+                rng: SplitMix64::new(7),
             }
         }
 
@@ -287,7 +302,7 @@ pub(crate) mod testing {
                     now_ms: self.now_ms,
                     rng: &mut self.rng,
                 };
-                execute(&mut ctx, spec, argv)
+                execute(&mut ctx, spec, argv).unwrap_or_else(|e| CmdError::Storage(e).into_reply())
             };
             if spec.is_write() {
                 self.db.commit(txn, false).unwrap();

@@ -8,7 +8,6 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
-use rand::Rng;
 
 use super::cursor::{scan_page, ScanOptions};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
@@ -118,10 +117,7 @@ fn members_at(ctx: &Ctx<'_, '_>, prefix: &[u8], indexes: &[u64]) -> Result<Vec<B
 
 /// `count` distinct key-order positions out of `len`, in the order drawn.
 fn distinct_indexes(ctx: &mut Ctx<'_, '_>, len: u64, count: u64) -> Vec<u64> {
-    rand::seq::index::sample(ctx.rng, len as usize, count as usize)
-        .into_iter()
-        .map(|i| i as u64)
-        .collect()
+    ctx.rng.distinct_below(len, count)
 }
 
 fn set_reply(items: Vec<Vec<u8>>) -> Reply {
@@ -227,7 +223,7 @@ fn spop_one(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CmdResult {
         return Ok(Reply::Nil);
     };
     let prefix = prefix_of(ctx, key, &meta);
-    let index = ctx.rng.random_range(0..meta.count.max(1));
+    let index = ctx.rng.below(meta.count);
     let Some(member) = member_at(ctx, &prefix, meta.count, index)? else {
         return Ok(Reply::Nil);
     };
@@ -267,7 +263,7 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
             let Some(meta) = set_meta(ctx, key)? else {
                 return Ok(Reply::Nil);
             };
-            let index = ctx.rng.random_range(0..meta.count.max(1));
+            let index = ctx.rng.below(meta.count);
             Ok(
                 match member_at(ctx, &prefix_of(ctx, key, &meta), meta.count, index)? {
                     Some(m) => Reply::bulk(m),
@@ -298,9 +294,7 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
                         "SRANDMEMBER count is out of range, at most {MAX_RANDOM_REPEATS} repeated members per call"
                     )));
                 }
-                let indexes: Vec<u64> = (0..count)
-                    .map(|_| ctx.rng.random_range(0..meta.count.max(1)))
-                    .collect();
+                let indexes: Vec<u64> = (0..count).map(|_| ctx.rng.below(meta.count)).collect();
                 let picked = members_at(ctx, &prefix, &indexes)?;
                 return Ok(Reply::Array(picked.into_iter().map(Reply::Bulk).collect()));
             }

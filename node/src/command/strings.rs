@@ -153,8 +153,11 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         }
         i += 1;
     }
-    let old = string_meta(ctx, key);
-    let old = if want_old { old? } else { old.unwrap_or(None) };
+    // Without GET a value of another type is simply replaced; a storage failure still fails.
+    let old = match string_meta(ctx, key) {
+        Err(CmdError::WrongType) if !want_old => None,
+        other => other?,
+    };
     let exists = ctx.txn.live_meta(ctx.db, key, ctx.now_ms)?.is_some();
     let old_reply = || match &old {
         Some(m) => Reply::bulk(m.value.clone()),

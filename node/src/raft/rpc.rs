@@ -155,7 +155,7 @@ pub async fn serve_peer(
                     Ok(dir) => {
                         let snapshot = Snapshot {
                             meta,
-                            snapshot: SnapshotDir { path: dir },
+                            snapshot: dir,
                         };
                         match raft.install_full_snapshot(vote, snapshot).await {
                             Ok(r) => RpcResponse::Snapshot(r),
@@ -173,12 +173,13 @@ pub async fn serve_peer(
     }
 }
 
-/// Writes the streamed files of a snapshot into a fresh directory, file by file.
+/// Writes the streamed files of a snapshot into a fresh directory, file by file. The directory
+/// is leased (kept from garbage collection) until the returned value is dropped.
 async fn receive_snapshot<R: AsyncRead + Unpin>(
     rd: &mut R,
     snapshots: &SnapshotStore,
     files: &[(String, u64)],
-) -> std::io::Result<std::path::PathBuf> {
+) -> std::io::Result<SnapshotDir> {
     let dir = snapshots.incoming_dir()?;
     for (name, size) in files {
         if name.contains('/') || name.contains("..") {
@@ -187,7 +188,7 @@ async fn receive_snapshot<R: AsyncRead + Unpin>(
                 "bad snapshot file name",
             ));
         }
-        let mut file = tokio::fs::File::create(dir.join(name)).await?;
+        let mut file = tokio::fs::File::create(dir.path.join(name)).await?;
         let mut written = 0u64;
         while written < *size {
             match read_frame::<_, RpcRequest>(rd).await? {

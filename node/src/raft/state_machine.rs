@@ -2,6 +2,11 @@
 //! [`crate::engine::apply`], and each group of entries is written as one RocksDB batch together
 //! with the last applied log id and the membership, so a crash never applies an entry twice or
 //! skips one.
+//!
+//! An entry this node cannot apply because of its own storage stops it: nothing of the group is
+//! written, and `apply` returns the error to openraft, which stops Raft on this node (`/healthz`
+//! then reports it). Answering the client with the error instead, as a read would, would commit
+//! whatever the command wrote before it failed, while every other replica applied it whole.
 
 use std::sync::Arc;
 
@@ -69,7 +74,8 @@ pub fn cluster_id_of(m: &openraft::Membership<super::NodeId, super::KiwiNode>) -
     format!("{hash:016x}")
 }
 
-/// Applies a group of entries in one transaction; returns each entry's reply.
+/// Applies a group of entries in one transaction; returns each entry's reply. On a storage
+/// failure nothing of the group is written.
 fn apply_entries(
     db: &Db,
     entries: &[openraft::type_config::alias::EntryOf<TypeConfig>],
@@ -80,7 +86,12 @@ fn apply_entries(
     for entry in entries {
         let reply = match &entry.payload {
             EntryPayload::Blank => Reply::ok(),
-            EntryPayload::Normal(mutation) => engine::apply(&mut txn, mutation),
+            EntryPayload::Normal(mutation) => {
+                // Returning drops `txn`: none of the group's writes reach RocksDB.
+                engine::apply(&mut txn, mutation).map_err(|e| {
+                    std::io::Error::other(format!("cannot apply log entry {}: {e}", entry.log_id))
+                })?
+            }
             EntryPayload::Membership(m) => {
                 if entry.log_id.index == 0 {
                     // The entry `initialize` wrote: every member applies it (or receives it in a
@@ -132,7 +143,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // takes microseconds, and handing it to a blocking thread and back cost two thread
         // switches per batch (a fifth of single-node write throughput). A slow command blocks
         // applying either way, as it blocks Redis.
-        let replies = apply_entries(&self.db, &entries)?;
+        let replies = apply_entries(&self.db, &entries).inspect_err(|e| {
+            tracing::error!(
+                error = %e,
+                "this node cannot apply committed log entries: Raft stops on it, with nothing of \
+                 them written (/healthz reports it); the other replicas carry on. Repair the \
+                 storage and restart the node, or replace it with a new node"
+            );
+        })?;
         drop(entries);
         self.applied.send_replace(last_index);
         for (responder, reply) in responders.into_iter().zip(replies) {
@@ -188,5 +206,95 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             .map_err(io_err)??;
         tracing::info!(last = ?snap.meta.last_log_id, "built snapshot");
         Ok(snap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use openraft::testing::blank_ent;
+
+    use super::*;
+    use crate::engine::{Mutation, Op};
+    use crate::storage::keys::meta_key;
+    use crate::storage::StorageOptions;
+
+    fn command(line: &str) -> Op {
+        Op::Command {
+            db: 0,
+            argv: line
+                .split(' ')
+                .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+                .collect(),
+        }
+    }
+
+    fn normal(index: u64, mutation: Mutation) -> openraft::type_config::alias::EntryOf<TypeConfig> {
+        let mut entry = blank_ent::<TypeConfig>(1, 1, index);
+        entry.payload = EntryPayload::Normal(mutation);
+        entry
+    }
+
+    /// A storage failure halfway through an entry (here a meta record that does not decode, as
+    /// a damaged disk would leave it) fails the whole group: the entry's earlier writes, and
+    /// the entries before it, are not committed, and the applied log id does not move. A
+    /// Redis-level error in the same place is an ordinary reply.
+    #[test]
+    fn a_storage_failure_stops_apply_and_commits_nothing_of_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), &StorageOptions::default()).unwrap();
+        let applied = apply_entries(
+            &db,
+            &[normal(
+                1,
+                Mutation::single(0, vec!["SET".into(), "s".into(), "x".into()]),
+            )],
+        )
+        .unwrap();
+        assert_eq!(applied, vec![Reply::ok()]);
+        let mut txn = db.writer();
+        txn.put(Cf::Meta, meta_key(0, b"bad"), b"\x09short".to_vec());
+        db.commit(txn, false).unwrap();
+
+        let wrongtype = normal(
+            2,
+            Mutation::transaction(vec![command("SET a 1"), command("LPUSH s y")]),
+        );
+        let failing = normal(
+            3,
+            Mutation::transaction(vec![command("SET b 1"), command("INCR bad")]),
+        );
+        let result = apply_entries(&db, &[wrongtype, failing]);
+        let err = result.expect_err("a storage failure must fail apply");
+        assert!(err.to_string().contains("cannot apply log entry"), "{err}");
+
+        let reader = db.reader();
+        for key in [&b"a"[..], b"b"] {
+            assert_eq!(
+                reader.raw_meta(0, key).unwrap(),
+                None,
+                "a partial write was committed"
+            );
+        }
+        let last: Option<LogId> =
+            decode(&reader.get(Cf::Sys, APPLIED_KEY).unwrap().unwrap()).unwrap();
+        assert_eq!(last.map(|l| l.index), Some(1));
+        drop(reader);
+
+        // Without the failing entry, the WRONGTYPE is an answer like any other.
+        let wrongtype = normal(
+            2,
+            Mutation::transaction(vec![command("SET a 1"), command("LPUSH s y")]),
+        );
+        let replies = apply_entries(&db, &[wrongtype]).unwrap();
+        let Reply::Array(items) = &replies[0] else {
+            panic!("{replies:?}")
+        };
+        assert_eq!(items[0], Reply::ok());
+        assert!(
+            matches!(&items[1], Reply::Error(e) if e.starts_with("WRONGTYPE")),
+            "{items:?}"
+        );
+        assert!(db.reader().raw_meta(0, b"a").unwrap().is_some());
     }
 }

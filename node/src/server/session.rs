@@ -8,11 +8,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 
 use super::{info, ClientInfo, ServerState};
-use crate::command::{self, flags, Args, CmdError, CommandSpec, Ctx, Kind};
+use crate::command::{self, flags, Args, CmdError, CommandSpec, Ctx, Kind, SplitMix64};
 use crate::config;
 use crate::engine::{self, Mutation, Op};
 use crate::raft::cluster::{ClusterError, PendingWrite, WriteOutcome};
@@ -389,14 +387,16 @@ impl Session {
     fn execute_local(&self, spec: &CommandSpec, argv: &[Bytes]) -> Reply {
         let db = self.state.db.clone();
         let mut txn = db.reader();
-        let mut rng = StdRng::seed_from_u64(rand::random());
+        // A read's random picks stay on this node: any seed will do.
+        let mut rng = SplitMix64::new(rand::random());
         let mut ctx = Ctx {
             txn: &mut txn,
             db: self.db,
             now_ms: engine::now_ms(),
             rng: &mut rng,
         };
-        command::execute(&mut ctx, spec, argv)
+        // A read that meets a storage failure just answers it: it changed nothing.
+        command::execute(&mut ctx, spec, argv).unwrap_or_else(|e| CmdError::Storage(e).into_reply())
     }
 
     fn queue_in_multi(&mut self, spec: &CommandSpec, argv: Vec<Bytes>) -> Reply {
