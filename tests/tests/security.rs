@@ -333,10 +333,9 @@ fn a_node_without_the_cluster_secret_never_receives_the_log() {
         &json!({"node_id": node.id, "node": node.node_json(), "timeout_secs": 30}),
     );
     assert_eq!(r.status, 200, "the genuine learner caught up: {}", r.body);
-    assert_eq!(
-        cluster.nodes[genuine].local_get("secret-data"),
-        Some("1".into())
-    );
+    wait_for(T, "the genuine learner to apply the data", || {
+        (cluster.nodes[genuine].local_get("secret-data") == Some("1".into())).then_some(())
+    });
     let m = cluster.nodes[impostor].metrics().expect("impostor metrics");
     assert_eq!(m["last_applied"], serde_json::Value::Null, "{m}");
     assert_eq!(cluster.nodes[impostor].local_get("secret-data"), None);
