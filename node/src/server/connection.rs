@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use super::session::{Session, Step};
 use super::ServerState;
-use crate::resp::{parse_request, Reply};
+use crate::resp::{Reply, RequestParser};
 
 pub async fn reject(mut socket: TcpStream) {
     let _ = socket
@@ -73,6 +73,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let mut session = Session::new(state.clone(), peer);
     let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut parser = RequestParser::default();
     let query_limit = state.config().client_query_buffer_limit;
     let result = async {
         loop {
@@ -86,7 +87,7 @@ pub async fn run(
             session.new_input();
             let mut closing = false;
             loop {
-                match parse_request(&mut buf, &state.limits) {
+                match parser.parse(&mut buf, &state.limits, session.auth_required()) {
                     Ok(Some(argv)) if argv.is_empty() => continue,
                     Ok(Some(argv)) => {
                         if session.handle(argv).await == Step::Close {
@@ -103,7 +104,7 @@ pub async fn run(
                     }
                 }
             }
-            if !closing && buf.len() > query_limit {
+            if !closing && parser.memory(&buf) > query_limit {
                 session.finish_pending().await;
                 session.push_reply(&Reply::err(
                     "Protocol error: client query buffer limit exceeded",

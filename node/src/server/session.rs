@@ -200,6 +200,12 @@ impl Session {
         self.out.split()
     }
 
+    /// The client must AUTH before it may run commands, and is held to Redis's limits on
+    /// requests before AUTH (see `resp::request`).
+    pub fn auth_required(&self) -> bool {
+        !self.authenticated
+    }
+
     fn update_info(&self, f: impl FnOnce(&mut ClientInfo)) {
         if let Some(info) = self.state.clients().get_mut(&self.id) {
             f(info);
