@@ -1,5 +1,5 @@
-//! Bounded input and connection limits, as Redis 7 has them: requests before AUTH, and memory a
-//! request header can make the server reserve.
+//! Bounded input and connection limits, as Redis 7 has them: requests before AUTH, memory a
+//! request header can make the server reserve, and `maxclients`.
 
 use std::time::Duration;
 
@@ -156,4 +156,31 @@ fn announced_sizes_reserve_no_memory_before_the_data_arrives() {
         "the server's address space grew by {grown_mb} MB for headers alone"
     );
     assert_eq!(c.run("PING"), status("PONG"));
+}
+#[test]
+fn config_set_maxclients_takes_effect() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    // The connections that checked the server was up may still be closing.
+    eventually(RAW_TIMEOUT, "only this client is connected", || {
+        (c.run("CLIENT LIST").text().lines().count() == 1).then_some(())
+    });
+    assert_eq!(c.run("CONFIG SET maxclients 2"), ok());
+    assert_eq!(c.run("CONFIG GET maxclients"), bulks(&["maxclients", "2"]));
+    let mut second = s.raw_conn();
+    second.send(b"PING\r\n");
+    assert_eq!(text(&second.read_reply(RAW_TIMEOUT)), "+PONG\r\n");
+    let mut third = s.raw_conn();
+    third.send(b"PING\r\n");
+    let (out, closed) = third.read_until_closed(RAW_TIMEOUT);
+    assert_eq!(text(&out), "-ERR max number of clients reached\r\n");
+    assert!(closed);
+
+    // Raising it admits new clients at once; the ones connected stay.
+    assert_eq!(c.run("CONFIG SET maxclients 3"), ok());
+    let mut third = s.raw_conn();
+    third.send(b"PING\r\n");
+    assert_eq!(text(&third.read_reply(RAW_TIMEOUT)), "+PONG\r\n");
+    second.send(b"PING\r\n");
+    assert_eq!(text(&second.read_reply(RAW_TIMEOUT)), "+PONG\r\n");
 }

@@ -6,12 +6,12 @@ pub mod info;
 pub mod session;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::raft::cluster::Cluster;
@@ -85,6 +85,34 @@ impl ServerState {
     }
 }
 
+/// Counts client connections against `maxclients`. Not a semaphore of fixed size: CONFIG SET
+/// may change `maxclients` at any time, and the next connection is admitted against the new
+/// value (connections already open stay, as in Redis).
+#[derive(Default)]
+struct ClientSlots {
+    used: AtomicUsize,
+}
+
+/// A connection's place among `maxclients`; given back when dropped.
+struct ClientSlot(Arc<ClientSlots>);
+
+impl ClientSlots {
+    fn try_take(self: &Arc<Self>, max: usize) -> Option<ClientSlot> {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| ClientSlot(self.clone()))
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.0.used.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Accepts RESP connections until `shutdown` flips to true.
 pub async fn serve(
     listener: TcpListener,
@@ -93,7 +121,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Bounds concurrent connections; a connection over the limit is told so and closed, as
     // Redis does, instead of queueing in the accept backlog.
-    let permits = Arc::new(Semaphore::new(state.config().maxclients));
+    let slots = Arc::new(ClientSlots::default());
     loop {
         let (socket, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -108,8 +136,9 @@ pub async fn serve(
             _ = shutdown.changed() => return Ok(()),
         };
         let _ = socket.set_nodelay(true);
+        let maxclients = state.config().maxclients;
         state.total_connections.fetch_add(1, Ordering::Relaxed);
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
+        let Some(slot) = slots.try_take(maxclients) else {
             state.rejected_connections.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(connection::reject(socket));
             continue;
@@ -120,7 +149,31 @@ pub async fn serve(
             if let Err(e) = connection::run(socket, peer, state, shutdown).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
-            drop(permit);
+            drop(slot);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_slots_follow_the_current_limit() {
+        let slots = Arc::new(ClientSlots::default());
+        let a = slots.try_take(2).expect("first");
+        let _b = slots.try_take(2).expect("second");
+        assert!(slots.try_take(2).is_none(), "over the limit");
+        assert!(
+            slots.try_take(1).is_none(),
+            "a lower limit admits nobody new"
+        );
+        let c = slots.try_take(3).expect("a raised limit admits at once");
+        drop(a);
+        drop(c);
+        assert!(
+            slots.try_take(2).is_some(),
+            "closed connections give their slot back"
+        );
     }
 }
