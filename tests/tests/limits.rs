@@ -1,7 +1,10 @@
 //! Bounded input and connection limits, as Redis 7 has them: requests before AUTH, memory a
-//! request header can make the server reserve, and `maxclients`.
+//! request header can make the server reserve, `maxclients`, output buffer limits, idle timeout
+//! and TCP keepalive.
 
-use std::time::Duration;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use kiwi_tests::*;
 
@@ -183,4 +186,193 @@ fn config_set_maxclients_takes_effect() {
     assert_eq!(text(&third.read_reply(RAW_TIMEOUT)), "+PONG\r\n");
     second.send(b"PING\r\n");
     assert_eq!(text(&second.read_reply(RAW_TIMEOUT)), "+PONG\r\n");
+}
+#[test]
+fn output_buffer_hard_limit_closes_the_client() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    assert_eq!(
+        c.run("CONFIG GET client-output-buffer-limit"),
+        bulks(&[
+            "client-output-buffer-limit",
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        ])
+    );
+    let value = vec![b'v'; 1 << 20];
+    assert_eq!(c.run_args(&[&b"SET"[..], b"big", &value]), ok());
+    assert_eq!(c.run("SET small v"), ok());
+    assert_eq!(
+        c.run_args(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 512kb 0 0"
+        ]),
+        ok()
+    );
+    assert_eq!(
+        c.run("CONFIG GET client-output-buffer-limit"),
+        bulks(&[
+            "client-output-buffer-limit",
+            "normal 524288 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        ])
+    );
+    assert_eq!(
+        c.run_args(&["CONFIG", "SET", "client-output-buffer-limit", "normal 1mb"]),
+        err("ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Wrong number of arguments in buffer limit configuration.")
+    );
+    assert_eq!(
+        c.run_args(&["CONFIG", "SET", "client-output-buffer-limit", "master 1mb 0 0"]),
+        err("ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Invalid client class specified in buffer limit configuration.")
+    );
+
+    // Replies under the limit are sent as usual.
+    let mut conn = s.raw_conn();
+    conn.send(b"GET small\r\n");
+    assert_eq!(text(&conn.read_reply(RAW_TIMEOUT)), "$1\r\nv\r\n");
+    // A reply of 1 MB is over the 512 KB hard limit: the client is closed, without it.
+    conn.send(b"GET big\r\n");
+    let (out, closed) = conn.read_until_closed(RAW_TIMEOUT);
+    assert!(closed, "the client must be closed");
+    assert!(
+        out.len() < 1 << 20,
+        "the reply was sent ({} bytes)",
+        out.len()
+    );
+
+    // So is a pipeline whose replies add up to more than the limit.
+    let mut conn = s.raw_conn();
+    conn.send(&b"GETRANGE big 0 99999\r\n".repeat(10));
+    let (out, closed) = conn.read_until_closed(RAW_TIMEOUT);
+    assert!(closed && out.len() < 1_000_000, "{} bytes", out.len());
+
+    // The other clients are unaffected.
+    assert_eq!(c.run("GET small"), bulk("v"));
+}
+#[test]
+fn output_buffer_soft_limit_closes_a_client_that_stays_over_it() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    let value = vec![b'v'; 1 << 20];
+    assert_eq!(c.run_args(&[&b"SET"[..], b"big", &value]), ok());
+    assert_eq!(
+        c.run_args(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 0 256kb 2"
+        ]),
+        ok()
+    );
+    // A client that asks for 20 MB of replies in one pipeline and never reads them: once the
+    // socket buffers are full its pending replies stay over the soft limit, and after 2 s it is
+    // closed. (Kiwi reads no more requests from a client while its replies wait, so what it
+    // holds is one batch of replies; Redis goes on reading, and checks the limit as replies are
+    // added: the client keeps asking.)
+    let mut slow = TcpStream::connect(("127.0.0.1", s.port())).expect("connect");
+    slow.set_write_timeout(Some(Duration::from_secs(1)))
+        .expect("write timeout");
+    slow.write_all(b"CLIENT SETNAME slow\r\n").expect("send");
+    let listed = |c: &mut redis::Connection| c.run("CLIENT LIST").text().contains("name=slow");
+    eventually(RAW_TIMEOUT, "the slow client is connected", || {
+        listed(&mut c).then_some(())
+    });
+    let started = Instant::now();
+    slow.write_all(&b"GET big\r\n".repeat(20)).expect("send");
+    let closed_after = loop {
+        if !listed(&mut c) {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "a client over the soft limit for 20 s is still connected"
+        );
+        // Errors are expected once the server has closed the connection.
+        let _ = slow.write_all(b"GET big\r\n");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        closed_after >= Duration::from_secs(2),
+        "closed after {closed_after:?}, before soft-seconds passed"
+    );
+    assert_eq!(c.run("PING"), status("PONG"));
+}
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    assert_eq!(c.run("CONFIG GET timeout"), bulks(&["timeout", "0"]));
+    assert_eq!(c.run("CONFIG SET timeout 1"), ok());
+    assert_eq!(c.run("CONFIG GET timeout"), bulks(&["timeout", "1"]));
+    let mut conn = s.raw_conn();
+    // The server's clock starts when it has answered, after this.
+    let idle_since = Instant::now();
+    conn.send(b"PING\r\n");
+    assert_eq!(text(&conn.read_reply(RAW_TIMEOUT)), "+PONG\r\n");
+    let (out, closed) = conn.read_until_closed(RAW_TIMEOUT);
+    assert!(closed, "an idle client must be closed");
+    assert_eq!(text(&out), "", "closed without a reply");
+    assert!(idle_since.elapsed() >= Duration::from_secs(1));
+
+    let mut c = s.client();
+    assert_eq!(c.run("CONFIG SET timeout 0"), ok());
+    assert_eq!(c.run("PING"), status("PONG"));
+}
+/// The keepalive timer of the server's end of our connection, from /proc/net/tcp (Linux): the
+/// timer kind (2 is keepalive) and the seconds left.
+fn server_side_timer(server_port: u16, client: &TcpStream) -> (u32, u64) {
+    let client_port = client.local_addr().expect("local addr").port();
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    for line in table.lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let port = |addr: &str| {
+            addr.rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+        };
+        if port(fields[1]) == Some(server_port) && port(fields[2]) == Some(client_port) {
+            let (kind, when) = fields[5].split_once(':').expect("tr:tm->when");
+            let kind = u32::from_str_radix(kind, 16).expect("timer kind");
+            // In clock ticks (USER_HZ, 100 a second).
+            let ticks = u64::from_str_radix(when, 16).expect("timer expiry");
+            return (kind, ticks / 100);
+        }
+    }
+    panic!("no /proc/net/tcp entry for 127.0.0.1:{server_port} <- {client_port}");
+}
+
+fn connected(s: &KiwiServer) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", s.port())).expect("connect");
+    stream
+        .set_read_timeout(Some(RAW_TIMEOUT))
+        .expect("read timeout");
+    stream.write_all(b"PING\r\n").expect("send");
+    let mut pong = [0u8; 7];
+    stream.read_exact(&mut pong).expect("PONG");
+    assert_eq!(&pong, b"+PONG\r\n");
+    stream
+}
+
+#[test]
+fn tcp_keepalive_is_set_on_client_connections() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    assert_eq!(
+        c.run("CONFIG GET tcp-keepalive"),
+        bulks(&["tcp-keepalive", "300"])
+    );
+    let conn = connected(&s);
+    let (kind, secs) = server_side_timer(s.port(), &conn);
+    assert_eq!(kind, 2, "the server's socket has no keepalive timer");
+    assert!((250..=300).contains(&secs), "keepalive in {secs} s");
+
+    // A new value applies to connections accepted from then on.
+    assert_eq!(c.run("CONFIG SET tcp-keepalive 60"), ok());
+    let conn = connected(&s);
+    let (kind, secs) = server_side_timer(s.port(), &conn);
+    assert_eq!(kind, 2);
+    assert!((30..=60).contains(&secs), "keepalive in {secs} s");
+
+    assert_eq!(c.run("CONFIG SET tcp-keepalive 0"), ok());
+    let conn = connected(&s);
+    assert_eq!(server_side_timer(s.port(), &conn).0, 0, "keepalive is off");
 }

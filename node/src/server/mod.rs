@@ -8,9 +8,10 @@ pub mod session;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
+use socket2::{SockRef, TcpKeepalive};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -36,6 +37,9 @@ pub struct ServerState {
     pub cluster: Arc<Cluster>,
     /// Settings CONFIG SET may change at run time.
     pub config: RwLock<Config>,
+    /// Bumped by every CONFIG SET, so that connections know when to reload the settings they
+    /// keep at hand (limits, timeouts) without locking `config` on every request.
+    pub config_epoch: AtomicU64,
     pub limits: FrameLimits,
     pub started: Instant,
     pub run_id: String,
@@ -60,6 +64,7 @@ impl ServerState {
             db,
             cluster,
             config: RwLock::new(config),
+            config_epoch: AtomicU64::new(0),
             limits,
             started: Instant::now(),
             run_id,
@@ -113,6 +118,23 @@ impl Drop for ClientSlot {
     }
 }
 
+/// Socket options of an accepted client connection. `tcp-keepalive` as Redis applies it: probes
+/// start after that many idle seconds, repeat every third of it, and 3 unanswered probes drop
+/// the connection, so a vanished peer frees its slot instead of holding it forever.
+fn configure_client_socket(socket: &TcpStream, keepalive_secs: u64) {
+    let _ = socket.set_nodelay(true);
+    if keepalive_secs > 0 {
+        let time = Duration::from_secs(keepalive_secs);
+        let params = TcpKeepalive::new()
+            .with_time(time)
+            .with_interval((time / 3).max(Duration::from_secs(1)))
+            .with_retries(3);
+        if let Err(e) = SockRef::from(socket).set_tcp_keepalive(&params) {
+            tracing::debug!(error = %e, "cannot set TCP keepalive");
+        }
+    }
+}
+
 /// Accepts RESP connections until `shutdown` flips to true.
 pub async fn serve(
     listener: TcpListener,
@@ -135,14 +157,17 @@ pub async fn serve(
             },
             _ = shutdown.changed() => return Ok(()),
         };
-        let _ = socket.set_nodelay(true);
-        let maxclients = state.config().maxclients;
+        let (maxclients, keepalive) = {
+            let config = state.config();
+            (config.maxclients, config.tcp_keepalive)
+        };
         state.total_connections.fetch_add(1, Ordering::Relaxed);
         let Some(slot) = slots.try_take(maxclients) else {
             state.rejected_connections.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(connection::reject(socket));
             continue;
         };
+        configure_client_socket(&socket, keepalive);
         let state = state.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {

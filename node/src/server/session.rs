@@ -200,6 +200,11 @@ impl Session {
         self.out.split()
     }
 
+    /// Bytes of replies encoded and not yet taken for writing.
+    pub fn output_len(&self) -> usize {
+        self.out.len()
+    }
+
     /// The client must AUTH before it may run commands, and is held to Redis's limits on
     /// requests before AUTH (see `resp::request`).
     pub fn auth_required(&self) -> bool {
@@ -726,12 +731,18 @@ impl Session {
                         return Reply::err(format!("Unsupported CONFIG parameter: {name}"));
                     }
                     if let Err(e) = updated.set_flag(&name, &String::from_utf8_lossy(&pair[1])) {
+                        let why = match e {
+                            config::ConfigError::Flag { message, .. } => message,
+                            other => other.to_string(),
+                        };
                         return Reply::err(format!(
-                            "CONFIG SET failed (possibly related to argument '{name}') - {e}"
+                            "CONFIG SET failed (possibly related to argument '{name}') - {why}"
                         ));
                     }
                 }
                 *cfg = updated;
+                // Connections reload the settings they keep at hand.
+                self.state.config_epoch.fetch_add(1, Ordering::Release);
                 Reply::ok()
             }
             "RESETSTAT" if args.len() == 2 => {
@@ -752,6 +763,10 @@ impl Session {
 const RUNTIME_SETTABLE: &[&str] = &[
     "requirepass",
     "maxclients",
+    "client-query-buffer-limit",
+    "client-output-buffer-limit",
+    "timeout",
+    "tcp-keepalive",
     "loglevel",
     "raft-write-timeout",
     "raft-follower-forward",
