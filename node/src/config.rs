@@ -316,7 +316,7 @@ pub const KEYS: &[ConfigKey] = &[
     key!("requirepass", "password clients must AUTH with (empty: none)", |c, v| c.requirepass = (!v.is_empty()).then(|| v.to_string()), |c| c.requirepass.clone().unwrap_or_default()),
     key!("maxclients", "most simultaneous client connections [10000]", |c, v| c.maxclients = parse_num(v)?, |c| c.maxclients.to_string()),
     key!("proto-max-bulk-len", "longest bulk string accepted [512mb]", |c, v| c.proto_max_bulk_len = parse_size(v)? as usize, |c| c.proto_max_bulk_len.to_string()),
-    key!("client-query-buffer-limit", "most unparsed bytes buffered per client [1gb]", |c, v| c.client_query_buffer_limit = parse_size(v)? as usize, |c| c.client_query_buffer_limit.to_string()),
+    key!("client-query-buffer-limit", "most unparsed bytes buffered per client, and most bytes of commands queued by MULTI [1gb]", |c, v| c.client_query_buffer_limit = parse_size(v)? as usize, |c| c.client_query_buffer_limit.to_string()),
     key!("client-output-buffer-limit", "<class> <hard> <soft> <soft-seconds>: close a client whose pending replies exceed hard bytes, or soft bytes for soft-seconds; 0 is no limit; classes normal, replica, pubsub, as in Redis [normal 0 0 0]", |c, v| c.client_output_buffer_limit.apply(v)?, |c| c.client_output_buffer_limit.to_string()),
     key!("timeout", "close a client idle for this many seconds; 0: never [0]", |c, v| c.timeout = parse_int_setting(v)?, |c| c.timeout.to_string()),
     key!("tcp-keepalive", "TCP keepalive time of client connections in seconds; 0: off [300]", |c, v| c.tcp_keepalive = parse_int_setting(v)?, |c| c.tcp_keepalive.to_string()),

@@ -1,6 +1,6 @@
 //! Bounded input and connection limits, as Redis 7 has them: requests before AUTH, memory a
-//! request header can make the server reserve, `maxclients`, output buffer limits, idle timeout
-//! and TCP keepalive.
+//! request header can make the server reserve, `maxclients`, output buffer limits, idle timeout,
+//! TCP keepalive and the MULTI queue.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -375,4 +375,46 @@ fn tcp_keepalive_is_set_on_client_connections() {
     assert_eq!(c.run("CONFIG SET tcp-keepalive 0"), ok());
     let conn = connected(&s);
     assert_eq!(server_side_timer(s.port(), &conn).0, 0, "keepalive is off");
+}
+#[test]
+fn a_multi_queue_over_the_query_buffer_limit_aborts_the_transaction() {
+    let s = KiwiServer::start_with(&["--client-query-buffer-limit", "1mb"]);
+    if s.is_redis() {
+        // Redis 7.0 puts no bound on the queue (newer versions count it against this same
+        // limit, and close the connection); Kiwi answers an error and aborts the transaction
+        // at EXEC, as for other queue-time errors.
+        return;
+    }
+    let mut c = s.client();
+    let value = vec![b'v'; 100_000];
+    assert_eq!(c.run("MULTI"), ok());
+    let mut queued = 0;
+    let refusal = loop {
+        let reply = c.run_args(&[&b"SET"[..], format!("k{queued}").as_bytes(), &value]);
+        if reply != status("QUEUED") {
+            break reply;
+        }
+        queued += 1;
+        assert!(
+            queued < 20,
+            "20 commands of 100 KB queued under a 1 MB limit"
+        );
+    };
+    assert_eq!(queued, 10, "ten commands of 100 KB fit in 1 MB");
+    assert_eq!(
+        refusal,
+        err("ERR MULTI queue exceeds client-query-buffer-limit (1048576 bytes)")
+    );
+    assert_eq!(c.run("SET after 1"), status("QUEUED"));
+    assert_eq!(
+        c.run("EXEC"),
+        err("EXECABORT Transaction discarded because of previous errors.")
+    );
+    assert_eq!(c.run("EXISTS k0 after"), int(0), "nothing of the block ran");
+
+    // The connection goes on, and a transaction within the limit runs.
+    assert_eq!(c.run("MULTI"), ok());
+    assert_eq!(c.run_args(&[&b"SET"[..], b"k0", &value]), status("QUEUED"));
+    assert_eq!(c.run("EXEC"), arr(vec![ok()]));
+    assert_eq!(c.run("STRLEN k0"), int(100_000));
 }

@@ -87,6 +87,9 @@ pub struct Session {
     multi_db: u8,
     /// A queued command was rejected: EXEC must abort.
     multi_failed: bool,
+    /// Memory the MULTI queue holds, counted against `client-query-buffer-limit` (as Redis
+    /// counts queued commands as part of the query buffer).
+    multi_bytes: usize,
     /// Replies not yet written, in request order.
     queue: VecDeque<Queued>,
     out: BytesMut,
@@ -124,6 +127,7 @@ impl Session {
             multi: None,
             multi_db: 0,
             multi_failed: false,
+            multi_bytes: 0,
             queue: VecDeque::new(),
             out: BytesMut::with_capacity(16 * 1024),
             readonly: false,
@@ -418,6 +422,24 @@ impl Session {
                 spec.name
             ));
         }
+        if self.multi_failed {
+            // EXEC will abort: the command need not be kept.
+            return Reply::Simple("QUEUED".into());
+        }
+        let cost = std::mem::size_of::<Op>()
+            + argv
+                .iter()
+                .map(|a| a.len() + std::mem::size_of::<Bytes>())
+                .sum::<usize>();
+        let limit = self.state.config().client_query_buffer_limit;
+        if self.multi_bytes + cost > limit {
+            self.multi_failed = true;
+            self.multi = Some(Vec::new());
+            return Reply::err(format!(
+                "MULTI queue exceeds client-query-buffer-limit ({limit} bytes)"
+            ));
+        }
+        self.multi_bytes += cost;
         let db = self.multi_db;
         let op = if spec.name == "select" {
             // Redis queues a SELECT of any index and answers it at EXEC; the commands after a
@@ -473,6 +495,7 @@ impl Session {
                     self.multi = Some(Vec::new());
                     self.multi_db = self.db;
                     self.multi_failed = false;
+                    self.multi_bytes = 0;
                     Reply::ok()
                 }
             }
