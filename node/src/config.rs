@@ -56,6 +56,13 @@ pub struct Config {
     pub maxclients: usize,
     pub proto_max_bulk_len: usize,
     pub client_query_buffer_limit: usize,
+    /// `client-output-buffer-limit`, per client class; only `normal` clients exist in Kiwi (no
+    /// replicas or pub/sub over RESP), the other classes are kept for CONFIG GET.
+    pub client_output_buffer_limit: OutputBufferLimits,
+    /// Seconds a client may stay idle before it is closed; 0: never (`timeout`).
+    pub timeout: u64,
+    /// TCP keepalive time, in seconds, of client connections; 0: off (`tcp-keepalive`).
+    pub tcp_keepalive: u64,
     pub memory: u64,
     pub rocksdb_max_background_jobs: i32,
     pub rocksdb_max_write_buffer_number: i32,
@@ -102,6 +109,9 @@ impl Default for Config {
             maxclients: 10_000,
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
+            client_output_buffer_limit: OutputBufferLimits::default(),
+            timeout: 0,
+            tcp_keepalive: 300,
             memory: 1 << 30,
             rocksdb_max_background_jobs: 4,
             rocksdb_max_write_buffer_number: 2,
@@ -124,6 +134,95 @@ impl Default for Config {
             raft_fault_injection: false,
             active_expire_interval: Duration::from_millis(100),
         }
+    }
+}
+
+/// One class's output buffer limit: a client whose pending replies exceed `hard` bytes, or
+/// `soft` bytes for more than `soft_seconds` in a row, is disconnected. 0 disables a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutputBufferLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+/// `client-output-buffer-limit` for each client class, with Redis's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputBufferLimits {
+    pub normal: OutputBufferLimit,
+    pub replica: OutputBufferLimit,
+    pub pubsub: OutputBufferLimit,
+}
+
+impl Default for OutputBufferLimits {
+    fn default() -> Self {
+        OutputBufferLimits {
+            normal: OutputBufferLimit::default(),
+            replica: OutputBufferLimit {
+                hard: 256 << 20,
+                soft: 64 << 20,
+                soft_seconds: 60,
+            },
+            pubsub: OutputBufferLimit {
+                hard: 32 << 20,
+                soft: 8 << 20,
+                soft_seconds: 60,
+            },
+        }
+    }
+}
+
+impl OutputBufferLimits {
+    /// Applies Redis's syntax: groups of `<class> <hard> <soft> <soft-seconds>`, the class one of
+    /// `normal`, `replica` (or `slave`) and `pubsub`. Classes not named keep their limits; a
+    /// value with any bad group changes nothing. The error texts are Redis's.
+    pub fn apply(&mut self, v: &str) -> Result<(), String> {
+        let words: Vec<&str> = v.split_whitespace().collect();
+        if words.is_empty() || !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let mut updated = *self;
+        for group in words.chunks(4) {
+            let class = match group[0].to_ascii_lowercase().as_str() {
+                "normal" => &mut updated.normal,
+                "replica" | "slave" => &mut updated.replica,
+                "pubsub" => &mut updated.pubsub,
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
+            };
+            let bad =
+                || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+            *class = OutputBufferLimit {
+                hard: parse_size(group[1]).map_err(|_| bad())?,
+                soft: parse_size(group[2]).map_err(|_| bad())?,
+                soft_seconds: group[3]
+                    .parse()
+                    .ok()
+                    .filter(|s| *s <= i32::MAX as u64)
+                    .ok_or_else(bad)?,
+            };
+        }
+        *self = updated;
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for OutputBufferLimits {
+    /// As Redis's CONFIG GET shows it (the replica class under its old name).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let classes = [
+            ("normal", self.normal),
+            ("slave", self.replica),
+            ("pubsub", self.pubsub),
+        ];
+        for (i, (name, l)) in classes.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            write!(f, "{sep}{name} {} {} {}", l.hard, l.soft, l.soft_seconds)?;
+        }
+        Ok(())
     }
 }
 
@@ -171,6 +270,21 @@ pub fn parse_size(v: &str) -> Result<u64, String> {
 
 fn parse_num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
     v.parse().map_err(|_| format!("invalid number '{v}'"))
+}
+
+/// Parses an integer setting within `0..=i32::MAX` (Redis's int settings), with Redis's error
+/// texts.
+fn parse_int_setting(v: &str) -> Result<u64, String> {
+    let n: i64 = v
+        .parse()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    if !(0..=i64::from(i32::MAX)).contains(&n) {
+        return Err(format!(
+            "argument must be between 0 and {} inclusive",
+            i32::MAX
+        ));
+    }
+    Ok(n as u64)
 }
 
 fn parse_millis(v: &str) -> Result<Duration, String> {
@@ -268,7 +382,10 @@ pub const KEYS: &[ConfigKey] = &[
     key!("tls-auth-clients", "TLS clients must present a certificate signed by tls-ca-cert-file: yes, optional or no [yes]", |c, v| c.tls_auth_clients = crate::tls::ClientAuth::parse(v)?, |c| c.tls_auth_clients.as_str().to_string()),
     key!("maxclients", "most simultaneous client connections [10000]", |c, v| c.maxclients = parse_num(v)?, |c| c.maxclients.to_string()),
     key!("proto-max-bulk-len", "longest bulk string accepted [512mb]", |c, v| c.proto_max_bulk_len = parse_size(v)? as usize, |c| c.proto_max_bulk_len.to_string()),
-    key!("client-query-buffer-limit", "most unparsed bytes buffered per client [1gb]", |c, v| c.client_query_buffer_limit = parse_size(v)? as usize, |c| c.client_query_buffer_limit.to_string()),
+    key!("client-query-buffer-limit", "most unparsed bytes buffered per client, and most bytes of commands queued by MULTI [1gb]", |c, v| c.client_query_buffer_limit = parse_size(v)? as usize, |c| c.client_query_buffer_limit.to_string()),
+    key!("client-output-buffer-limit", "<class> <hard> <soft> <soft-seconds>: close a client whose pending replies exceed hard bytes, or soft bytes for soft-seconds; 0 is no limit; classes normal, replica, pubsub, as in Redis [normal 0 0 0]", |c, v| c.client_output_buffer_limit.apply(v)?, |c| c.client_output_buffer_limit.to_string()),
+    key!("timeout", "close a client idle for this many seconds; 0: never [0]", |c, v| c.timeout = parse_int_setting(v)?, |c| c.timeout.to_string()),
+    key!("tcp-keepalive", "TCP keepalive time of client connections in seconds; 0: off [300]", |c, v| c.tcp_keepalive = parse_int_setting(v)?, |c| c.tcp_keepalive.to_string()),
     key!("memory", "memory budget for RocksDB block cache and write buffers [1GB]", |c, v| c.memory = parse_size(v)?, |c| c.memory.to_string()),
     key!("rocksdb-max-background-jobs", "RocksDB flush and compaction threads [4]", |c, v| c.rocksdb_max_background_jobs = parse_num(v)?, |c| c.rocksdb_max_background_jobs.to_string()),
     key!("rocksdb-max-write-buffer-number", "RocksDB memtables per column family [2]", |c, v| c.rocksdb_max_write_buffer_number = parse_num(v)?, |c| c.rocksdb_max_write_buffer_number.to_string()),
@@ -570,6 +687,80 @@ mod tests {
         assert!(c
             .apply_text("cluster-secret-file /nonexistent/x\n", "x")
             .is_err());
+    }
+
+    #[test]
+    fn client_limits_follow_redis_syntax() {
+        let mut c = Config::default();
+        assert_eq!(
+            (KEYS
+                .iter()
+                .find(|k| k.name == "client-output-buffer-limit")
+                .unwrap()
+                .get)(&c),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+        assert_eq!((c.timeout, c.tcp_keepalive), (0, 300));
+        c.apply_text(
+            "client-output-buffer-limit normal 1mb 512kb 10\nclient-output-buffer-limit replica 0 0 0 pubsub 1gb 1k 0\ntimeout 30\ntcp-keepalive 60\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            c.client_output_buffer_limit.normal,
+            OutputBufferLimit {
+                hard: 1 << 20,
+                soft: 512 << 10,
+                soft_seconds: 10
+            }
+        );
+        assert_eq!(
+            c.client_output_buffer_limit.to_string(),
+            "normal 1048576 524288 10 slave 0 0 0 pubsub 1073741824 1000 0"
+        );
+        assert_eq!((c.timeout, c.tcp_keepalive), (30, 60));
+
+        let before = c.client_output_buffer_limit;
+        for (bad, why) in [
+            (
+                "normal 1mb 1mb",
+                "Wrong number of arguments in buffer limit configuration.",
+            ),
+            (
+                "",
+                "Wrong number of arguments in buffer limit configuration.",
+            ),
+            (
+                "master 0 0 0",
+                "Invalid client class specified in buffer limit configuration.",
+            ),
+            (
+                "normal 0 0 0 pubsub 1x 0 0",
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+            ),
+            (
+                "normal 0 0 -1",
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+            ),
+        ] {
+            assert_eq!(
+                c.client_output_buffer_limit.apply(bad).unwrap_err(),
+                why,
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            c.client_output_buffer_limit, before,
+            "a bad value changes nothing"
+        );
+        assert_eq!(
+            c.set_flag("timeout", "-1").unwrap_err().to_string(),
+            "--timeout: argument must be between 0 and 2147483647 inclusive"
+        );
+        assert_eq!(
+            c.set_flag("tcp-keepalive", "x").unwrap_err().to_string(),
+            "--tcp-keepalive: argument couldn't be parsed into an integer"
+        );
     }
 
     #[test]

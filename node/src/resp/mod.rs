@@ -6,4 +6,4 @@ pub mod reply;
 pub mod request;
 
 pub use reply::Reply;
-pub use request::{parse_request, FrameLimits, ProtocolError};
+pub use request::{FrameLimits, ProtocolError, RequestParser};

@@ -3,10 +3,20 @@
 //! Pipelined requests are parsed as they arrive; consecutive writes are submitted without
 //! waiting for each other (so one pipeline can share a group commit), and replies are flushed
 //! once no complete frame is left in the buffer.
+//!
+//! Limits, as Redis has them: a frame in progress may not hold more than
+//! `client-query-buffer-limit`; replies waiting for a client that does not read them may not
+//! exceed `client-output-buffer-limit` (hard, or soft for soft-seconds); a client idle for
+//! `timeout` seconds is closed. Crossing an output limit or the idle timeout closes the
+//! connection without a reply, as in Redis. Unlike Redis, no more requests are read from a
+//! client while its replies wait to be written, so the replies held for it are at most those
+//! of one batch of requests; the output limits apply to these.
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use socket2::SockRef;
@@ -16,7 +26,8 @@ use tokio::sync::watch;
 
 use super::session::{Session, Step};
 use super::ServerState;
-use crate::resp::{parse_request, Reply};
+use crate::config::OutputBufferLimit;
+use crate::resp::{Reply, RequestParser};
 
 pub async fn reject(mut socket: TcpStream) {
     let _ = socket
@@ -65,6 +76,106 @@ async fn read_some(socket: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> 
     }
 }
 
+/// The settings a connection keeps at hand; reloaded when a CONFIG SET changed any, so the
+/// config lock is not taken per request.
+struct Settings {
+    epoch: u64,
+    query_limit: usize,
+    output: OutputBufferLimit,
+    idle: Option<Duration>,
+}
+
+impl Settings {
+    fn load(state: &ServerState) -> Settings {
+        let epoch = state.config_epoch.load(Ordering::Acquire);
+        let config = state.config();
+        Settings {
+            epoch,
+            query_limit: config.client_query_buffer_limit,
+            output: config.client_output_buffer_limit.normal,
+            idle: (config.timeout > 0).then(|| Duration::from_secs(config.timeout)),
+        }
+    }
+
+    fn refresh(&mut self, state: &ServerState) {
+        if state.config_epoch.load(Ordering::Acquire) != self.epoch {
+            *self = Settings::load(state);
+        }
+    }
+
+    /// Pending reply bytes at or over the hard limit (Redis compares with `>=`).
+    fn over_hard_limit(&self, pending: usize) -> bool {
+        self.output.hard > 0 && pending as u64 >= self.output.hard
+    }
+}
+
+/// Resolves once the connection has been idle for the `timeout` setting; never without one.
+async fn idle(timeout: Option<Duration>) {
+    match timeout {
+        Some(t) => tokio::time::sleep(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How writing the replies ended.
+enum Written {
+    All,
+    /// The client let its replies pile up beyond `client-output-buffer-limit`.
+    OverLimit,
+    /// The client read nothing for `timeout` seconds.
+    Idle,
+}
+
+/// Writes `out`. While the client is slow to read, the bytes not yet written are its pending
+/// output: at or over the hard limit, or over the soft limit for more than soft-seconds in a
+/// row (`soft_since` remembers since when, across batches), the connection is given up.
+async fn write_replies(
+    socket: &mut TcpStream,
+    out: &[u8],
+    settings: &Settings,
+    soft_since: &mut Option<Instant>,
+) -> io::Result<Written> {
+    let limit = settings.output;
+    let mut written = 0;
+    let mut progress = Instant::now();
+    while written < out.len() {
+        let pending = out.len() - written;
+        if settings.over_hard_limit(pending) {
+            return Ok(Written::OverLimit);
+        }
+        let idle_at = settings.idle.map(|t| progress + t);
+        let mut wake_at = idle_at;
+        if limit.soft > 0 && pending as u64 >= limit.soft {
+            let since = *soft_since.get_or_insert_with(Instant::now);
+            let until = since + Duration::from_secs(limit.soft_seconds);
+            if Instant::now() > until {
+                return Ok(Written::OverLimit);
+            }
+            let check = until + Duration::from_millis(1);
+            wake_at = Some(wake_at.map_or(check, |t| t.min(check)));
+        } else {
+            *soft_since = None;
+        }
+        let write = socket.write(&out[written..]);
+        let n = match wake_at {
+            None => write.await?,
+            Some(at) => match tokio::time::timeout_at(at.into(), write).await {
+                Ok(n) => n?,
+                Err(_) if idle_at.is_some_and(|t| Instant::now() >= t) => return Ok(Written::Idle),
+                // The soft limit's time is up: the loop checks it again.
+                Err(_) => continue,
+            },
+        };
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        written += n;
+        progress = Instant::now();
+    }
+    *soft_since = None;
+    Ok(Written::All)
+}
+
 pub async fn run(
     mut socket: TcpStream,
     peer: SocketAddr,
@@ -73,12 +184,19 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let mut session = Session::new(state.clone(), peer);
     let mut buf = BytesMut::with_capacity(16 * 1024);
-    let query_limit = state.config().client_query_buffer_limit;
+    let mut parser = RequestParser::default();
+    let mut settings = Settings::load(&state);
+    let mut soft_since = None;
     let result = async {
         loop {
+            settings.refresh(&state);
             let n = tokio::select! {
                 n = read_some(&socket, &mut buf) => n?,
                 _ = shutdown.changed() => return Ok(()),
+                _ = idle(settings.idle) => {
+                    tracing::debug!(%peer, "closing idle client");
+                    return Ok(());
+                }
             };
             if n == 0 {
                 return Ok(());
@@ -86,12 +204,16 @@ pub async fn run(
             session.new_input();
             let mut closing = false;
             loop {
-                match parse_request(&mut buf, &state.limits) {
+                match parser.parse(&mut buf, &state.limits, session.auth_required()) {
                     Ok(Some(argv)) if argv.is_empty() => continue,
                     Ok(Some(argv)) => {
                         if session.handle(argv).await == Step::Close {
                             closing = true;
                             break;
+                        }
+                        if settings.over_hard_limit(session.output_len()) {
+                            tracing::warn!(%peer, "closing client over client-output-buffer-limit");
+                            return Ok(());
                         }
                     }
                     Ok(None) => break,
@@ -103,7 +225,7 @@ pub async fn run(
                     }
                 }
             }
-            if !closing && buf.len() > query_limit {
+            if !closing && parser.memory(&buf) > settings.query_limit {
                 session.finish_pending().await;
                 session.push_reply(&Reply::err(
                     "Protocol error: client query buffer limit exceeded",
@@ -113,7 +235,17 @@ pub async fn run(
             session.finish_pending().await;
             let out = session.take_output();
             if !out.is_empty() {
-                socket.write_all(&out).await?;
+                match write_replies(&mut socket, &out, &settings, &mut soft_since).await? {
+                    Written::All => {}
+                    Written::OverLimit => {
+                        tracing::warn!(%peer, "closing client over client-output-buffer-limit");
+                        return Ok(());
+                    }
+                    Written::Idle => {
+                        tracing::debug!(%peer, "closing idle client");
+                        return Ok(());
+                    }
+                }
             }
             if closing {
                 let _ = socket.shutdown().await;

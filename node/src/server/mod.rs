@@ -6,12 +6,13 @@ pub mod info;
 pub mod session;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use socket2::{SockRef, TcpKeepalive};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::raft::cluster::Cluster;
@@ -36,6 +37,9 @@ pub struct ServerState {
     pub cluster: Arc<Cluster>,
     /// Settings CONFIG SET may change at run time.
     pub config: RwLock<Config>,
+    /// Bumped by every CONFIG SET, so that connections know when to reload the settings they
+    /// keep at hand (limits, timeouts) without locking `config` on every request.
+    pub config_epoch: AtomicU64,
     pub limits: FrameLimits,
     pub started: Instant,
     pub run_id: String,
@@ -60,6 +64,7 @@ impl ServerState {
             db,
             cluster,
             config: RwLock::new(config),
+            config_epoch: AtomicU64::new(0),
             limits,
             started: Instant::now(),
             run_id,
@@ -85,6 +90,51 @@ impl ServerState {
     }
 }
 
+/// Counts client connections against `maxclients`. Not a semaphore of fixed size: CONFIG SET
+/// may change `maxclients` at any time, and the next connection is admitted against the new
+/// value (connections already open stay, as in Redis).
+#[derive(Default)]
+struct ClientSlots {
+    used: AtomicUsize,
+}
+
+/// A connection's place among `maxclients`; given back when dropped.
+struct ClientSlot(Arc<ClientSlots>);
+
+impl ClientSlots {
+    fn try_take(self: &Arc<Self>, max: usize) -> Option<ClientSlot> {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| ClientSlot(self.clone()))
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.0.used.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Socket options of an accepted client connection. `tcp-keepalive` as Redis applies it: probes
+/// start after that many idle seconds, repeat every third of it, and 3 unanswered probes drop
+/// the connection, so a vanished peer frees its slot instead of holding it forever.
+fn configure_client_socket(socket: &TcpStream, keepalive_secs: u64) {
+    let _ = socket.set_nodelay(true);
+    if keepalive_secs > 0 {
+        let time = Duration::from_secs(keepalive_secs);
+        let params = TcpKeepalive::new()
+            .with_time(time)
+            .with_interval((time / 3).max(Duration::from_secs(1)))
+            .with_retries(3);
+        if let Err(e) = SockRef::from(socket).set_tcp_keepalive(&params) {
+            tracing::debug!(error = %e, "cannot set TCP keepalive");
+        }
+    }
+}
+
 /// Accepts RESP connections until `shutdown` flips to true.
 pub async fn serve(
     listener: TcpListener,
@@ -93,7 +143,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Bounds concurrent connections; a connection over the limit is told so and closed, as
     // Redis does, instead of queueing in the accept backlog.
-    let permits = Arc::new(Semaphore::new(state.config().maxclients));
+    let slots = Arc::new(ClientSlots::default());
     loop {
         let (socket, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -107,20 +157,48 @@ pub async fn serve(
             },
             _ = shutdown.changed() => return Ok(()),
         };
-        let _ = socket.set_nodelay(true);
+        let (maxclients, keepalive) = {
+            let config = state.config();
+            (config.maxclients, config.tcp_keepalive)
+        };
         state.total_connections.fetch_add(1, Ordering::Relaxed);
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
+        let Some(slot) = slots.try_take(maxclients) else {
             state.rejected_connections.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(connection::reject(socket));
             continue;
         };
+        configure_client_socket(&socket, keepalive);
         let state = state.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             if let Err(e) = connection::run(socket, peer, state, shutdown).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
-            drop(permit);
+            drop(slot);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_slots_follow_the_current_limit() {
+        let slots = Arc::new(ClientSlots::default());
+        let a = slots.try_take(2).expect("first");
+        let _b = slots.try_take(2).expect("second");
+        assert!(slots.try_take(2).is_none(), "over the limit");
+        assert!(
+            slots.try_take(1).is_none(),
+            "a lower limit admits nobody new"
+        );
+        let c = slots.try_take(3).expect("a raised limit admits at once");
+        drop(a);
+        drop(c);
+        assert!(
+            slots.try_take(2).is_some(),
+            "closed connections give their slot back"
+        );
     }
 }

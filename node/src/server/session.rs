@@ -85,6 +85,9 @@ pub struct Session {
     multi_db: u8,
     /// A queued command was rejected: EXEC must abort.
     multi_failed: bool,
+    /// Memory the MULTI queue holds, counted against `client-query-buffer-limit` (as Redis
+    /// counts queued commands as part of the query buffer).
+    multi_bytes: usize,
     /// Replies not yet written, in request order.
     queue: VecDeque<Queued>,
     out: BytesMut,
@@ -122,6 +125,7 @@ impl Session {
             multi: None,
             multi_db: 0,
             multi_failed: false,
+            multi_bytes: 0,
             queue: VecDeque::new(),
             out: BytesMut::with_capacity(16 * 1024),
             readonly: false,
@@ -196,6 +200,17 @@ impl Session {
 
     pub fn take_output(&mut self) -> BytesMut {
         self.out.split()
+    }
+
+    /// Bytes of replies encoded and not yet taken for writing.
+    pub fn output_len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The client must AUTH before it may run commands, and is held to Redis's limits on
+    /// requests before AUTH (see `resp::request`).
+    pub fn auth_required(&self) -> bool {
+        !self.authenticated
     }
 
     fn update_info(&self, f: impl FnOnce(&mut ClientInfo)) {
@@ -407,6 +422,24 @@ impl Session {
                 spec.name
             ));
         }
+        if self.multi_failed {
+            // EXEC will abort: the command need not be kept.
+            return Reply::Simple("QUEUED".into());
+        }
+        let cost = std::mem::size_of::<Op>()
+            + argv
+                .iter()
+                .map(|a| a.len() + std::mem::size_of::<Bytes>())
+                .sum::<usize>();
+        let limit = self.state.config().client_query_buffer_limit;
+        if self.multi_bytes + cost > limit {
+            self.multi_failed = true;
+            self.multi = Some(Vec::new());
+            return Reply::err(format!(
+                "MULTI queue exceeds client-query-buffer-limit ({limit} bytes)"
+            ));
+        }
+        self.multi_bytes += cost;
         let db = self.multi_db;
         let op = if spec.name == "select" {
             // Redis queues a SELECT of any index and answers it at EXEC; the commands after a
@@ -462,6 +495,7 @@ impl Session {
                     self.multi = Some(Vec::new());
                     self.multi_db = self.db;
                     self.multi_failed = false;
+                    self.multi_bytes = 0;
                     Reply::ok()
                 }
             }
@@ -720,12 +754,18 @@ impl Session {
                         return Reply::err(format!("Unsupported CONFIG parameter: {name}"));
                     }
                     if let Err(e) = updated.set_flag(&name, &String::from_utf8_lossy(&pair[1])) {
+                        let why = match e {
+                            config::ConfigError::Flag { message, .. } => message,
+                            other => other.to_string(),
+                        };
                         return Reply::err(format!(
-                            "CONFIG SET failed (possibly related to argument '{name}') - {e}"
+                            "CONFIG SET failed (possibly related to argument '{name}') - {why}"
                         ));
                     }
                 }
                 *cfg = updated;
+                // Connections reload the settings they keep at hand.
+                self.state.config_epoch.fetch_add(1, Ordering::Release);
                 Reply::ok()
             }
             "RESETSTAT" if args.len() == 2 => {
@@ -746,6 +786,10 @@ impl Session {
 const RUNTIME_SETTABLE: &[&str] = &[
     "requirepass",
     "maxclients",
+    "client-query-buffer-limit",
+    "client-output-buffer-limit",
+    "timeout",
+    "tcp-keepalive",
     "loglevel",
     "raft-write-timeout",
     "raft-follower-forward",
