@@ -16,6 +16,10 @@ use crate::raft::cluster::{Cluster, ClusterError};
 use crate::raft::rpc::{MuxListener, PeerAddr};
 use crate::server::{self, ServerState};
 use crate::storage::{Db, StorageOptions};
+use crate::tls::ReloadingAcceptor;
+
+/// How often the TLS certificate files are checked for a renewal.
+const TLS_RELOAD_CHECK: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -34,6 +38,10 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("tls: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("raft: {0}")]
     Raft(#[from] ClusterError),
 }
@@ -77,6 +85,14 @@ impl Node {
         // Bind both ports before starting Raft, so a port clash fails fast and cleanly.
         let resp_listener = bind(&config.resp_listen_addr()).await?;
         let raft_listener = bind(&config.raft_listen_addr()).await?;
+        // RESP over TLS: certificates checked now, so a bad file stops the start.
+        let tls = match config.tls_files()? {
+            Some(files) => Some(server::TlsListener {
+                listener: bind(&format!("{}:{}", config.binding, config.tls_port)).await?,
+                acceptor: Arc::new(ReloadingAcceptor::load(files)?),
+            }),
+            None => None,
+        };
         let resp_addr = resp_listener
             .local_addr()
             .map_err(|source| StartError::Listen {
@@ -131,8 +147,13 @@ impl Node {
         {
             let state = state.clone();
             let rx = shutdown_rx.clone();
+            if let Some(tls) = &tls {
+                tasks.push(tokio::spawn(
+                    tls.acceptor.clone().watch(TLS_RELOAD_CHECK, rx.clone()),
+                ));
+            }
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = server::serve(resp_listener, state, rx).await {
+                if let Err(e) = server::serve(resp_listener, tls, state, rx).await {
                     tracing::error!(error = %e, "RESP server stopped");
                 }
             }));

@@ -18,11 +18,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+
 use bytes::BytesMut;
 use socket2::SockRef;
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
 
 use super::session::{Session, Step};
 use super::ServerState;
@@ -72,6 +75,38 @@ async fn read_some(socket: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> 
             Ok(_) => return Ok(0),
             // Not readable after all (readiness cleared): wait for the next event.
             Err(_) => continue,
+        }
+    }
+}
+
+/// A client's byte stream: plain TCP, or TLS over TCP (`tls-port`).
+pub trait ClientStream: AsyncWrite + Unpin + Send {
+    /// Reads what has arrived into `buf`; `Ok(0)` at the end of the stream.
+    fn read_some<'a>(
+        &'a mut self,
+        buf: &'a mut BytesMut,
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+}
+
+impl ClientStream for TcpStream {
+    fn read_some<'a>(
+        &'a mut self,
+        buf: &'a mut BytesMut,
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        read_some(self, buf)
+    }
+}
+
+impl ClientStream for TlsStream<TcpStream> {
+    /// TLS records are decrypted by rustls from its own buffer, so the plain path's
+    /// readiness trick does not apply: tokio's `read_buf`.
+    fn read_some<'a>(
+        &'a mut self,
+        buf: &'a mut BytesMut,
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        async move {
+            buf.reserve(READ_CHUNK);
+            self.read_buf(buf).await
         }
     }
 }
@@ -129,8 +164,8 @@ enum Written {
 /// Writes `out`. While the client is slow to read, the bytes not yet written are its pending
 /// output: at or over the hard limit, or over the soft limit for more than soft-seconds in a
 /// row (`soft_since` remembers since when, across batches), the connection is given up.
-async fn write_replies(
-    socket: &mut TcpStream,
+async fn write_replies<S: ClientStream>(
+    socket: &mut S,
     out: &[u8],
     settings: &Settings,
     soft_since: &mut Option<Instant>,
@@ -176,8 +211,8 @@ async fn write_replies(
     Ok(Written::All)
 }
 
-pub async fn run(
-    mut socket: TcpStream,
+pub async fn run<S: ClientStream>(
+    mut socket: S,
     peer: SocketAddr,
     state: Arc<ServerState>,
     mut shutdown: watch::Receiver<bool>,
@@ -191,7 +226,7 @@ pub async fn run(
         loop {
             settings.refresh(&state);
             let n = tokio::select! {
-                n = read_some(&socket, &mut buf) => n?,
+                n = socket.read_some(&mut buf) => n?,
                 _ = shutdown.changed() => return Ok(()),
                 _ = idle(settings.idle) => {
                     tracing::debug!(%peer, "closing idle client");

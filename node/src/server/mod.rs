@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::raft::cluster::Cluster;
 use crate::resp::FrameLimits;
 use crate::storage::Db;
+use crate::tls::ReloadingAcceptor;
 
 /// What CLIENT LIST shows of a connection.
 #[derive(Debug, Clone)]
@@ -135,27 +136,49 @@ fn configure_client_socket(socket: &TcpStream, keepalive_secs: u64) {
     }
 }
 
-/// Accepts RESP connections until `shutdown` flips to true.
+/// The `tls-port` listener and the acceptor (certificates reloaded as they change).
+pub struct TlsListener {
+    pub listener: TcpListener,
+    pub acceptor: Arc<ReloadingAcceptor>,
+}
+
+/// How long a client may take over the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts on `listener`, or never when there is none.
+async fn accept_on(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Accepts RESP connections, plain and (with `tls-port`) TLS, until `shutdown` flips to true.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<TlsListener>,
     state: Arc<ServerState>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    // Bounds concurrent connections; a connection over the limit is told so and closed, as
-    // Redis does, instead of queueing in the accept backlog.
+    // Bounds concurrent connections (both ports together); a connection over the limit is
+    // told so and closed, as Redis does, instead of queueing in the accept backlog.
     let slots = Arc::new(ClientSlots::default());
     loop {
-        let (socket, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    // EMFILE and friends: back off briefly instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let (accepted, secure) = tokio::select! {
+            accepted = listener.accept() => (accepted, false),
+            accepted = accept_on(tls.as_ref().map(|t| &t.listener)) => (accepted, true),
             _ = shutdown.changed() => return Ok(()),
+        };
+        let (socket, peer) = match accepted {
+            Ok(conn) => conn,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let (maxclients, keepalive) = {
             let config = state.config();
@@ -164,14 +187,31 @@ pub async fn serve(
         state.total_connections.fetch_add(1, Ordering::Relaxed);
         let Some(slot) = slots.try_take(maxclients) else {
             state.rejected_connections.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(connection::reject(socket));
+            if !secure {
+                tokio::spawn(connection::reject(socket));
+            }
             continue;
         };
         configure_client_socket(&socket, keepalive);
         let state = state.clone();
         let shutdown = shutdown.clone();
+        let acceptor = tls
+            .as_ref()
+            .filter(|_| secure)
+            .map(|t| t.acceptor.acceptor());
         tokio::spawn(async move {
-            if let Err(e) = connection::run(socket, peer, state, shutdown).await {
+            let result = match acceptor {
+                None => connection::run(socket, peer, state, shutdown).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await
+                    {
+                        Ok(Ok(stream)) => connection::run(stream, peer, state, shutdown).await,
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+                    }
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             drop(slot);
