@@ -319,6 +319,42 @@ impl TestCluster {
             assert_eq!(r.status, 200, "{}", r.body);
         }
     }
+
+    /// Freezes node `idx` with SIGSTOP until [`TestCluster::resume`]: the process and its
+    /// sockets stay, but nothing answers, which is how a long GC pause or a stalled VM looks to
+    /// its peers. Don't poll a paused node (HTTP reads wait 30 s); `kill9` still works on it.
+    pub fn pause(&self, idx: usize) {
+        self.signal(idx, "STOP");
+    }
+
+    /// Lets a node frozen by [`TestCluster::pause`] run again (SIGCONT; harmless if it runs).
+    pub fn resume(&self, idx: usize) {
+        self.signal(idx, "CONT");
+    }
+
+    /// The exit status of node `idx` if its process ended on its own (a crash: `kill9` and
+    /// `wipe` forget the process, so a node they stopped reports `None`).
+    pub fn exited(&mut self, idx: usize) -> Option<std::process::ExitStatus> {
+        self.nodes[idx].child.as_mut()?.try_wait().ok().flatten()
+    }
+
+    fn signal(&self, idx: usize, signal: &str) {
+        let node = &self.nodes[idx];
+        let Some(child) = node.child.as_ref() else {
+            return;
+        };
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        assert!(
+            status.as_ref().is_ok_and(|s| s.success()),
+            "kill -{signal} node {}: {status:?}",
+            node.id
+        );
+    }
 }
 
 fn spawn(node: &mut ClusterNode) {
