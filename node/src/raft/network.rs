@@ -266,7 +266,7 @@ fn cut_to_budget(entries: &mut Vec<Entry>, budget: usize) -> (usize, Option<LogI
     for (i, entry) in entries.iter().enumerate() {
         let len = entry_len_bound(entry);
         if i > 0 && total + len > budget {
-            let last = entries[i - 1].log_id.clone();
+            let last = entries[i - 1].log_id;
             entries.truncate(i);
             return (total, Some(last));
         }
