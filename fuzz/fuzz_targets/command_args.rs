@@ -18,7 +18,7 @@ const MAX_GLOB_LEN: usize = 64;
 /// would report it as a timeout. Raise this once glob_match no longer backtracks.
 const MAX_GLOB_STARS: usize = 3;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: kiwi_fuzz::catch_stack_overflow(), |data: &[u8]| {
     let mut lines = data.split(|&b| b == b'\n');
     let first = lines.next().unwrap_or_default();
     let second = lines.next().unwrap_or_default();

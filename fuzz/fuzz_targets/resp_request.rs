@@ -31,7 +31,7 @@ struct Outcome {
     rest: Vec<u8>,
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: kiwi_fuzz::catch_stack_overflow(), |data: &[u8]| {
     for limits in [FrameLimits::default(), TIGHT] {
         let whole = feed(data, &[data.len()], &limits);
         for cut in cuts(data) {

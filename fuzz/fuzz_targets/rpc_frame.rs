@@ -16,7 +16,7 @@ use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: kiwi_fuzz::catch_stack_overflow(), |data: &[u8]| {
     body::<RpcRequest>(data);
     body::<RpcResponse>(data);
     stream::<RpcRequest>(data);
