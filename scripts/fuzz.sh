@@ -13,8 +13,10 @@
 #   a run leaves the clone as it was. Crashes go to fuzz/artifacts/<target>/ (ignored by git).
 #
 # Sanitizer: none. The code under test is safe Rust, where the checks that matter (bounds,
-# overflow: debug assertions are on) need no sanitizer, and ASan would cost a second
-# instrumented build of every crate and run each input slower.
+# overflow: debug assertions are on) need no sanitizer. Measured with ASan on two busy cores: 3x
+# (command_args) to 15x (rpc_frame, whose frames allocate up to the announced length) fewer
+# executions in the same time, and twice the cold build time. What ASan would add here, a stack
+# overflow reported with its input, fuzz/src/lib.rs provides.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
