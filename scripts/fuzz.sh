@@ -77,7 +77,8 @@ for target in $(cargo "+$toolchain" fuzz list); do
         grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$log" || true
     else
         failed=1
-        tail -n 60 "$log"
+        # The panic (or libFuzzer's verdict) and the top of its stack; the whole log is long.
+        grep -m 1 -A 40 -E 'panicked at|ERROR: libFuzzer|ALARM' "$log" || tail -n 60 "$log"
         for found in $(ls fuzz/artifacts/"$target"); do
             if ! grep -qxF "$found" <<<"$before"; then
                 input="fuzz/artifacts/$target/$found"
