@@ -106,103 +106,6 @@ pub fn resolve_range(start: i64, stop: i64, len: u64) -> Option<(u64, u64)> {
     Some((start as u64, stop as u64))
 }
 
-/// Redis's glob-style pattern matching (KEYS, SCAN MATCH, HSCAN ...): `*`, `?`, `[a-z]`, `[^x]`,
-/// and `\` escapes.
-pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    fn go(p: &[u8], t: &[u8], depth: usize) -> bool {
-        if depth > 1000 {
-            return false;
-        }
-        let (mut pi, mut ti) = (0, 0);
-        while pi < p.len() {
-            match p[pi] {
-                b'*' => {
-                    while pi + 1 < p.len() && p[pi + 1] == b'*' {
-                        pi += 1;
-                    }
-                    if pi + 1 == p.len() {
-                        return true;
-                    }
-                    for start in ti..=t.len() {
-                        if go(&p[pi + 1..], &t[start..], depth + 1) {
-                            return true;
-                        }
-                    }
-                    return false;
-                }
-                b'?' => {
-                    if ti >= t.len() {
-                        return false;
-                    }
-                    ti += 1;
-                    pi += 1;
-                }
-                b'[' => {
-                    if ti >= t.len() {
-                        return false;
-                    }
-                    pi += 1;
-                    let negate = p.get(pi) == Some(&b'^');
-                    if negate {
-                        pi += 1;
-                    }
-                    let mut matched = false;
-                    loop {
-                        match p.get(pi) {
-                            None => {
-                                pi -= 1; // unterminated: treat `[` contents as ending here
-                                break;
-                            }
-                            Some(b']') => break,
-                            Some(b'\\') if pi + 1 < p.len() => {
-                                pi += 1;
-                                if p[pi] == t[ti] {
-                                    matched = true;
-                                }
-                            }
-                            Some(&lo) if p.get(pi + 1) == Some(&b'-') && pi + 2 < p.len() => {
-                                let hi = p[pi + 2];
-                                let (lo, hi) = if lo > hi { (hi, lo) } else { (lo, hi) };
-                                if t[ti] >= lo && t[ti] <= hi {
-                                    matched = true;
-                                }
-                                pi += 2;
-                            }
-                            Some(&c) => {
-                                if c == t[ti] {
-                                    matched = true;
-                                }
-                            }
-                        }
-                        pi += 1;
-                    }
-                    if matched == negate {
-                        return false;
-                    }
-                    pi += 1;
-                    ti += 1;
-                }
-                b'\\' if pi + 1 < p.len() => {
-                    if ti >= t.len() || p[pi + 1] != t[ti] {
-                        return false;
-                    }
-                    pi += 2;
-                    ti += 1;
-                }
-                c => {
-                    if ti >= t.len() || c != t[ti] {
-                        return false;
-                    }
-                    pi += 1;
-                    ti += 1;
-                }
-            }
-        }
-        ti == t.len()
-    }
-    go(pattern, text, 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,18 +160,5 @@ mod tests {
         assert_eq!(resolve_range(3, 1, 5), None);
         assert_eq!(resolve_range(5, 10, 5), None);
         assert_eq!(resolve_range(0, -1, 0), None);
-    }
-
-    #[test]
-    fn glob_patterns() {
-        assert!(glob_match(b"*", b"anything"));
-        assert!(glob_match(b"h?llo", b"hello"));
-        assert!(glob_match(b"h[ae]llo", b"hallo"));
-        assert!(!glob_match(b"h[^e]llo", b"hello"));
-        assert!(glob_match(b"h[a-c]llo", b"hbllo"));
-        assert!(glob_match(b"user:*:name", b"user:42:name"));
-        assert!(!glob_match(b"user:*:name", b"user:42:age"));
-        assert!(glob_match(b"a\\*b", b"a*b"));
-        assert!(!glob_match(b"a\\*b", b"axb"));
     }
 }

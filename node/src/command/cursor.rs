@@ -10,7 +10,8 @@ use std::sync::{LazyLock, Mutex};
 
 use bytes::Bytes;
 
-use super::args::{glob_match, parse_i64};
+use super::args::parse_i64;
+use super::glob::glob_match;
 use super::{Args, CmdError, Ctx};
 use crate::storage::{Cf, StorageError};
 
@@ -88,7 +89,10 @@ impl ScanOptions {
             let opt = args.upper(i)?;
             match opt.as_str() {
                 "MATCH" if i + 1 < args.len() => {
-                    opts.pattern = Some(args.get(i + 1)?.clone());
+                    // Redis does not match against `*` alone (so it returns an empty name,
+                    // which the matcher refuses).
+                    let pattern = args.get(i + 1)?;
+                    opts.pattern = (&pattern[..] != b"*").then(|| pattern.clone());
                     i += 2;
                 }
                 "COUNT" if i + 1 < args.len() => {

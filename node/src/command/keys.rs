@@ -1,8 +1,8 @@
 //! Generic key commands: existence, deletion, renaming, iteration and TTLs.
 
-use super::args::glob_match;
 use super::cursor::{scan_page, ScanOptions};
 use super::flags::{FAST, RANDOM, READONLY, WRITE};
+use super::glob::glob_match;
 use super::strings::spec;
 use super::{Args, CmdError, CmdResult, CommandSpec, Ctx, Kind};
 use crate::resp::Reply;
@@ -67,11 +67,13 @@ fn decode_entry(k: &[u8], v: &[u8]) -> Result<(Vec<u8>, Meta), CmdError> {
 
 fn keys(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let pattern = args.get(1)?;
+    // Redis lists every key for `*` without matching, and the matcher refuses an empty key.
+    let all = &pattern[..] == b"*";
     let mut out = Vec::new();
     for entry in ctx.txn.scan(Cf::Meta, &[ctx.db], &[ctx.db + 1], false)? {
         let (k, v) = entry?;
         let (key, meta) = decode_entry(&k, &v)?;
-        if !meta.is_expired(ctx.now_ms) && glob_match(pattern, &key) {
+        if !meta.is_expired(ctx.now_ms) && (all || glob_match(pattern, &key)) {
             out.push(key);
         }
     }

@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod cursor;
+pub mod glob;
 pub mod hashes;
 pub mod keys;
 pub mod lists;

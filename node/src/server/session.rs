@@ -721,12 +721,10 @@ impl Session {
                 let mut pairs = Vec::new();
                 for pattern in args.from(2) {
                     for key in config::KEYS {
-                        if command::args::glob_match(
-                            &pattern.to_ascii_lowercase(),
-                            key.name.as_bytes(),
-                        ) && !pairs
-                            .iter()
-                            .any(|(k, _): &(Reply, Reply)| *k == Reply::bulk(key.name))
+                        if command::glob::glob_match_nocase(pattern, key.name.as_bytes())
+                            && !pairs
+                                .iter()
+                                .any(|(k, _): &(Reply, Reply)| *k == Reply::bulk(key.name))
                         {
                             pairs.push((Reply::bulk(key.name), Reply::bulk((key.get)(&cfg))));
                         }
@@ -737,8 +735,7 @@ impl Session {
                         ("appendonly", "no"),
                         ("appendfsync", "always"),
                     ] {
-                        if command::args::glob_match(&pattern.to_ascii_lowercase(), name.as_bytes())
-                        {
+                        if command::glob::glob_match_nocase(pattern, name.as_bytes()) {
                             pairs.push((Reply::bulk(name), Reply::bulk(value)));
                         }
                     }
