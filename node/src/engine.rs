@@ -71,6 +71,30 @@ impl Mutation {
             multi: true,
         }
     }
+
+    /// At least the size of the mutation's encoding in a log entry, computed without encoding
+    /// it (a write of hundreds of MiB is checked against the Raft frame before it is copied).
+    /// postcard writes integers and lengths as varints of at most 10 bytes.
+    pub fn encoded_len_bound(&self) -> usize {
+        const VARINT: usize = 10;
+        let args = |argv: &[Bytes]| VARINT + argv.iter().map(|a| VARINT + a.len()).sum::<usize>();
+        let ops: usize = self
+            .ops
+            .iter()
+            .map(|op| {
+                VARINT
+                    + match op {
+                        Op::Command { argv, .. } => 1 + args(argv),
+                        Op::ExpireKeys { keys, .. } => 1 + args(keys),
+                        // A settled reply is a short error; encoding it is cheap and exact.
+                        Op::Settled { argv, reply } => {
+                            args(argv) + postcard::to_allocvec(reply).map_or(0, |v| v.len())
+                        }
+                    }
+            })
+            .sum();
+        4 * VARINT + ops
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -201,6 +225,35 @@ mod tests {
         "f1=1 f3=3 f3=3",
         "f4",
     ];
+
+    #[test]
+    fn encoded_len_bound_is_at_least_the_encoding() {
+        let big = Bytes::from(vec![b'x'; 300_000]);
+        let mutations = [
+            Mutation::single(0, argv("SET k v")),
+            Mutation::single(15, vec![Bytes::from("SET"), Bytes::from("k"), big.clone()]),
+            Mutation::transaction(vec![
+                Op::Command {
+                    db: 1,
+                    argv: argv("SADD s a b c"),
+                },
+                Op::ExpireKeys {
+                    db: 2,
+                    keys: vec![big, Bytes::from("k")],
+                },
+                Op::Settled {
+                    argv: argv("SELECT 99"),
+                    reply: Reply::err("DB index is out of range"),
+                },
+            ]),
+        ];
+        for m in mutations {
+            let exact = crate::raft::encode(&m).unwrap().len();
+            let bound = m.encoded_len_bound();
+            assert!(bound >= exact, "bound {bound} < {exact}");
+            assert!(bound <= exact + 400, "bound {bound} far above {exact}");
+        }
+    }
 
     #[test]
     fn same_mutations_give_same_state_on_two_replicas() {

@@ -473,6 +473,77 @@ fn partitioned_follower_catches_up_by_snapshot_under_steady_writes() {
     assert_eq!(lagger.local_get("fill5999"), Some(filler));
 }
 
+/// Entries are batched by bytes as well as by count. A write too large for any peer frame is
+/// refused before it is proposed (proposed, it could never replicate, and everything after it
+/// would wait behind it). A follower that missed more than a frame's worth of 1 MiB values
+/// catches up (openraft's batch of up to 512 entries is sent in parts), and a large single
+/// value reaches every node.
+#[test]
+fn large_values_replicate_and_a_lagging_follower_catches_up() {
+    let _g = serial();
+    // Appending and syncing megabytes can hold a debug build's heartbeats up for a while on a
+    // busy machine: a longer election timeout keeps the leader in place.
+    let cluster = TestCluster::start_with(3, &["--raft-election-timeout", "3000"]);
+    let leader = cluster.wait_leader(T);
+    let lagger = (leader + 1) % 3;
+    let mut c = cluster.nodes[leader].client();
+    let too_large = vec![b'h'; 257 << 20];
+    let err = redis::cmd("SET")
+        .arg("too-large")
+        .arg(&too_large)
+        .query::<String>(&mut c)
+        .unwrap_err();
+    assert!(err.to_string().contains("too large to replicate"), "{err}");
+    drop(too_large);
+    assert_eq!(set(&mut c, "after", "1").unwrap(), "OK");
+
+    cluster.isolate(lagger, true);
+    // Should leadership move anyway, a batch whose outcome is unknown is sent again (through
+    // either node of the majority): its SETs are idempotent.
+    let majority: Vec<usize> = (0..3).filter(|i| *i != lagger).collect();
+    let mut attempts = 0;
+    let mut send = |pipe: &redis::Pipeline| {
+        wait_for(T, "the majority to acknowledge a batch", || {
+            attempts += 1;
+            let mut c = cluster.nodes[majority[attempts % 2]].client();
+            pipe.query::<()>(&mut c).ok()
+        })
+    };
+    // 270 MiB in all: more than one frame (256 MiB) carries.
+    let value = |i: usize| format!("{i:08}{}", "v".repeat((1 << 20) - 8));
+    for batch in 0..27 {
+        let mut pipe = redis::pipe();
+        for i in batch * 10..batch * 10 + 10 {
+            pipe.set(format!("big{i}"), value(i)).ignore();
+        }
+        send(&pipe);
+    }
+    let huge = "H".repeat(24 << 20);
+    send(redis::pipe().set("huge", &huge).ignore());
+    cluster.isolate(lagger, false);
+    cluster.wait_converged(Duration::from_secs(90));
+    for node in &cluster.nodes {
+        assert_eq!(
+            node.local_get("after"),
+            Some("1".into()),
+            "node {}",
+            node.id
+        );
+        assert!(
+            node.local_get("huge") == Some(huge.clone()),
+            "node {} lacks the 24 MiB value",
+            node.id
+        );
+    }
+    let lagger = &cluster.nodes[lagger];
+    for i in 0..270 {
+        assert!(
+            lagger.local_get(&format!("big{i}")) == Some(value(i)),
+            "the lagger lacks big{i}"
+        );
+    }
+}
+
 #[test]
 fn wiped_node_comes_back_as_a_new_id() {
     let _g = serial();

@@ -48,6 +48,12 @@ pub enum ClusterError {
 /// The outcome of a proposal, once applied (or failed).
 pub type WriteOutcome = Result<Reply, ClusterError>;
 
+/// Largest encoded mutation a log entry may carry: an AppendEntries request of that one entry,
+/// with its few header fields, must fit in a peer frame ([`super::rpc::MAX_FRAME`]), or it could
+/// never reach a follower. `proto-max-bulk-len` admits larger values (512 MiB by default, as in
+/// Redis); a write of one is refused before it is proposed.
+pub const MAX_ENTRY_BYTES: usize = super::rpc::MAX_FRAME - (1 << 20);
+
 /// A proposed write: resolves once it is committed and applied (or failed). Awaited in place
 /// by the connection that proposed it, so a write costs no task of its own.
 pub struct PendingWrite(OneshotReceiverOf<TypeConfig, ClientWriteResult<TypeConfig>>);
@@ -220,6 +226,12 @@ impl Cluster {
     /// connection's pipelined writes apply in the order it sent them. The receiver yields the
     /// reply once the entry is committed and applied.
     pub async fn propose(&self, mutation: Mutation) -> Result<PendingWrite, ClusterError> {
+        let size = mutation.encoded_len_bound();
+        if size > MAX_ENTRY_BYTES {
+            return Err(ClusterError::Invalid(format!(
+                "write too large to replicate: {size} bytes, and a Raft log entry carries at most {MAX_ENTRY_BYTES}"
+            )));
+        }
         let (responder, rx) = ProgressResponder::complete_only();
         self.raft
             .client_write_ff(mutation, Some(responder))

@@ -12,19 +12,24 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
     TransferLeaderResponse, VoteRequest, VoteResponse,
 };
-use openraft::OptionalSend;
+use openraft::{EntryPayload, OptionalSend};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::rpc::{read_frame, write_frame, RpcRequest, RpcResponse, MAGIC, SNAPSHOT_CHUNK};
 use super::snapshot::{list_files, SnapshotDir};
-use super::{KiwiNode, NodeId, Snapshot, TypeConfig, Vote};
+use super::{encode, Entry, KiwiNode, LogId, NodeId, Snapshot, TypeConfig, Vote};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long a follower may take to install a snapshot once it has every file.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
 /// Longest a single snapshot chunk write may block (a stalled follower).
 const CHUNK_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most bytes of entries one AppendEntries request carries (at least one entry, which a write
+/// refused up front beyond [`super::cluster::MAX_ENTRY_BYTES`] keeps within a frame). openraft
+/// caps a batch by its number of entries only: a batch of large values exceeded the receiver's
+/// frame limit, was refused whole, and was sent again forever.
+const APPEND_BATCH_BYTES: usize = 64 << 20;
 
 /// Test-only fault injection (`raft-fault-injection yes`): peers this node must not reach.
 /// Blocking each side's outbound traffic to the other makes a symmetric partition.
@@ -214,24 +219,58 @@ impl PeerClient {
     }
 }
 
+/// At least the encoded size of `entry`, computed without encoding a large one.
+fn entry_len_bound(entry: &Entry) -> usize {
+    match &entry.payload {
+        // The log id and the payload's tag.
+        EntryPayload::Normal(mutation) => 64 + mutation.encoded_len_bound(),
+        // Blank and membership entries are small and rare: measured.
+        _ => encode(entry).map_or(64 << 10, |v| v.len()),
+    }
+}
+
+/// Cuts `entries` to its longest prefix of at most `budget` bytes, keeping at least one entry.
+/// Returns the bytes kept and, if it cut, the log id of the last entry kept.
+fn cut_to_budget(entries: &mut Vec<Entry>, budget: usize) -> (usize, Option<LogId>) {
+    let mut total = 0;
+    for (i, entry) in entries.iter().enumerate() {
+        let len = entry_len_bound(entry);
+        if i > 0 && total + len > budget {
+            let last = entries[i - 1].log_id;
+            entries.truncate(i);
+            return (total, Some(last));
+        }
+        total += len;
+    }
+    (total, None)
+}
+
 impl RaftNetworkV2<TypeConfig> for PeerClient {
     type SnapshotData = SnapshotDir;
 
     async fn append_entries(
         &mut self,
-        rpc: AppendEntriesRequest<TypeConfig>,
+        mut rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        // Big batches (catch-up) need more than a heartbeat's budget.
-        let timeout = option
-            .soft_ttl()
-            .max(Duration::from_millis(if rpc.entries.len() > 64 {
-                5000
-            } else {
-                0
-            }));
+        // A batch too large for one frame goes in parts: this part is reported as a partial
+        // success, and openraft sends the rest next.
+        let (bytes, cut) = cut_to_budget(&mut rpc.entries, APPEND_BATCH_BYTES);
+        // Big batches (catch-up, large values) need more than a heartbeat's budget: 5 s, and
+        // a second more for every 10 MiB.
+        let big = rpc.entries.len() > 64 || bytes > 1 << 20;
+        let timeout = option.soft_ttl().max(if big {
+            Duration::from_secs(5 + (bytes / (10 << 20)) as u64)
+        } else {
+            Duration::ZERO
+        });
         match self.call(RpcRequest::AppendEntries(rpc), timeout).await {
-            Ok(RpcResponse::AppendEntries(r)) => Ok(r),
+            Ok(RpcResponse::AppendEntries(r)) => Ok(match (r, cut) {
+                (AppendEntriesResponse::Success, Some(last)) => {
+                    AppendEntriesResponse::PartialSuccess(Some(last))
+                }
+                (r, _) => r,
+            }),
             Ok(_) => Err(self.unexpected("append_entries")),
             Err(e) => Err(e.into_rpc(self.target, &self.addr)),
         }
@@ -280,5 +319,50 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
                 other => StreamingError::Network(NetworkError::from_string(other.to_string())),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use openraft::testing::blank_ent;
+
+    use super::*;
+    use crate::engine::Mutation;
+
+    fn entry(index: u64, value_len: usize) -> Entry {
+        let mut entry = blank_ent::<TypeConfig>(1, 1, index);
+        let argv = vec![
+            Bytes::from("SET"),
+            Bytes::from(format!("k{index}")),
+            Bytes::from(vec![b'v'; value_len]),
+        ];
+        entry.payload = EntryPayload::Normal(Mutation::single(0, argv));
+        entry
+    }
+
+    #[test]
+    fn a_batch_is_cut_to_its_byte_budget() {
+        let mut entries: Vec<Entry> = (1..=10).map(|i| entry(i, 1000)).collect();
+        // Each entry counts 1160 bytes: four fit in 4700.
+        let (bytes, cut) = cut_to_budget(&mut entries, 4700);
+        assert_eq!(entries.len(), 4);
+        assert_eq!(cut.map(|l| l.index), Some(4));
+        assert!(bytes <= 4700);
+        let encoded = encode(&entries).unwrap().len();
+        assert!(bytes >= encoded, "{bytes} bytes counted, {encoded} encoded");
+
+        let mut entries: Vec<Entry> = (1..=3).map(|i| entry(i, 1000)).collect();
+        assert_eq!(cut_to_budget(&mut entries, 1 << 20).1, None);
+        assert_eq!(entries.len(), 3);
+
+        // An entry beyond the budget still goes, alone: the write path refused the ones that
+        // would not fit a frame.
+        let mut entries = vec![entry(1, 9000), entry(2, 10)];
+        assert_eq!(
+            cut_to_budget(&mut entries, 4500).1.map(|l| l.index),
+            Some(1)
+        );
+        assert_eq!(entries.len(), 1);
     }
 }
