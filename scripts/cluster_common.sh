@@ -1,15 +1,21 @@
 # Shared by the cluster scripts: ports, paths and helpers. Node i (1-based) uses
 # RESP port 7378+i, Raft/HTTP port 8000+i, config cluster_node<i>.conf, data db_node<i>,
 # raft data raft_data_<i>, and logs and pid files in cluster_logs/. Everything lives in the
-# directory the scripts are run from (the repository root by default).
+# directory the scripts are run from (the repository root by default). KIWI_RESP_BASE and
+# KIWI_RAFT_BASE move the ports (e.g. to run a second cluster beside the first).
+#
+# Node numbers are only these slots: a node's Raft id is drawn at random on its first start
+# (`raft-node-id auto`) and kept in its data dir, and the scripts read it from GET /status.
+# A node whose data was wiped is a new node with a new id: Raft cannot tell two lives of one
+# id apart, so an old id must never come back with an empty log.
 ROOT="${KIWI_CLUSTER_DIR:-$(pwd)}"
 LOG_DIR="$ROOT/cluster_logs"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kiwi-target}"
 KIWI_BIN="${KIWI_BIN:-$CARGO_TARGET_DIR/release/kiwi}"
 HOST="${KIWI_HOST:-127.0.0.1}"
 
-resp_port() { echo $((7378 + $1)); }
-raft_port() { echo $((8000 + $1)); }
+resp_port() { echo $((${KIWI_RESP_BASE:-7378} + $1)); }
+raft_port() { echo $((${KIWI_RAFT_BASE:-8000} + $1)); }
 conf_file() { echo "$ROOT/cluster_node$1.conf"; }
 pid_file() { echo "$LOG_DIR/node$1.pid"; }
 
@@ -29,13 +35,21 @@ is_running() {
 
 http_get() { curl -s --max-time 2 "http://$HOST:$(raft_port "$1")$2"; }
 
-# The leader's node number as seen by any running node, or empty.
+# Node i's Raft id, as it reports it on GET /status, or empty.
+node_id() {
+    http_get "$1" /status | python3 -c 'import sys,json; print(json.load(sys.stdin)["node_id"])' 2>/dev/null
+}
+
+# The leader's node number (its slot, not its Raft id) as seen by any running node, or empty.
 leader_node() {
-    local i id
+    local i j id
     for i in $(known_nodes); do
         is_running "$i" || continue
         id=$(http_get "$i" /raft/leader | python3 -c 'import sys,json; v=json.load(sys.stdin).get("leader_id"); print(v if v is not None else "")' 2>/dev/null)
-        if [ -n "$id" ]; then echo "$id"; return 0; fi
+        [ -n "$id" ] || continue
+        for j in $(known_nodes); do
+            if is_running "$j" && [ "$(node_id "$j")" = "$id" ]; then echo "$j"; return 0; fi
+        done
     done
     return 1
 }

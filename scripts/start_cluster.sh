@@ -34,8 +34,8 @@ binding $HOST
 # Database path (each node needs its own)
 db-path $ROOT/db_node$i
 
-# Raft configuration
-raft-node-id $i
+# Raft configuration (the id is drawn on first start and kept in db-path; see GET /status)
+raft-node-id auto
 raft-addr $HOST:$(raft_port "$i")
 raft-resp-addr $HOST:$(resp_port "$i")
 raft-data-dir $ROOT/raft_data_$i
