@@ -411,6 +411,18 @@ fn lagging_follower_catches_up_by_snapshot() {
     );
 }
 
+/// Sends `pipe` through the given nodes in turn until one acknowledges it. For batches of SETs
+/// of fixed values, which are idempotent: a batch whose outcome a leadership change left unknown
+/// (on a busy machine an election can come in the middle of megabytes of writes) is sent again.
+fn send_until_acked(cluster: &TestCluster, through: &[usize], pipe: &redis::Pipeline) {
+    let mut attempts = 0;
+    wait_for(T, "a batch of writes to be acknowledged", || {
+        attempts += 1;
+        let mut c = cluster.nodes[through[attempts % through.len()]].client();
+        pipe.query::<()>(&mut c).ok()
+    })
+}
+
 /// A follower cut off while the leader snapshots and purges, then healed while writes go on,
 /// catches up through a snapshot: the leader keeps building newer snapshots during the transfer,
 /// and the one being streamed stays on disk until its transfer ends (deleting it restarted the
@@ -424,7 +436,6 @@ fn partitioned_follower_catches_up_by_snapshot_under_steady_writes() {
     let other = (leader + 2) % 3;
     // Some 48 MiB of data, so that streaming and installing a snapshot outlasts the building
     // of the next few.
-    let mut c = cluster.nodes[leader].client();
     let filler = "f".repeat(8 << 10);
     for batch in 0..60 {
         let mut pipe = redis::pipe();
@@ -432,7 +443,7 @@ fn partitioned_follower_catches_up_by_snapshot_under_steady_writes() {
             pipe.set(format!("fill{}", batch * 100 + i), &filler)
                 .ignore();
         }
-        pipe.query::<()>(&mut c).unwrap();
+        send_until_acked(&cluster, &[leader, other], &pipe);
     }
     cluster.isolate(lagger, true);
     let ports = Arc::new(Mutex::new(vec![
@@ -503,17 +514,8 @@ fn large_values_replicate_and_a_lagging_follower_catches_up() {
     assert_eq!(set(&mut c, "after", "1").unwrap(), "OK");
 
     cluster.isolate(lagger, true);
-    // Should leadership move anyway, a batch whose outcome is unknown is sent again (through
-    // either node of the majority): its SETs are idempotent.
     let majority: Vec<usize> = (0..3).filter(|i| *i != lagger).collect();
-    let mut attempts = 0;
-    let mut send = |pipe: &redis::Pipeline| {
-        wait_for(T, "the majority to acknowledge a batch", || {
-            attempts += 1;
-            let mut c = cluster.nodes[majority[attempts % 2]].client();
-            pipe.query::<()>(&mut c).ok()
-        })
-    };
+    let send = |pipe: &redis::Pipeline| send_until_acked(&cluster, &majority, pipe);
     // 270 MiB in all: more than one frame (256 MiB) carries.
     let value = |i: usize| format!("{i:08}{}", "v".repeat((1 << 20) - 8));
     for batch in 0..27 {

@@ -100,14 +100,9 @@ impl ClientStream for TcpStream {
 impl ClientStream for TlsStream<TcpStream> {
     /// TLS records are decrypted by rustls from its own buffer, so the plain path's
     /// readiness trick does not apply: tokio's `read_buf`.
-    fn read_some<'a>(
-        &'a mut self,
-        buf: &'a mut BytesMut,
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        async move {
-            buf.reserve(READ_CHUNK);
-            self.read_buf(buf).await
-        }
+    async fn read_some(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        buf.reserve(READ_CHUNK);
+        self.read_buf(buf).await
     }
 }
 
