@@ -63,6 +63,19 @@ impl Mutation {
         })
     }
 
+    /// Whether applying the mutation may take long (see [`command::CommandSpec::may_run_long`]).
+    /// The expirer's deletions are bounded by its batch size.
+    pub fn may_run_long(&self) -> bool {
+        self.ops.len() > command::LONG_ARGC
+            || self.ops.iter().any(|op| match op {
+                Op::Command { argv, .. } => argv
+                    .first()
+                    .and_then(|name| command::lookup(name))
+                    .is_some_and(|spec| spec.may_run_long(argv)),
+                Op::ExpireKeys { .. } | Op::Settled { .. } => false,
+            })
+    }
+
     pub fn transaction(ops: Vec<Op>) -> Mutation {
         Mutation {
             now_ms: now_ms(),

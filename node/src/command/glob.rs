@@ -1,9 +1,10 @@
 //! Redis's glob-style patterns (KEYS, the SCAN family's MATCH, CONFIG GET), answering exactly
 //! what Redis 7's `stringmatchlen` (util.c) answers, in O(len(pattern) * len(text)) time.
 //!
-//! Redis matches by recursion on every `*`; a pattern such as `a*a*a*...*b` against a long run of
-//! `a` took exponential time in the first version of this module and froze the worker that ran
-//! it. Here a `*` is matched greedily with a single remembered backtrack point, the last `*` seen:
+//! Redis matches by recursion on every `*`; a matcher that backtracks into every `*` takes
+//! exponential time on a pattern such as `a*a*a*...*b` against a long run of `a` (Kiwi's first one
+//! did, and froze the worker that ran it). Here a `*` is matched greedily with a single remembered
+//! backtrack point, the last `*` seen:
 //! every other element consumes exactly one byte, so when a later `*` is reached, giving an
 //! earlier `*` more bytes can never help (the later one can absorb them instead).
 //!

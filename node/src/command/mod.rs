@@ -78,6 +78,12 @@ pub mod flags {
     ];
 }
 
+/// A command with more arguments than this, or more bytes of them than [`LONG_ARG_BYTES`], may
+/// run long whatever it is (an MGET of a hundred thousand keys, an MSET of a 100 MB value); so
+/// may a MULTI block of more commands.
+pub const LONG_ARGC: usize = 1024;
+const LONG_ARG_BYTES: usize = 1 << 20;
+
 pub struct CommandSpec {
     /// Lower-case name.
     pub name: &'static str,
@@ -96,6 +102,35 @@ impl CommandSpec {
 
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
+    }
+
+    /// Whether running the command on `argv` can take long, so that it must not hold an async
+    /// worker: callers then run it through [`run_long`]. That is every command whose time grows
+    /// with the data rather than with its arguments (KEYS, SMEMBERS, LRANGE, SUNIONSTORE,
+    /// RENAME, ...), and any command with very many or very large arguments. Redis's `fast`
+    /// flag marks the commands whose time is bounded; of the others, the writes listed below
+    /// take the time their arguments do (DEL is a range tombstone per key here, a list move one
+    /// pop and one push), and SET is the write hot path, so they run in place. RENAMENX is
+    /// `fast` in Redis, which moves a pointer, but copies the members here.
+    pub fn may_run_long(&self, argv: &[Bytes]) -> bool {
+        if argv.len() > LONG_ARGC || argv.iter().map(Bytes::len).sum::<usize>() > LONG_ARG_BYTES {
+            return true;
+        }
+        if self.has(flags::FAST) {
+            return self.name == "renamenx";
+        }
+        !matches!(
+            self.name,
+            "set"
+                | "setex"
+                | "psetex"
+                | "mset"
+                | "msetnx"
+                | "setrange"
+                | "del"
+                | "rpoplpush"
+                | "lmove"
+        )
     }
 
     pub fn arity_ok(&self, argc: usize) -> bool {
@@ -223,6 +258,21 @@ pub fn execute(
     }
 }
 
+/// Runs `f`, which may take long (see [`CommandSpec::may_run_long`]), without holding up the
+/// async worker thread it is called from: tokio first hands that worker's queued tasks (other
+/// connections, the Raft core and its heartbeats, the state machine) to another thread, then
+/// this thread finishes `f` as a blocking one. `f` stays on this thread, so it may use the
+/// storage's `!Send` transactions. The hand-over costs a thread wake-up, which is why only
+/// commands that may run long pay it: GET and SET run in place. On a current-thread runtime
+/// (unit tests), where there is no other worker to hand over to, `f` simply runs.
+pub fn run_long<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// Redis's text for an unknown command: the name (at most 128 bytes), then each argument
 /// quoted and followed by a space, while the argument text so far is under 128 bytes.
 fn unknown_command(argv: &[Bytes]) -> CmdError {
@@ -341,5 +391,73 @@ pub(crate) mod testing {
 
     pub fn err(msg: &str) -> Reply {
         Reply::Error(msg.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn long(name: &str) -> bool {
+        let argv = [Bytes::copy_from_slice(name.as_bytes()), Bytes::from("k")];
+        lookup(name.as_bytes())
+            .unwrap_or_else(|| panic!("no command {name}"))
+            .may_run_long(&argv)
+    }
+
+    #[test]
+    fn commands_that_scan_run_long_and_the_hot_path_does_not() {
+        for name in [
+            "keys",
+            "scan",
+            "smembers",
+            "hgetall",
+            "lrange",
+            "zrange",
+            "sunion",
+            "sunionstore",
+            "zunionstore",
+            "rename",
+            "renamenx",
+            "ltrim",
+            "flushall",
+        ] {
+            assert!(long(name), "{name}");
+        }
+        for name in [
+            "get", "set", "mget", "mset", "del", "incr", "hset", "sadd", "zadd", "lpush", "ping",
+        ] {
+            assert!(!long(name), "{name}");
+        }
+        let get = lookup(b"mget").unwrap();
+        let many: Vec<Bytes> = (0..2000).map(|i| Bytes::from(i.to_string())).collect();
+        assert!(get.may_run_long(&many), "very many arguments");
+        let set = lookup(b"set").unwrap();
+        let big = [
+            Bytes::from("set"),
+            Bytes::from("k"),
+            Bytes::from(vec![b'x'; 2 << 20]),
+        ];
+        assert!(set.may_run_long(&big), "very large arguments");
+    }
+
+    #[test]
+    fn run_long_runs_in_place_on_a_current_thread_runtime() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(async { run_long(|| 7) }), 7);
+        assert_eq!(run_long(|| 8), 8, "outside a runtime");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn run_long_keeps_the_other_tasks_of_its_worker_going() {
+        // A task spawned from this one lands on this worker's own queue: without the hand-over
+        // it could not run before the long closure ends.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = tokio::spawn(async move { tx.send(()).unwrap() });
+        let waited = run_long(|| rx.recv_timeout(std::time::Duration::from_secs(10)));
+        assert!(waited.is_ok(), "the other task did not run meanwhile");
+        other.await.unwrap();
     }
 }

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use super::snapshot::{SnapshotDir, SnapshotStore, APPLIED_KEY, CLUSTER_ID_KEY, MEMBERSHIP_KEY};
 use super::{decode, encode, io_err, LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::command;
 use crate::engine;
 use crate::resp::Reply;
 use crate::storage::{Cf, Db};
@@ -141,9 +142,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let last_index = entries.last().map(|e| e.log_id.index).unwrap_or(0);
         // Applied in place, on this runtime thread: an unsynced RocksDB batch of a few commands
         // takes microseconds, and handing it to a blocking thread and back cost two thread
-        // switches per batch (a fifth of single-node write throughput). A slow command blocks
-        // applying either way, as it blocks Redis.
-        let replies = apply_entries(&self.db, &entries).inspect_err(|e| {
+        // switches per batch (a fifth of single-node write throughput). A batch holding a
+        // command that may run long (SUNIONSTORE, RENAME of a big key, ...) first hands this
+        // worker's other tasks, the Raft core and its heartbeats among them, to another thread:
+        // a slow command blocks applying, as it blocks Redis, but not the rest of the node.
+        let long = entries
+            .iter()
+            .any(|e| matches!(&e.payload, EntryPayload::Normal(m) if m.may_run_long()));
+        let applied = if long {
+            command::run_long(|| apply_entries(&self.db, &entries))
+        } else {
+            apply_entries(&self.db, &entries)
+        };
+        let replies = applied.inspect_err(|e| {
             tracing::error!(
                 error = %e,
                 "this node cannot apply committed log entries: Raft stops on it, with nothing of \

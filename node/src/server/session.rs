@@ -395,7 +395,11 @@ impl Session {
             ));
             return;
         }
-        let reply = self.execute_local(spec, &argv);
+        let reply = if spec.may_run_long(&argv) {
+            command::run_long(|| self.execute_local(spec, &argv))
+        } else {
+            self.execute_local(spec, &argv)
+        };
         self.push_reply(&reply);
     }
 
