@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages Kiwi needs to build and test on a fresh Debian machine with Rust:
 # clang/libclang (RocksDB's bindings), redis-tools (redis-cli, redis-benchmark: real clients for
-# the tests) and redis-server (the benchmark's baseline). Safe to run again: it skips what is there.
+# the tests), redis-server (the benchmark's baseline), iproute2 and openssl (test tools). Safe to run again: it skips what is there.
 set -euo pipefail
 
 need=()
@@ -11,6 +11,9 @@ command -v redis-cli >/dev/null || need+=(redis-tools)
 command -v redis-benchmark >/dev/null || need+=(redis-tools)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v curl >/dev/null || need+=(curl)
+# The security tests call from a network namespace (ip), the TLS tests make certificates (openssl).
+command -v ip >/dev/null || need+=(iproute2)
+command -v openssl >/dev/null || need+=(openssl)
 
 if [ ${#need[@]} -gt 0 ]; then
     SUDO=""
