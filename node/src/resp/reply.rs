@@ -1,7 +1,45 @@
 //! Replies and their encoding. A `Reply` is protocol-neutral; `encode` writes it as RESP2 or
 //! RESP3 depending on what the connection negotiated with `HELLO`.
 
+use std::cell::Cell;
+
 use bytes::{BufMut, Bytes, BytesMut};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+
+/// Deepest nesting accepted when a `Reply` is decoded (from the log, or a peer's frame). serde
+/// recurses once per level, so without a bound a few thousand levels (two bytes each) in a
+/// small frame overflow a worker's stack and abort the process. No reply Kiwi makes comes close.
+pub const MAX_DECODE_DEPTH: u32 = 128;
+
+thread_local! {
+    static DECODE_DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Decodes one nested level of a reply, refusing past [`MAX_DECODE_DEPTH`].
+fn nested<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            DECODE_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        }
+    }
+    let depth = DECODE_DEPTH.with(|d| {
+        d.set(d.get() + 1);
+        d.get()
+    });
+    let _leave = Leave;
+    if depth > MAX_DECODE_DEPTH {
+        return Err(D::Error::custom(format!(
+            "reply nested deeper than {MAX_DECODE_DEPTH} levels"
+        )));
+    }
+    T::deserialize(deserializer)
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Reply {
@@ -13,21 +51,21 @@ pub enum Reply {
     Bulk(Bytes),
     /// Absent value: `$-1` in RESP2, `_` in RESP3.
     Nil,
-    Array(Vec<Reply>),
+    Array(#[serde(deserialize_with = "nested")] Vec<Reply>),
     /// Absent array (`*-1` in RESP2, `_` in RESP3), e.g. EXEC after a failed WATCH, BLPOP timeout.
     NilArray,
     /// A double: a bulk string in RESP2, `,` in RESP3.
     Double(f64),
     /// Key/value pairs: a flat array in RESP2, `%` in RESP3.
-    Map(Vec<(Reply, Reply)>),
+    Map(#[serde(deserialize_with = "nested")] Vec<(Reply, Reply)>),
     /// A set: an array in RESP2, `~` in RESP3.
-    Set(Vec<Reply>),
+    Set(#[serde(deserialize_with = "nested")] Vec<Reply>),
     /// Verbatim text (INFO, CLIENT INFO): a bulk string in RESP2, `=` in RESP3.
     Verbatim(String),
     /// An ordered list of pairs (member and score, field and value): one flat array in RESP2,
     /// an array of two-element arrays in RESP3, as Redis answers ZRANGE WITHSCORES, ZPOPMIN
     /// with a count and HRANDFIELD WITHVALUES.
-    Pairs(Vec<(Reply, Reply)>),
+    Pairs(#[serde(deserialize_with = "nested")] Vec<(Reply, Reply)>),
 }
 
 impl Reply {
@@ -185,6 +223,47 @@ mod tests {
         let mut out = BytesMut::new();
         r.encode(&mut out, resp3);
         String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    /// `depth` nested one-element arrays around a Nil, as postcard writes them: variant 5
+    /// (Array), length 1, ..., variant 4 (Nil). Written by hand: encoding that deep would itself
+    /// recurse.
+    fn nested_arrays(depth: usize) -> Vec<u8> {
+        let mut bytes = [5u8, 1].repeat(depth);
+        bytes.push(4);
+        bytes
+    }
+
+    #[test]
+    fn deeply_nested_replies_are_refused_not_a_stack_overflow() {
+        // On a thread with a tokio worker's stack (2 MiB): 100,000 levels used to abort the
+        // process from within serde's recursion.
+        let outcome = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let shallow: Reply = crate::raft::decode(&nested_arrays(100)).unwrap();
+                let deep = crate::raft::decode::<Reply>(&nested_arrays(100_000));
+                let limit = crate::raft::decode::<Reply>(&nested_arrays(MAX_DECODE_DEPTH as usize));
+                let over =
+                    crate::raft::decode::<Reply>(&nested_arrays(MAX_DECODE_DEPTH as usize + 1));
+                // Every level is left on the error's way out: a full-depth decode still works.
+                let after = crate::raft::decode::<Reply>(&nested_arrays(MAX_DECODE_DEPTH as usize));
+                (
+                    shallow,
+                    deep.is_err(),
+                    limit.is_ok(),
+                    over.is_err(),
+                    after.is_ok(),
+                )
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let mut expected = Reply::Nil;
+        for _ in 0..100 {
+            expected = Reply::Array(vec![expected]);
+        }
+        assert_eq!(outcome, (expected, true, true, true, true));
     }
 
     #[test]
