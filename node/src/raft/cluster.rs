@@ -265,11 +265,14 @@ impl Cluster {
                 .await
             {
                 Ok(_) => Ok(()),
-                Err(e) => match e.forward_to_leader() {
-                    Some(f) => Err(ClusterError::NotLeader {
+                Err(e) => match (e.forward_to_leader(), &e) {
+                    (Some(f), _) => Err(ClusterError::NotLeader {
                         leader: f.leader_id.zip(f.leader_node.clone()),
                     }),
-                    None => Err(ClusterError::Fatal(e.to_string())),
+                    (None, RaftError::Fatal(f)) => Err(ClusterError::Fatal(f.to_string())),
+                    // The leader could not hear from a quorum this round (a partition, a
+                    // paused follower): transient, so CLUSTERDOWN, not "raft stopped".
+                    (None, _) => Err(ClusterError::NoLeader),
                 },
             }
         };
