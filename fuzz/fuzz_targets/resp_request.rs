@@ -8,7 +8,7 @@
 #![no_main]
 
 use bytes::{Bytes, BytesMut};
-use kiwi::resp::{parse_request, FrameLimits};
+use kiwi::resp::{FrameLimits, RequestParser};
 use libfuzzer_sys::fuzz_target;
 
 /// Small limits, so that short inputs reach the "too big" paths as well.
@@ -50,6 +50,8 @@ fuzz_target!(init: kiwi_fuzz::catch_stack_overflow(), |data: &[u8]| {
 /// Appends `data[..end]` for each `end` in turn, parsing all it can after each read.
 fn feed(data: &[u8], ends: &[usize], limits: &FrameLimits) -> Outcome {
     let mut buf = BytesMut::new();
+    // One parser per connection: it keeps its progress through a frame between reads.
+    let mut parser = RequestParser::default();
     let mut frames = Vec::new();
     let (mut consumed, mut fed) = (0, 0);
     for &end in ends {
@@ -57,7 +59,7 @@ fn feed(data: &[u8], ends: &[usize], limits: &FrameLimits) -> Outcome {
         fed = end;
         loop {
             let before = buf.len();
-            match parse_request(&mut buf, limits) {
+            match parser.parse(&mut buf, limits, false) {
                 Ok(Some(args)) => {
                     let used = before
                         .checked_sub(buf.len())
@@ -105,7 +107,9 @@ fn check_frame(frame: &[u8], args: &[Bytes], limits: &FrameLimits) {
     // A frame ends where the parser said: its own bytes alone give the same arguments, nothing
     // after it was needed, and nothing of it is left over.
     let mut alone = BytesMut::from(frame);
-    let again = parse_request(&mut alone, limits).expect("the frame alone parses");
+    let again = RequestParser::default()
+        .parse(&mut alone, limits, false)
+        .expect("the frame alone parses");
     assert_eq!(again.as_deref(), Some(args), "the frame alone: {frame:?}");
     assert!(alone.is_empty(), "the frame alone leaves {alone:?}");
 }
