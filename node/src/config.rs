@@ -436,16 +436,22 @@ pub const KEYS: &[ConfigKey] = &[
 /// Shortest admin token or cluster secret accepted.
 pub const MIN_SECRET_LEN: usize = 16;
 
-/// Keys whose values are secrets: refused as command-line flags, which every user of the
-/// machine can read in `ps` (and Kubernetes shows in the pod spec).
-pub const SECRET_KEYS: &[&str] = &["admin-token", "cluster-secret"];
-
 /// Environment variables that set secrets, applied over the config file and under flags.
 pub const SECRET_ENV: &[(&str, &str)] = &[
     ("KIWI_REQUIREPASS", "requirepass"),
     ("KIWI_ADMIN_TOKEN", "admin-token"),
     ("KIWI_CLUSTER_SECRET", "cluster-secret"),
 ];
+
+/// For a key whose value is a secret refused as a command-line flag (every user of the machine
+/// reads flags in `ps`, and Kubernetes shows them in the pod spec): the environment variable
+/// to use instead. `requirepass` is still taken as a flag, as redis-server takes it.
+pub fn flag_refused(name: &str) -> Option<&'static str> {
+    SECRET_ENV
+        .iter()
+        .find(|(_, key)| *key == name && *key != "requirepass")
+        .map(|(var, _)| *var)
+}
 
 pub fn find_key(name: &str) -> Option<&'static ConfigKey> {
     KEYS.iter().find(|k| k.name.eq_ignore_ascii_case(name))

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
-use kiwi::config::{Config, KEYS, SECRET_ENV, SECRET_KEYS};
+use kiwi::config::{flag_refused, Config, KEYS};
 use kiwi::node::Node;
 
 // A request allocates a few small buffers at every step (arguments, the log entry, the write
@@ -49,20 +49,18 @@ fn load_config(args: Vec<String>) -> Result<Config, String> {
         .map_err(|e| e.to_string())?;
     for key in KEYS {
         if let Some(value) = matches.get_one::<String>(key.name) {
-            if SECRET_KEYS.contains(&key.name) {
-                let var = SECRET_ENV
-                    .iter()
-                    .find(|(_, k)| *k == key.name)
-                    .map(|(v, _)| *v)
-                    .unwrap_or_default();
+            if let Some(var) = flag_refused(key.name) {
                 return Err(format!(
-                    "--{0} would show the secret to every user of this machine (ps) and in                      Kubernetes pod specs: put it in the config file, in {var}, or in a file                      named by --{0}-file",
+                    "--{0} would show the secret to every user of this machine (ps) and in \
+                     Kubernetes pod specs: put it in the config file, in {var}, or in a file \
+                     named by --{0}-file",
                     key.name
                 ));
             }
             if key.name == "requirepass" {
                 eprintln!(
-                    "kiwi: warning: --requirepass shows the password in `ps`; prefer the                      config file or KIWI_REQUIREPASS"
+                    "kiwi: warning: --requirepass shows the password in `ps`; prefer the \
+                     config file or KIWI_REQUIREPASS"
                 );
             }
             config

@@ -140,21 +140,13 @@ async fn admin_token(
         }
         None => return Ok(None),
     };
-    let from_data = secret
+    // The API server keeps the stringData the Secret was created with as data.
+    let token = secret
         .data
         .as_ref()
         .and_then(|d| d.get(resources::ADMIN_TOKEN_KEY))
         .map(|v| String::from_utf8_lossy(&v.0).trim().to_string());
-    // The API server turns stringData into data; a reply that still carries stringData
-    // (some API servers' create replies, test doubles) is read as well.
-    let from_string_data = || {
-        secret
-            .string_data
-            .as_ref()
-            .and_then(|d| d.get(resources::ADMIN_TOKEN_KEY))
-            .map(|v| v.trim().to_string())
-    };
-    match from_data.or_else(from_string_data) {
+    match token {
         Some(token) if !token.is_empty() => Ok(Some(token)),
         _ => Err(Error::Credentials {
             secret: name,

@@ -313,6 +313,14 @@ mod tests {
         )
     }
 
+    /// The caller was refused by the node, for a reason that says `why`.
+    fn assert_refused(caller: Result<(), HandshakeError>, why: &str) {
+        match caller {
+            Err(HandshakeError::Refused(reason)) => assert!(reason.contains(why), "{reason}"),
+            other => panic!("expected a refusal ({why}), got {other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn the_same_secret_is_welcome() {
         let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -341,15 +349,7 @@ mod tests {
         let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (a, b) = (auth("s3cret", d1.path()), auth("s3cret", d2.path()));
         let (caller, node) = handshake(&a, &b, 12345, 1).await;
-        match caller {
-            Err(HandshakeError::Refused(reason)) => {
-                assert!(
-                    reason.contains("this is node 1, not node 12345"),
-                    "{reason}"
-                )
-            }
-            other => panic!("expected a refusal, got {other:?}"),
-        }
+        assert_refused(caller, "this is node 1, not node 12345");
         assert!(node.is_err());
     }
 
@@ -363,12 +363,7 @@ mod tests {
             auth.db.commit(txn, true).unwrap();
         }
         let (caller, _) = handshake(&a, &b, 7, 7).await;
-        match caller {
-            Err(HandshakeError::Refused(reason)) => {
-                assert!(reason.contains("cluster id mismatch"), "{reason}")
-            }
-            other => panic!("expected a refusal, got {other:?}"),
-        }
+        assert_refused(caller, "cluster id mismatch");
     }
 
     #[tokio::test]
@@ -380,12 +375,7 @@ mod tests {
         node.unwrap();
         let remote = "10.0.0.5:5000".parse().unwrap();
         let (caller, _) = handshake_from(&a, &b, 7, 7, remote).await;
-        match caller {
-            Err(HandshakeError::Refused(reason)) => {
-                assert!(reason.contains("protected mode"), "{reason}")
-            }
-            other => panic!("expected a refusal, got {other:?}"),
-        }
+        assert_refused(caller, "protected mode");
         // A node with a secret and one without do not mix, even locally.
         let d3 = tempfile::tempdir().unwrap();
         let c = auth("s3cret-s3cret-s3cret", d3.path());
