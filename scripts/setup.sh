@@ -32,3 +32,16 @@ if ! python3 -c "import kubernetes_validate" 2>/dev/null; then
     echo "== installing: kubernetes-validate (pip)"
     python3 -m pip install -q kubernetes-validate
 fi
+
+# The chart test (tests/tests/helm_chart.rs) lints and renders charts/kiwi-operator with Helm
+# itself, as a library: helm-python-sdk carries Helm v4 (no helm binary, nothing downloaded at
+# run time). The Prometheus Operator's schema for ServiceMonitor and PodMonitor comes from the
+# models generated from its CRDs.
+if ! python3 -c "import helm_python" 2>/dev/null; then
+    echo "== installing: helm-python-sdk (pip)"
+    python3 -m pip install -q helm-python-sdk
+fi
+if ! python3 -c "import cloudcoil.models.prometheus_operator.v1" 2>/dev/null; then
+    echo "== installing: cloudcoil-models-prometheus-operator (pip)"
+    python3 -m pip install -q cloudcoil-models-prometheus-operator
+fi
