@@ -36,12 +36,13 @@ fi
 # The chart test (tests/tests/helm_chart.rs) lints and renders charts/kiwi-operator with Helm
 # itself, as a library: helm-python-sdk carries Helm v4 (no helm binary, nothing downloaded at
 # run time). The Prometheus Operator's schema for ServiceMonitor and PodMonitor comes from the
-# models generated from its CRDs.
-if ! python3 -c "import helm_python" 2>/dev/null; then
+# models generated from its CRDs. Pinned: tests/helm/chart.py passes an install option (the
+# Kubernetes version) that this version's Python wrapper does not name.
+if ! python3 -c "import helm_python, sys; sys.exit(helm_python.__version__ != '0.2.2')" 2>/dev/null; then
     echo "== installing: helm-python-sdk (pip)"
-    python3 -m pip install -q helm-python-sdk
+    python3 -m pip install -q helm-python-sdk==0.2.2
 fi
 if ! python3 -c "import cloudcoil.models.prometheus_operator.v1" 2>/dev/null; then
     echo "== installing: cloudcoil-models-prometheus-operator (pip)"
-    python3 -m pip install -q cloudcoil-models-prometheus-operator
+    python3 -m pip install -q cloudcoil-models-prometheus-operator==0.80.1.0
 fi

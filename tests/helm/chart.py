@@ -6,9 +6,10 @@ against values.schema.json, templates are rendered (a `fail` aborts), and the ma
 back sorted in install order. PyPI's helm-sdkpy was tried first: it lints (without values) but
 cannot render without a cluster.
 
-    python3 tests/helm/chart.py render CHART_DIR VALUES_JSON [RELEASE NAMESPACE]
+    python3 tests/helm/chart.py render CHART_DIR VALUES_JSON [RELEASE NAMESPACE [KUBE_VERSION]]
         prints {"lint": [messages], "metadata": {...}, "manifest": "..."} and exits 0, or
-        prints {"error": "..."} and exits 1 when Helm refuses the values or a template fails.
+        prints {"error": "..."} and exits 1 when Helm refuses the values, the Kubernetes
+        version (Chart.yaml's kubeVersion) or a template fails.
     python3 tests/helm/chart.py monitors FILE...
         checks every ServiceMonitor and PodMonitor in the YAML files against the Prometheus
         Operator's schema (no unknown fields anywhere); exits 1 on the first invalid object or
@@ -29,16 +30,34 @@ def need(module, package):
         )
 
 
-def render(chart_dir, values, release="kiwi-operator", namespace="kiwi-system"):
+def render(
+    chart_dir, values, release="kiwi-operator", namespace="kiwi-system", kube_version="v1.27.0"
+):
     helm = need("helm_python", "helm-python-sdk")
+    from helm_python import _native
+
     # Lint with the same values, as `helm lint --strict -f values.json` does.
-    report = helm.lint(chart_dir, values, strict=True, namespace=namespace)
+    report = helm.lint(
+        chart_dir, values, strict=True, namespace=namespace, kube_version=kube_version
+    )
     chart = helm.Chart.load(chart_dir)
     config = helm.Config(namespace=namespace, storage_driver="memory")
     try:
-        release_info = config.install(
-            chart, release, values, namespace=namespace, dry_run="client"
+        # Config.install(..., dry_run="client") is `helm template`, but it has no keyword for
+        # the Kubernetes version the library's install options take (`helm template
+        # --kube-version`), so the options go in as the wrapper would send them.
+        options = {"namespace": namespace, "dry_run": "client", "kube_version": kube_version}
+        payload = _native.call_string(
+            "helm_install",
+            config._raw(),
+            config._context_arg(None),
+            chart._raw(),
+            None,
+            release,
+            json.dumps(values),
+            json.dumps(options),
         )
+        release_info = json.loads(payload)
     except helm.HelmError as e:
         print(json.dumps({"error": str(e), "lint": report.get("messages", [])}))
         return 1
@@ -103,7 +122,7 @@ def monitors(files):
 
 def main(argv):
     if len(argv) >= 3 and argv[0] == "render":
-        return render(argv[1], json.loads(argv[2]), *argv[3:5])
+        return render(argv[1], json.loads(argv[2]), *argv[3:6])
     if len(argv) >= 2 and argv[0] == "monitors":
         return monitors(argv[1:])
     sys.exit(__doc__)
