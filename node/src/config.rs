@@ -53,6 +53,11 @@ pub struct Config {
     pub tls_key_file: Option<PathBuf>,
     pub tls_ca_cert_file: Option<PathBuf>,
     pub tls_auth_clients: crate::tls::ClientAuth,
+    /// TLS on the Raft/HTTP port too (peers and the admin API), as Redis's `tls-cluster`.
+    pub tls_cluster: bool,
+    /// The certificate this node presents when it dials peers (default: tls-cert-file).
+    pub tls_client_cert_file: Option<PathBuf>,
+    pub tls_client_key_file: Option<PathBuf>,
     pub maxclients: usize,
     pub proto_max_bulk_len: usize,
     pub client_query_buffer_limit: usize,
@@ -106,6 +111,9 @@ impl Default for Config {
             tls_key_file: None,
             tls_ca_cert_file: None,
             tls_auth_clients: crate::tls::ClientAuth::Required,
+            tls_cluster: false,
+            tls_client_cert_file: None,
+            tls_client_key_file: None,
             maxclients: 10_000,
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
@@ -380,6 +388,9 @@ pub const KEYS: &[ConfigKey] = &[
     key!("tls-key-file", "PEM private key of tls-cert-file", |c, v| c.tls_key_file = path_or_none(v), |c| show_path(&c.tls_key_file)),
     key!("tls-ca-cert-file", "PEM CA certificates that sign client certificates", |c, v| c.tls_ca_cert_file = path_or_none(v), |c| show_path(&c.tls_ca_cert_file)),
     key!("tls-auth-clients", "TLS clients must present a certificate signed by tls-ca-cert-file: yes, optional or no [yes]", |c, v| c.tls_auth_clients = crate::tls::ClientAuth::parse(v)?, |c| c.tls_auth_clients.as_str().to_string()),
+    key!("tls-cluster", "TLS on the raft/HTTP port too: peers and the admin API, with tls-cert-file, tls-key-file and tls-ca-cert-file; client certificates there are checked when presented (yes/no) [no]", |c, v| c.tls_cluster = parse_bool(v)?, |c| if c.tls_cluster { "yes".into() } else { "no".into() }),
+    key!("tls-client-cert-file", "PEM certificate this node presents to peers with tls-cluster [tls-cert-file]", |c, v| c.tls_client_cert_file = path_or_none(v), |c| show_path(&c.tls_client_cert_file)),
+    key!("tls-client-key-file", "PEM private key of tls-client-cert-file [tls-key-file]", |c, v| c.tls_client_key_file = path_or_none(v), |c| show_path(&c.tls_client_key_file)),
     key!("maxclients", "most simultaneous client connections [10000]", |c, v| c.maxclients = parse_num(v)?, |c| c.maxclients.to_string()),
     key!("proto-max-bulk-len", "longest bulk string accepted [512mb]", |c, v| c.proto_max_bulk_len = parse_size(v)? as usize, |c| c.proto_max_bulk_len.to_string()),
     key!("client-query-buffer-limit", "most unparsed bytes buffered per client, and most bytes of commands queued by MULTI [1gb]", |c, v| c.client_query_buffer_limit = parse_size(v)? as usize, |c| c.client_query_buffer_limit.to_string()),
@@ -571,9 +582,55 @@ impl Config {
         }))
     }
 
+    /// The Raft/HTTP port's TLS files, when `tls-cluster yes`: what it serves with, and what
+    /// this node dials peers with.
+    pub fn cluster_tls_files(
+        &self,
+    ) -> Result<Option<(crate::tls::TlsFiles, crate::transport::ClientFiles)>, ConfigError> {
+        if !self.tls_cluster {
+            return Ok(None);
+        }
+        let (Some(cert), Some(key), Some(ca)) = (
+            &self.tls_cert_file,
+            &self.tls_key_file,
+            &self.tls_ca_cert_file,
+        ) else {
+            return Err(ConfigError::Invalid(
+                "tls-cluster needs tls-cert-file, tls-key-file and tls-ca-cert-file (the CA that signs every node's certificate)".into(),
+            ));
+        };
+        if self.tls_client_cert_file.is_some() != self.tls_client_key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls-client-cert-file and tls-client-key-file go together".into(),
+            ));
+        }
+        let server = crate::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            ca: Some(ca.clone()),
+            // Checked when presented, never demanded: kubelet's HTTPS probes present none,
+            // and peers and admin callers prove themselves with the cluster secret and the
+            // admin token.
+            client_auth: crate::tls::ClientAuth::Optional,
+        };
+        let client = crate::transport::ClientFiles {
+            cert: self
+                .tls_client_cert_file
+                .clone()
+                .unwrap_or_else(|| cert.clone()),
+            key: self
+                .tls_client_key_file
+                .clone()
+                .unwrap_or_else(|| key.clone()),
+            ca: ca.clone(),
+        };
+        Ok(Some((server, client)))
+    }
+
     /// Checks combinations no single key can check.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.tls_files()?;
+        self.cluster_tls_files()?;
         // Followers campaign from 1.0x the election timeout on (see raft::cluster), and the
         // shortest randomized part of it must still exceed a heartbeat.
         if self.raft_heartbeat_interval * 5 >= self.raft_election_timeout * 2 {
@@ -775,5 +832,38 @@ mod tests {
         assert_eq!(parse_size("1k").unwrap(), 1000);
         assert_eq!(parse_size("1GB").unwrap(), 1 << 30);
         assert!(parse_size("12xb").is_err());
+    }
+
+    #[test]
+    fn tls_cluster_serves_and_dials_with_the_node_certificate_unless_told_otherwise() {
+        let mut c = Config::default();
+        c.apply_text(
+            "tls-cluster yes\ntls-cert-file n.crt\ntls-key-file n.key\ntls-ca-cert-file ca.crt\n",
+            "t.conf",
+        )
+        .unwrap();
+        let (server, client) = c.cluster_tls_files().unwrap().unwrap();
+        assert_eq!(server.cert, PathBuf::from("n.crt"));
+        // Checked when presented, never demanded (probes present no certificate).
+        assert_eq!(server.client_auth, crate::tls::ClientAuth::Optional);
+        assert_eq!(client.cert, PathBuf::from("n.crt"));
+        assert_eq!(client.key, PathBuf::from("n.key"));
+        c.apply_text(
+            "tls-client-cert-file c.crt\ntls-client-key-file c.key\n",
+            "t.conf",
+        )
+        .unwrap();
+        let (_, client) = c.cluster_tls_files().unwrap().unwrap();
+        assert_eq!(client.cert, PathBuf::from("c.crt"));
+        c.tls_client_key_file = None;
+        assert!(
+            c.validate().is_err(),
+            "a client certificate without its key"
+        );
+        c.tls_client_cert_file = None;
+        c.tls_ca_cert_file = None;
+        assert!(c.validate().is_err(), "tls-cluster without a CA");
+        c.tls_cluster = false;
+        assert!(c.cluster_tls_files().unwrap().is_none());
     }
 }

@@ -15,3 +15,4 @@ pub mod resp;
 pub mod server;
 pub mod storage;
 pub mod tls;
+pub mod transport;

@@ -14,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn cli() -> Command {
     let mut cmd = Command::new("kiwi")
         .version(env!("CARGO_PKG_VERSION"))
-        .about("Kiwi: a Redis-compatible key-value store on RocksDB.\n\nWith no options, starts a single node on 127.0.0.1:7379 with data under ./kiwi-data.\nEvery config-file key is also a flag; flags override the file. Secrets (admin-token,\ncluster-secret) come from the config file, KIWI_ADMIN_TOKEN / KIWI_CLUSTER_SECRET /\nKIWI_REQUIREPASS, or --*-file, never from flags; without them a node serves admin and peer\ncalls from its own host only (protected mode).\n\n`kiwi step-down [same flags]` asks the local node to hand its leadership to another voter.")
+        .about("Kiwi: a Redis-compatible key-value store on RocksDB.\n\nWith no options, starts a single node on 127.0.0.1:7379 with data under ./kiwi-data.\nEvery config-file key is also a flag; flags override the file. Secrets (admin-token,\ncluster-secret) come from the config file, KIWI_ADMIN_TOKEN / KIWI_CLUSTER_SECRET /\nKIWI_REQUIREPASS, or --*-file, never from flags; without them a node serves admin and peer\ncalls from its own host only (protected mode).\n\n`kiwi step-down [same flags]` asks the local node to hand its leadership to another voter;\n`kiwi health [same flags]` exits 0 when the local node answers its health check.")
         .arg(Arg::new("config-file").value_name("CONFIG").help("config file (same as --config)"))
         .arg(Arg::new("config").long("config").short('c').value_name("FILE").help("Redis-style config file: `key value` lines, # comments"))
         .arg(Arg::new("bootstrap").long("bootstrap").action(ArgAction::SetTrue).help("initialize a one-node cluster if this node has no raft state (the default without a config file)"))
@@ -123,12 +123,41 @@ async fn wait_for_signal() {
     }
 }
 
-/// `kiwi step-down [flags]`: asks the node running on this host (same config and flags as
-/// the server) to hand its leadership to a caught-up voter, with the admin token from the
-/// configuration or the environment (none: protected mode takes local callers). For
-/// Kubernetes' preStop hook, which cannot send a token without writing it into the pod spec.
-fn step_down(config: Config) -> ExitCode {
-    let token = config.admin_token.clone();
+/// The subcommands that call the node running on this host (same config and flags as the
+/// server) through its admin API, with the admin token from the configuration or the
+/// environment (none: protected mode takes local callers).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LocalCall {
+    /// `kiwi step-down`: hand leadership to a healthy voter. For Kubernetes' preStop hook,
+    /// which cannot send a token without writing it into the pod spec.
+    StepDown,
+    /// `kiwi health`: exit 0 when the node answers /healthz. For Docker's HEALTHCHECK (the
+    /// image holds no HTTP client).
+    Health,
+}
+
+impl LocalCall {
+    fn parse(word: &str) -> Option<LocalCall> {
+        match word {
+            "step-down" => Some(LocalCall::StepDown),
+            "health" => Some(LocalCall::Health),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            LocalCall::StepDown => "step-down",
+            LocalCall::Health => "health",
+        }
+    }
+}
+
+fn call_local_node(call: LocalCall, config: Config) -> ExitCode {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("kiwi {}: {e}", call.name());
+        ExitCode::FAILURE
+    };
     // The node listens on raft-bind (0.0.0.0 in a pod): reach it on loopback.
     let listen = config.raft_listen_addr();
     let addr = match listen.rsplit_once(':') {
@@ -140,39 +169,57 @@ fn step_down(config: Config) -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kiwi step-down: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(&e),
     };
-    let body = serde_json::json!({});
-    let call = kiwi::http::client::post_json(
-        &addr,
-        "/raft/step_down",
-        &body,
-        token.as_deref(),
-        std::time::Duration::from_secs(25),
-    );
-    match runtime.block_on(call) {
+    let transport = match kiwi::node::cluster_transport(&config) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    // Dialed on loopback, the node's certificate names its advertised address.
+    let target = kiwi::http::client::Target {
+        addr: addr.clone(),
+        name: Some(kiwi::transport::host_of(&config.raft_addr).to_string()),
+    };
+    let token = config.admin_token.clone();
+    let response = runtime.block_on(async {
+        match call {
+            LocalCall::StepDown => {
+                let body = serde_json::json!({});
+                kiwi::http::client::post_json(
+                    &transport,
+                    &target,
+                    "/raft/step_down",
+                    &body,
+                    token.as_deref(),
+                    std::time::Duration::from_secs(15),
+                )
+                .await
+            }
+            LocalCall::Health => {
+                kiwi::http::client::get_json(
+                    &transport,
+                    &target,
+                    "/healthz",
+                    std::time::Duration::from_secs(3),
+                )
+                .await
+            }
+        }
+    });
+    match response {
         Ok(resp) if resp.status == 200 => {
             println!("{}", resp.body);
             ExitCode::SUCCESS
         }
-        Ok(resp) => {
-            eprintln!("kiwi step-down: HTTP {}: {}", resp.status, resp.body);
-            ExitCode::FAILURE
-        }
-        Err(e) => {
-            eprintln!("kiwi step-down: {addr}: {e}");
-            ExitCode::FAILURE
-        }
+        Ok(resp) => fail(&format!("HTTP {}: {}", resp.status, resp.body)),
+        Err(e) => fail(&format!("{addr}: {e}")),
     }
 }
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().collect();
-    let stepping_down = args.get(1).is_some_and(|a| a == "step-down");
-    if stepping_down {
+    let local_call = args.get(1).and_then(|a| LocalCall::parse(a));
+    if local_call.is_some() {
         args.remove(1);
     }
     let config = match load_config(args) {
@@ -182,8 +229,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if stepping_down {
-        return step_down(config);
+    if let Some(call) = local_call {
+        return call_local_node(call, config);
     }
     if let Err(e) = init_logging(&config) {
         eprintln!("kiwi: {e}");

@@ -17,6 +17,7 @@ use crate::raft::rpc::{MuxListener, PeerAddr};
 use crate::server::{self, ServerState};
 use crate::storage::{Db, StorageOptions};
 use crate::tls::ReloadingAcceptor;
+use crate::transport::Transport;
 
 /// How often the TLS certificate files are checked for a renewal.
 const TLS_RELOAD_CHECK: Duration = Duration::from_secs(2);
@@ -65,6 +66,21 @@ async fn bind(addr: &str) -> Result<TcpListener, StartError> {
         })
 }
 
+/// How the Raft/HTTP port speaks, its certificates checked now so a bad file stops the start.
+pub fn cluster_transport(config: &Config) -> Result<Transport, StartError> {
+    Ok(match config.cluster_tls_files()? {
+        Some((server, client)) => {
+            // The client side is read at each connection; read it once now to fail early.
+            crate::transport::client_config(&client)?;
+            Transport::Tls {
+                acceptor: Arc::new(ReloadingAcceptor::load(server)?),
+                client,
+            }
+        }
+        None => Transport::Plain,
+    })
+}
+
 impl Node {
     pub async fn start(config: Config) -> Result<Node, StartError> {
         std::fs::create_dir_all(&config.db_path).map_err(|source| StartError::DataDir {
@@ -105,7 +121,8 @@ impl Node {
                 addr: config.raft_listen_addr(),
                 source,
             })?;
-        let cluster = Cluster::start(&config, db.clone()).await?;
+        let transport = cluster_transport(&config)?;
+        let cluster = Cluster::start(&config, db.clone(), transport.clone()).await?;
         tracing::info!(node_id = cluster.id, %resp_addr, %raft_addr, "raft started");
 
         let bootstrap = config.raft_bootstrap.unwrap_or(false);
@@ -118,6 +135,7 @@ impl Node {
 
         let mux = MuxListener::start(
             raft_listener,
+            transport.clone(),
             cluster.raft.clone(),
             cluster.snapshots.clone(),
             cluster.peer_auth.clone(),
@@ -129,6 +147,7 @@ impl Node {
         let router = http::router(AppState {
             cluster: cluster.clone(),
             server: state.clone(),
+            scheme: transport.scheme(),
         });
         {
             let mut rx = shutdown_rx.clone();
@@ -152,6 +171,11 @@ impl Node {
                     tls.acceptor.clone().watch(TLS_RELOAD_CHECK, rx.clone()),
                 ));
             }
+            if let Transport::Tls { acceptor, .. } = &transport {
+                tasks.push(tokio::spawn(
+                    acceptor.clone().watch(TLS_RELOAD_CHECK, rx.clone()),
+                ));
+            }
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = server::serve(resp_listener, tls, state, rx).await {
                     tracing::error!(error = %e, "RESP server stopped");
@@ -169,6 +193,7 @@ impl Node {
             if let Some(addr) = join {
                 tasks.push(tokio::spawn(join_cluster(
                     cluster.clone(),
+                    transport.clone(),
                     addr,
                     admin_token,
                     shutdown_rx,
@@ -206,6 +231,7 @@ impl Node {
 /// cluster's admin token must be this node's too (or, with none, the member must be local).
 async fn join_cluster(
     cluster: Arc<Cluster>,
+    transport: Transport,
     addr: String,
     admin_token: Option<String>,
     mut shutdown: watch::Receiver<bool>,
@@ -214,9 +240,16 @@ async fn join_cluster(
     let mut delay = Duration::from_millis(200);
     loop {
         let timeout = Duration::from_secs(130);
-        match http::client::post_json(&addr, "/raft/join", &body, admin_token.as_deref(), timeout)
-            .await
-        {
+        let target = http::client::Target::new(&addr);
+        let call = http::client::post_json(
+            &transport,
+            &target,
+            "/raft/join",
+            &body,
+            admin_token.as_deref(),
+            timeout,
+        );
+        match call.await {
             Ok(resp) if resp.status == 200 => {
                 tracing::info!(node_id = cluster.id, via = %addr, "joined the cluster");
                 return;

@@ -63,14 +63,14 @@ pub struct TlsFiles {
     pub client_auth: ClientAuth,
 }
 
-fn file_err(path: &Path, message: impl ToString) -> TlsError {
+pub(crate) fn file_err(path: &Path, message: impl ToString) -> TlsError {
     TlsError::File {
         path: path.display().to_string(),
         message: message.to_string(),
     }
 }
 
-fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| file_err(path, e))?
         .collect::<Result<Vec<_>, _>>()

@@ -1,6 +1,8 @@
 //! RESP over TLS, driven by the real `redis-cli --tls`: Redis's `tls-*` keys, client
 //! certificates required / optional / not asked for, and a certificate replaced on disk taking
-//! effect without a restart. Certificates are made for each test with the `openssl` CLI.
+//! effect without a restart. Then `tls-cluster`: a cluster whose peers and admin API speak TLS
+//! only, called with the real `curl`. Certificates are made for each test with the `openssl`
+//! CLI.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -104,6 +106,8 @@ impl Certs {
         make_ca(dir.path(), "ca");
         make_cert(dir.path(), "ca", "server", "serverAuth");
         make_cert(dir.path(), "ca", "client", "clientAuth");
+        // What a node of a TLS cluster holds: one certificate to serve and to dial peers with.
+        make_cert(dir.path(), "ca", "node", "serverAuth,clientAuth");
         Certs { dir }
     }
 
@@ -250,4 +254,206 @@ fn tls_port_without_its_files_stops_the_start() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tls-cert-file"));
+}
+
+/// `curl` on a node's Raft/HTTP port: `Ok((status, body))` when an HTTP answer came back.
+fn curl(url: &str, extra: &[&str]) -> Result<(u16, String), String> {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "5", "-w", "\n%{http_code}"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    if !out.status.success() {
+        return Err(format!("{text} {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    Ok((code.trim().parse().unwrap_or(0), body.to_string()))
+}
+
+fn cluster_tls_flags(certs: &Certs) -> Vec<String> {
+    [
+        "--tls-cluster",
+        "yes",
+        "--tls-cert-file",
+        &certs.arg("node.crt"),
+        "--tls-key-file",
+        &certs.arg("node.key"),
+        "--tls-ca-cert-file",
+        &certs.arg("ca.crt"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn start_node(flags: &[String]) -> KiwiServer {
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    KiwiServer::start_with(&flags)
+}
+
+fn voters(raft_port: u16, cacert: &str) -> Option<usize> {
+    let url = format!("https://127.0.0.1:{raft_port}/raft/metrics");
+    let (status, body) = curl(&url, &["--cacert", cacert]).ok()?;
+    let m: serde_json::Value = serde_json::from_str(&body).ok()?;
+    (status == 200).then(|| m["membership"]["voters"].as_array().map_or(0, Vec::len))
+}
+
+#[test]
+fn a_tls_cluster_forms_replicates_and_turns_plain_callers_away() {
+    let certs = Certs::new();
+    let ca = certs.arg("ca.crt");
+    let tls = cluster_tls_flags(&certs);
+    let first = start_node(&tls);
+    let join = format!("127.0.0.1:{}", first.raft_port());
+    let with_join = |mut flags: Vec<String>| {
+        flags.extend(["--raft-join", &join, "--raft-node-id", "auto"].map(String::from));
+        flags
+    };
+    // Two more nodes join through the first one's admin API over TLS, then replicate from it
+    // over TLS peer connections.
+    let _second = start_node(&with_join(tls.clone()));
+    let third = start_node(&with_join(tls.clone()));
+    wait_for(Duration::from_secs(30), "three voters over TLS", || {
+        (voters(first.raft_port(), &ca) == Some(3)).then_some(())
+    });
+    assert_eq!(first.cli(&["SET", "sealed", "in-transit"]).trim(), "OK");
+    let mut local = third.client();
+    redis::cmd("READONLY").query::<()>(&mut local).unwrap();
+    wait_for(
+        Duration::from_secs(10),
+        "the write on the third node",
+        || {
+            let v: Option<String> = redis::cmd("GET").arg("sealed").query(&mut local).ok()?;
+            (v.as_deref() == Some("in-transit")).then_some(())
+        },
+    );
+
+    let raft = first.raft_port();
+    // The admin API answers only over TLS, with the node's certificate checked.
+    assert!(curl(&format!("http://127.0.0.1:{raft}/healthz"), &[]).is_err());
+    assert!(
+        curl(&format!("https://127.0.0.1:{raft}/healthz"), &[]).is_err(),
+        "curl without the CA must not trust the node's certificate"
+    );
+    let (status, _) = curl(
+        &format!("https://localhost:{raft}/healthz"),
+        &["--cacert", &ca],
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    // `kiwi health` (Docker's HEALTHCHECK) reaches the node over TLS with the node's own
+    // flags, and fails where no node answers.
+    let health = |raft_port: u16| {
+        Command::new(kiwi_tests::kiwi_bin())
+            .arg("health")
+            .args(&tls)
+            .args(["--raft-addr", &format!("127.0.0.1:{raft_port}")])
+            .output()
+            .unwrap()
+    };
+    let out = health(raft);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!health(free_port()).status.success());
+    // A client certificate is checked when presented: one from another CA is refused.
+    make_ca(certs.dir.path(), "other-ca");
+    make_cert(certs.dir.path(), "other-ca", "stranger", "clientAuth");
+    let stranger = [
+        "--cacert",
+        &ca,
+        "--cert",
+        &certs.arg("stranger.crt"),
+        "--key",
+        &certs.arg("stranger.key"),
+    ];
+    assert!(curl(&format!("https://127.0.0.1:{raft}/healthz"), &stranger).is_err());
+
+    // A node without tls-cluster cannot join: its plain request never reaches the admin API,
+    // and it says why.
+    let plain = Joiner::start(&join, &[]);
+    let said = plain.wait_for_log("join failed");
+    assert!(said.contains("TLS"), "{said}");
+    // A TLS node whose certificate another CA signed cannot join either.
+    make_cert(certs.dir.path(), "other-ca", "impostor", "serverAuth,clientAuth");
+    let impostor = Joiner::start(
+        &join,
+        &[
+            "--tls-cluster",
+            "yes",
+            "--tls-cert-file",
+            &certs.arg("impostor.crt"),
+            "--tls-key-file",
+            &certs.arg("impostor.key"),
+            "--tls-ca-cert-file",
+            &certs.arg("other-ca.crt"),
+        ],
+    );
+    impostor.wait_for_log("join failed");
+    assert_eq!(voters(raft, &ca), Some(3));
+}
+
+/// A kiwi that tries to join a cluster and, refused, keeps retrying (so it never serves
+/// commands, which [`KiwiServer`] waits for). Killed when dropped.
+struct Joiner {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Joiner {
+    fn start(join: &str, flags: &[&str]) -> Joiner {
+        let dir = tempfile::tempdir().unwrap();
+        let log = std::fs::File::create(dir.path().join("log")).unwrap();
+        let child = Command::new(kiwi_tests::kiwi_bin())
+            .args(["--port", &free_port().to_string()])
+            .args(["--raft-addr", &format!("127.0.0.1:{}", free_port())])
+            .args(["--db-path", &dir.path().join("data").display().to_string()])
+            .args(["--raft-join", join, "--raft-node-id", "auto"])
+            .args(flags)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Joiner { child, dir }
+    }
+
+    /// Waits for a log line containing `what`; returns that line.
+    fn wait_for_log(&self, what: &str) -> String {
+        wait_for(Duration::from_secs(15), what, || {
+            let log = std::fs::read_to_string(self.dir.path().join("log")).ok()?;
+            log.lines().find(|l| l.contains(what)).map(str::to_string)
+        })
+    }
+}
+
+impl Drop for Joiner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn tls_cluster_without_a_ca_stops_the_start() {
+    let certs = Certs::new();
+    let out = Command::new(kiwi_tests::kiwi_bin())
+        .args([
+            "--tls-cluster",
+            "yes",
+            "--tls-cert-file",
+            &certs.arg("node.crt"),
+            "--tls-key-file",
+            &certs.arg("node.key"),
+            "--db-path",
+            &certs.arg("data"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tls-cluster needs"), "{stderr}");
 }

@@ -18,6 +18,7 @@ use super::{auth, ApiError, AppState};
 use crate::engine::Mutation;
 use crate::raft::{KiwiNode, NodeId};
 use crate::resp::Reply;
+use openraft::Instant as _;
 
 /// The routes, each behind the credentials its kind needs (see [`super::auth`]).
 pub fn routes(state: &AppState) -> Router<AppState> {
@@ -186,9 +187,18 @@ async fn transfer_leader(
     Ok(Json(json!({ "leader_id": req.to })))
 }
 
-/// Hands leadership to the most caught-up other voter if this node leads; a no-op otherwise.
+/// Longest a step-down takes in all: a preStop hook that never answers holds a pod until its
+/// grace period ends, then the pod is killed anyway.
+const STEP_DOWN_BUDGET: Duration = Duration::from_secs(8);
+
+/// Hands leadership to a healthy voter if this node leads; a no-op otherwise. Healthy: it
+/// acknowledged this leader within an election timeout (when a whole cluster is deleted the
+/// other voters stop too, and a transfer to one of them can only time out). The most
+/// caught-up is tried first, each within what is left of [`STEP_DOWN_BUDGET`]; with no healthy
+/// voter, or none taking over in time, it answers `stepped_down: false` and why.
 /// Also answers GET, because a Kubernetes `preStop` HTTP hook can only send GET.
 async fn step_down(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let deadline = tokio::time::Instant::now() + STEP_DOWN_BUDGET;
     let m = s.cluster.metrics();
     if m.current_leader != Some(s.cluster.id) {
         return Ok(Json(
@@ -196,22 +206,43 @@ async fn step_down(State(s): State<AppState>) -> Result<Json<serde_json::Value>,
         ));
     }
     let (voters, _, _) = s.cluster.members();
-    let successor = m
+    let fresh = Duration::from_millis(s.cluster.raft.config().election_timeout_min);
+    let acked_recently = |id: &NodeId| {
+        m.heartbeat
+            .as_ref()
+            .and_then(|h| h.get(id).cloned().flatten())
+            .is_some_and(|at| at.elapsed() < fresh)
+    };
+    let mut successors: Vec<(NodeId, Option<u64>)> = m
         .replication
         .iter()
         .flatten()
-        .filter(|(id, _)| **id != s.cluster.id && voters.contains(*id))
-        .max_by_key(|(_, matched)| matched.as_ref().map(|l| l.index))
-        .map(|(id, _)| *id);
-    let Some(to) = successor else {
-        return Ok(Json(
-            json!({ "stepped_down": false, "leader_id": s.cluster.id, "reason": "no other voter" }),
-        ));
+        .filter(|(id, _)| **id != s.cluster.id && voters.contains(*id) && acked_recently(id))
+        .map(|(id, matched)| (*id, matched.as_ref().map(|l| l.index)))
+        .collect();
+    successors.sort_by_key(|(_, matched)| std::cmp::Reverse(*matched));
+    let mut tried = Vec::new();
+    for (to, _) in successors {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match s.cluster.transfer_leader(to, left).await {
+            Ok(()) => return Ok(Json(json!({ "stepped_down": true, "leader_id": to }))),
+            Err(e) => {
+                tracing::warn!(to, error = %e, "step-down: leadership transfer failed");
+                tried.push(to);
+            }
+        }
+    }
+    let reason = if tried.is_empty() {
+        "no other voter has acknowledged this leader recently".to_string()
+    } else {
+        format!("no voter took over within {STEP_DOWN_BUDGET:?} (tried {tried:?})")
     };
-    s.cluster
-        .transfer_leader(to, Duration::from_secs(10))
-        .await?;
-    Ok(Json(json!({ "stepped_down": true, "leader_id": to })))
+    Ok(Json(
+        json!({ "stepped_down": false, "leader_id": s.cluster.id, "reason": reason }),
+    ))
 }
 
 async fn leader(State(s): State<AppState>) -> Json<serde_json::Value> {
@@ -261,6 +292,8 @@ async fn status(State(s): State<AppState>) -> Json<serde_json::Value> {
     let (voters, learners, nodes) = s.cluster.members();
     Json(json!({
         "node_id": s.cluster.id,
+        // Which process answers: scripts that start a node check that it is theirs.
+        "pid": std::process::id(),
         "cluster_id": s.cluster.cluster_id(),
         "is_leader": m.current_leader == Some(s.cluster.id),
         "leader_id": m.current_leader,

@@ -1,10 +1,12 @@
-//! A minimal HTTP/1.1 JSON client for node-to-node admin calls (joining a cluster), so the
-//! node needs no HTTP client library. Redirects (307 to the leader) are followed.
+//! A minimal HTTP/1.1 JSON client for node-to-node admin calls (joining a cluster, `kiwi
+//! step-down`), so the node needs no HTTP client library. It speaks over the node's
+//! [`Transport`] (TLS with `tls-cluster yes`). Redirects (307 to the leader) are followed.
 
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+use crate::transport::Transport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -16,32 +18,65 @@ pub enum HttpError {
     Malformed(String),
 }
 
+/// The first byte of a TLS alert record.
+const TLS_ALERT: u8 = 0x15;
+
 pub struct HttpResponse {
     pub status: u16,
     pub location: Option<String>,
     pub body: serde_json::Value,
 }
 
-/// POSTs `body` as JSON to `http://{addr}{path}` with an optional bearer token, following up
-/// to three redirects.
+/// Where a request goes: the address to dial and the name its certificate must carry.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub addr: String,
+    pub name: Option<String>,
+}
+
+impl Target {
+    pub fn new(addr: &str) -> Target {
+        Target {
+            addr: addr.to_string(),
+            name: None,
+        }
+    }
+}
+
+/// POSTs `body` as JSON to `{addr}{path}` with an optional bearer token, following up to three
+/// redirects.
 pub async fn post_json(
-    addr: &str,
+    transport: &Transport,
+    target: &Target,
     path: &str,
     body: &serde_json::Value,
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<HttpResponse, HttpError> {
-    let mut target = (addr.to_string(), path.to_string());
+    let mut target = (target.clone(), path.to_string());
     for _ in 0..3 {
-        let resp = request(&target.0, "POST", &target.1, Some(body), token, timeout).await?;
+        let resp = request(
+            transport,
+            &target.0,
+            "POST",
+            &target.1,
+            Some(body),
+            token,
+            timeout,
+        )
+        .await?;
         match (resp.status, &resp.location) {
             (301 | 302 | 307 | 308, Some(loc)) => {
-                let rest = loc.strip_prefix("http://").unwrap_or(loc);
+                let rest = loc
+                    .strip_prefix("http://")
+                    .or_else(|| loc.strip_prefix("https://"))
+                    .unwrap_or(loc);
                 let (host, p) = match rest.find('/') {
                     Some(i) => (rest[..i].to_string(), rest[i..].to_string()),
                     None => (rest.to_string(), path.to_string()),
                 };
-                target = (host, p);
+                // The leader's advertised address: its certificate carries that name.
+                target = (Target::new(&host), p);
             }
             _ => return Ok(resp),
         }
@@ -50,15 +85,17 @@ pub async fn post_json(
 }
 
 pub async fn get_json(
-    addr: &str,
+    transport: &Transport,
+    target: &Target,
     path: &str,
     timeout: Duration,
 ) -> Result<HttpResponse, HttpError> {
-    request(addr, "GET", path, None, None, timeout).await
+    request(transport, target, "GET", path, None, None, timeout).await
 }
 
 async fn request(
-    addr: &str,
+    transport: &Transport,
+    target: &Target,
     method: &str,
     path: &str,
     body: Option<&serde_json::Value>,
@@ -66,7 +103,11 @@ async fn request(
     timeout: Duration,
 ) -> Result<HttpResponse, HttpError> {
     tokio::time::timeout(timeout, async {
-        let mut stream = TcpStream::connect(addr).await?;
+        let addr = &target.addr;
+        let mut stream = match &target.name {
+            Some(name) => transport.connect_as(addr, name, timeout).await?,
+            None => transport.connect(addr, timeout).await?,
+        };
         let payload = body.map(|b| b.to_string()).unwrap_or_default();
         let auth = token
             .map(|t| format!("Authorization: Bearer {t}\r\n"))
@@ -78,7 +119,19 @@ async fn request(
         stream.write_all(head.as_bytes()).await?;
         stream.write_all(payload.as_bytes()).await?;
         let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await?;
+        match stream.read_to_end(&mut raw).await {
+            Ok(_) => {}
+            // A TLS peer that closes without close_notify: the reply is whole if it parses.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+            Err(e) => return Err(e.into()),
+        }
+        if !transport.is_tls() && (raw.is_empty() || raw[0] == TLS_ALERT) {
+            // What a TLS-only port (tls-cluster yes) does with a plain request.
+            return Err(HttpError::Malformed(format!(
+                "{addr} closed the connection without an HTTP answer: if that node has \
+                 tls-cluster yes, this one needs TLS too"
+            )));
+        }
         parse_response(&raw)
     })
     .await

@@ -23,6 +23,8 @@ use crate::server::ServerState;
 pub struct AppState {
     pub cluster: Arc<Cluster>,
     pub server: Arc<ServerState>,
+    /// `http`, or `https` with `tls-cluster`: what redirects to another node start with.
+    pub scheme: &'static str,
 }
 
 /// An HTTP error: a status and a JSON body `{"error": message, ...extra}`.
@@ -93,7 +95,28 @@ impl IntoResponse for ApiError {
 }
 
 pub fn router(state: AppState) -> axum::Router {
+    let scheme = state.scheme;
     admin::routes(&state)
         .merge(metrics::routes())
         .with_state(state)
+        .layer(axum::middleware::map_response(move |resp| {
+            redirect_with_scheme(resp, scheme)
+        }))
+}
+
+/// Redirects to another node (307 to the leader) are written as `http://`; on a TLS port they
+/// must say `https://`.
+async fn redirect_with_scheme(mut resp: Response, scheme: &'static str) -> Response {
+    if scheme != "http" {
+        let rewritten = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("http://"))
+            .and_then(|rest| format!("{scheme}://{rest}").parse().ok());
+        if let Some(v) = rewritten {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    resp
 }

@@ -27,6 +27,7 @@ use crate::config::{Config, NodeIdSetting};
 use crate::engine::Mutation;
 use crate::resp::Reply;
 use crate::storage::Db;
+use crate::transport::Transport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -142,7 +143,11 @@ fn raft_config(cfg: &Config) -> Result<RaftConfig, ClusterError> {
 }
 
 impl Cluster {
-    pub async fn start(cfg: &Config, db: Arc<Db>) -> Result<Arc<Cluster>, ClusterError> {
+    pub async fn start(
+        cfg: &Config,
+        db: Arc<Db>,
+        transport: Transport,
+    ) -> Result<Arc<Cluster>, ClusterError> {
         let id = resolve_node_id(&cfg.db_path, cfg.raft_node_id)?;
         let me = KiwiNode {
             raft_addr: cfg.raft_addr.clone(),
@@ -153,7 +158,7 @@ impl Cluster {
         let applied = sm.applied_index();
         let log = LogStore::new(db.clone());
         let peer_auth = Arc::new(PeerAuth::new(cfg.cluster_secret.as_deref(), db.clone()));
-        let network = NetworkFactory::new(peer_auth.clone());
+        let network = NetworkFactory::new(peer_auth.clone(), transport);
         let faults = cfg.raft_fault_injection.then(|| network.faults.clone());
         let raft = KiwiRaft::new(id, Arc::new(raft_config(cfg)?), network, log, sm)
             .await

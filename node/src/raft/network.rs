@@ -13,8 +13,9 @@ use openraft::raft::{
     TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::{EntryPayload, OptionalSend};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
+
+use crate::transport::{Stream, Transport};
 
 use super::peer_auth::{HandshakeError, PeerAuth};
 use super::rpc::{read_frame, write_frame, RpcRequest, RpcResponse, MAGIC, SNAPSHOT_CHUNK};
@@ -58,13 +59,15 @@ impl Faults {
 pub struct NetworkFactory {
     pub faults: Faults,
     auth: Arc<PeerAuth>,
+    transport: Transport,
 }
 
 impl NetworkFactory {
-    pub fn new(auth: Arc<PeerAuth>) -> NetworkFactory {
+    pub fn new(auth: Arc<PeerAuth>, transport: Transport) -> NetworkFactory {
         NetworkFactory {
             faults: Faults::default(),
             auth,
+            transport,
         }
     }
 }
@@ -79,14 +82,12 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             conn: None,
             faults: self.faults.clone(),
             auth: self.auth.clone(),
+            transport: self.transport.clone(),
         }
     }
 }
 
-type Conn = (
-    BufReader<tokio::net::tcp::OwnedReadHalf>,
-    tokio::net::tcp::OwnedWriteHalf,
-);
+type Conn = (BufReader<ReadHalf<Stream>>, WriteHalf<Stream>);
 
 pub struct PeerClient {
     target: NodeId,
@@ -94,6 +95,7 @@ pub struct PeerClient {
     conn: Option<Conn>,
     faults: Faults,
     auth: Arc<PeerAuth>,
+    transport: Transport,
 }
 
 enum CallError {
@@ -131,18 +133,24 @@ impl CallError {
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens an authenticated peer connection to `addr`, meant for node `target`.
-async fn connect(addr: &str, target: NodeId, auth: &PeerAuth) -> Result<Conn, CallError> {
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+async fn connect(
+    transport: &Transport,
+    addr: &str,
+    target: NodeId,
+    auth: &PeerAuth,
+) -> Result<Conn, CallError> {
+    let stream = transport
+        .connect(addr, CONNECT_TIMEOUT)
         .await
-        .map_err(|_| {
-            CallError::Connect(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "connect timed out",
-            ))
-        })?
-        .map_err(CallError::Connect)?;
-    let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
+        .map_err(|e| {
+            // A certificate the peer refuses, or one this node cannot check: a configuration
+            // error to show, not just a member that never answers.
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                tracing::warn!(target, %addr, error = %e, "TLS with peer failed");
+            }
+            CallError::Connect(e)
+        })?;
+    let (rd, mut wr) = tokio::io::split(stream);
     wr.write_all(MAGIC).await.map_err(CallError::Connect)?;
     let mut rd = BufReader::new(rd);
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, auth.connect(&mut rd, &mut wr, target)).await {
@@ -173,7 +181,8 @@ impl PeerClient {
         self.check_faults()?;
         let result = tokio::time::timeout(timeout, async {
             if self.conn.is_none() {
-                self.conn = Some(connect(&self.addr, self.target, &self.auth).await?);
+                self.conn =
+                    Some(connect(&self.transport, &self.addr, self.target, &self.auth).await?);
             }
             let (rd, wr) = self.conn.as_mut().expect("connected above");
             write_frame(wr, &req).await.map_err(CallError::Io)?;
@@ -208,7 +217,8 @@ impl PeerClient {
     ) -> Result<SnapshotResponse<TypeConfig>, CallError> {
         self.check_faults()?;
         // A dedicated connection: a snapshot must not queue behind (or in front of) appends.
-        let (mut rd, mut wr) = connect(&self.addr, self.target, &self.auth).await?;
+        let (mut rd, mut wr) =
+            connect(&self.transport, &self.addr, self.target, &self.auth).await?;
         let dir: SnapshotDir = snapshot.snapshot;
         let files = list_files(&dir.path).map_err(CallError::Io)?;
         let begin = RpcRequest::SnapshotBegin {

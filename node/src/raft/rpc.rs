@@ -22,12 +22,13 @@ use openraft::raft::{
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::peer_auth::{HandshakeError, PeerAuth};
 use super::snapshot::{SnapshotDir, SnapshotStore};
 use super::{decode, encode, KiwiRaft, Snapshot, SnapshotMeta, TypeConfig, Vote};
+use crate::transport::{Prefixed, Stream, Transport};
 
 /// Version 3: the magic is followed by the authentication handshake of [`PeerAuth`].
 pub const MAGIC: &[u8; 8] = b"KIWIRPC3";
@@ -115,19 +116,17 @@ pub async fn read_frame_limited<R: AsyncRead + Unpin, T: serde::de::DeserializeO
 /// How long a caller may take over the handshake before it is disconnected.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves one peer connection until it closes.
-pub async fn serve_peer(
-    mut stream: TcpStream,
+/// Serves one peer connection, whose magic has been read, until it closes.
+pub async fn serve_peer<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
     caller: SocketAddr,
     raft: KiwiRaft,
     snapshots: Arc<SnapshotStore>,
     auth: Arc<PeerAuth>,
 ) -> Result<(), HandshakeError> {
-    let mut magic = [0u8; 8];
-    stream.read_exact(&mut magic).await?;
     let me = raft.metrics().borrow_watched().id;
-    let (mut rd, mut wr) = stream.split();
-    let mut rd = tokio::io::BufReader::new(&mut rd);
+    let (rd, mut wr) = tokio::io::split(stream);
+    let mut rd = tokio::io::BufReader::new(rd);
     tokio::time::timeout(HANDSHAKE_TIMEOUT, auth.accept(&mut rd, &mut wr, me, caller))
         .await
         .map_err(|_| HandshakeError::Unauthenticated("handshake timed out".into()))??;
@@ -215,16 +214,21 @@ async fn receive_snapshot<R: AsyncRead + Unpin>(
     }
 }
 
-/// Accepts connections on the Raft address and sorts them: peers (starting with [`MAGIC`]) are
-/// served here, everything else is handed to the HTTP server through `accept`.
+/// Accepts connections on the Raft address (TLS first, with `tls-cluster`) and sorts them:
+/// peers (starting with [`MAGIC`]) are served here, everything else is handed to the HTTP
+/// server through `accept`.
 pub struct MuxListener {
     local: SocketAddr,
-    http: mpsc::Receiver<(TcpStream, SocketAddr)>,
+    http: mpsc::Receiver<(HttpStream, SocketAddr)>,
 }
+
+/// What the HTTP server reads: the connection with the bytes read to sort it given back.
+pub type HttpStream = Prefixed<Stream>;
 
 impl MuxListener {
     pub fn start(
         listener: TcpListener,
+        transport: Transport,
         raft: KiwiRaft,
         snapshots: Arc<SnapshotStore>,
         auth: Arc<PeerAuth>,
@@ -233,7 +237,7 @@ impl MuxListener {
         let (tx, rx) = mpsc::channel(1024);
         tokio::spawn(async move {
             loop {
-                let (stream, peer) = match listener.accept().await {
+                let (tcp, peer) = match listener.accept().await {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::warn!(error = %e, "raft accept failed");
@@ -241,11 +245,24 @@ impl MuxListener {
                         continue;
                     }
                 };
-                let _ = stream.set_nodelay(true);
-                let (tx, raft, snapshots, auth) =
-                    (tx.clone(), raft.clone(), snapshots.clone(), auth.clone());
+                let _ = tcp.set_nodelay(true);
+                let (tx, transport, raft, snapshots, auth) = (
+                    tx.clone(),
+                    transport.clone(),
+                    raft.clone(),
+                    snapshots.clone(),
+                    auth.clone(),
+                );
                 tokio::spawn(async move {
-                    if is_peer(&stream).await {
+                    let mut stream = match transport.accept(tcp).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake on the raft port failed");
+                            return;
+                        }
+                    };
+                    let first = read_first_bytes(&mut stream).await;
+                    if first == MAGIC {
                         match serve_peer(stream, peer, raft, snapshots, auth).await {
                             Err(HandshakeError::Unauthenticated(reason)) => {
                                 tracing::warn!(%peer, %reason, "refused a peer connection")
@@ -254,7 +271,7 @@ impl MuxListener {
                             Ok(()) => {}
                         }
                     } else {
-                        let _ = tx.send((stream, peer)).await;
+                        let _ = tx.send((Prefixed::new(first, stream), peer)).await;
                     }
                 });
             }
@@ -263,22 +280,20 @@ impl MuxListener {
     }
 }
 
-/// Waits (briefly) for the first bytes and checks for the peer magic.
-async fn is_peer(stream: &TcpStream) -> bool {
-    let mut buf = [0u8; 8];
+/// Reads (waiting briefly) as many of the first bytes as tell a peer from an HTTP caller: up
+/// to the length of [`MAGIC`], stopping early at the first byte that differs from it.
+async fn read_first_bytes<S: AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
+    let mut buf = vec![0u8; MAGIC.len()];
+    let mut n = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
-            Ok(Ok(n)) if n >= MAGIC.len() => return &buf == MAGIC,
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return false,
-            Ok(Ok(n)) => {
-                if buf[..n] != MAGIC[..n] {
-                    return false;
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
+    while n < buf.len() && buf[..n] == MAGIC[..n] {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf[n..])).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(read)) => n += read,
         }
     }
+    buf.truncate(n);
+    buf
 }
 
 /// The address of an HTTP caller on the Raft port, for handlers (`ConnectInfo<PeerAddr>`).
@@ -294,7 +309,7 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, MuxL
 }
 
 impl axum::serve::Listener for MuxListener {
-    type Io = TcpStream;
+    type Io = HttpStream;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
