@@ -10,8 +10,9 @@
 # id apart, so an old id must never come back with an empty log.
 ROOT="${KIWI_CLUSTER_DIR:-$(pwd)}"
 LOG_DIR="$ROOT/cluster_logs"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kiwi-target}"
-KIWI_BIN="${KIWI_BIN:-$CARGO_TARGET_DIR/release/kiwi}"
+# shellcheck source=build_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/build_env.sh"
+KIWI_BIN="${KIWI_BIN:-$KIWI_DEV_BIN}"
 HOST="${KIWI_HOST:-127.0.0.1}"
 
 resp_port() { echo $((${KIWI_RESP_BASE:-7378} + $1)); }
@@ -34,6 +35,22 @@ is_running() {
 }
 
 http_get() { curl -s --max-time 2 "http://$HOST:$(raft_port "$1")$2"; }
+
+# The pid of the process answering on node i's HTTP port (GET /status), or empty.
+node_pid() {
+    http_get "$1" /status | python3 -c 'import sys,json; print(json.load(sys.stdin)["pid"])' 2>/dev/null
+}
+
+# True when something listens on (or accepts connections at) HOST:port.
+port_taken() {
+    (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+# " (pid N, name)" of the process listening on a port, when ss can tell; else nothing.
+port_owner() {
+    command -v ss >/dev/null || return 0
+    ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\("[^"]*"\),pid=\([0-9]*\).*/ (pid \2, \1)/p' | head -n 1
+}
 
 # Node i's Raft id, as it reports it on GET /status, or empty.
 node_id() {

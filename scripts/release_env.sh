@@ -2,7 +2,8 @@
 # in dev builds (see Cargo.toml), so when a dev build left a RocksDB archive behind, the release
 # build links that one instead of compiling RocksDB again. Set KIWI_FRESH_ROCKSDB=1 to compile
 # it anyway.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kiwi-target}"
+# shellcheck source=build_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/build_env.sh"
 # shellcheck source=rocksdb_archive.sh
 source "$(dirname "${BASH_SOURCE[0]}")/rocksdb_archive.sh"
 if [ -z "${KIWI_FRESH_ROCKSDB:-}" ] && [ -z "${ROCKSDB_LIB_DIR:-}" ]; then

@@ -11,10 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kiwi-target}"
-if [ -z "${KIWI_BIN:-}" ]; then
-    cargo build -p kiwi-node --bin kiwi
-    export KIWI_BIN="$CARGO_TARGET_DIR/debug/kiwi"
-fi
-cargo build -p kiwi-tests --bin soak
+# shellcheck source=build_env.sh
+source scripts/build_env.sh
+# One build of every binary (kiwi and soak among them), shared with the other scripts.
+kiwi_build
+export KIWI_BIN="${KIWI_BIN:-$KIWI_DEV_BIN}"
 exec "$CARGO_TARGET_DIR/debug/soak" "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts a local Kiwi cluster: writes cluster_node<i>.conf for each node, builds kiwi (release)
-# and starts every node in the background, logging to cluster_logs/.
+# Starts a local Kiwi cluster: writes cluster_node<i>.conf for each node, builds kiwi (the build
+# scripts/test.sh makes) and starts every node in the background, logging to cluster_logs/.
 #   scripts/start_cluster.sh [--nodes N] [--no-build] [--clean]
 # Then initialize it once with scripts/init_cluster.sh.
 set -euo pipefail
@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
 done
 [ "$CLEAN" = 1 ] && bash "$(dirname "$0")/clean_cluster.sh" --force --stop
 if [ "$BUILD" = 1 ]; then
-    (cd "$(dirname "$0")/.." && cargo build --release --bin kiwi)
+    kiwi_build
 fi
 [ -x "$KIWI_BIN" ] || { echo "kiwi binary not found at $KIWI_BIN (build it, or set KIWI_BIN)" >&2; exit 1; }
 mkdir -p "$LOG_DIR"
@@ -54,16 +54,38 @@ CONF
         echo "node $i already running (pid $(cat "$(pid_file "$i")"))"
         continue
     fi
+    # Another process on one of the node's ports: say which, rather than start a node that
+    # cannot bind and then report whatever answers there as this node.
+    for port in $(resp_port "$i") $(raft_port "$i"); do
+        if port_taken "$port"; then
+            echo "node $i: port $HOST:$port is already in use$(port_owner "$port"); stop that process or move the ports (KIWI_RESP_BASE, KIWI_RAFT_BASE)" >&2
+            exit 1
+        fi
+    done
     nohup "$KIWI_BIN" --config "$conf" > "$LOG_DIR/node$i.log" 2>&1 &
     echo $! > "$(pid_file "$i")"
     echo "node $i: resp $HOST:$(resp_port "$i"), raft/http $HOST:$(raft_port "$i"), pid $!"
 done
-# Wait (bounded) for every node's HTTP API.
+# Wait (bounded) until each node answers on its HTTP port as the process started for it.
 for i in $(seq 1 "$NODES"); do
+    want=$(cat "$(pid_file "$i")")
+    got=""
     for _ in $(seq 1 100); do
-        http_get "$i" /healthz >/dev/null 2>&1 && break
+        got=$(node_pid "$i")
+        [ "$got" = "$want" ] && break
+        kill -0 "$want" 2>/dev/null || break
         sleep 0.1
     done
-    http_get "$i" /healthz >/dev/null 2>&1 || { echo "node $i did not come up; see $LOG_DIR/node$i.log" >&2; exit 1; }
+    if [ "$got" != "$want" ]; then
+        if ! kill -0 "$want" 2>/dev/null; then
+            echo "node $i (pid $want) exited; see $LOG_DIR/node$i.log:" >&2
+            tail -n 5 "$LOG_DIR/node$i.log" >&2
+        elif [ -n "$got" ]; then
+            echo "node $i: port $(raft_port "$i") is answered by pid $got, not by the node started (pid $want)" >&2
+        else
+            echo "node $i did not come up; see $LOG_DIR/node$i.log" >&2
+        fi
+        exit 1
+    fi
 done
 echo "started $NODES nodes; initialize once with: scripts/init_cluster.sh $NODES"

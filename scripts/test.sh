@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo build --workspace --bins
+# shellcheck source=build_env.sh
+source scripts/build_env.sh
+kiwi_build
 cargo test --workspace "$@"
