@@ -12,7 +12,6 @@ use kiwi_operator::admin::AdminClient;
 use kiwi_operator::controller::{self, Context};
 use kiwi_operator::crd::KiwiCluster;
 use kiwi_operator::metrics::Metrics;
-use kube::CustomResourceExt;
 
 #[derive(Parser)]
 #[command(
@@ -80,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crd => {
-            print!("{}", serde_yaml::to_string(&KiwiCluster::crd())?);
+            print!("{}", serde_yaml::to_string(&kiwi_operator::crd::crd())?);
             Ok(())
         }
         Command::Render { file } => {
