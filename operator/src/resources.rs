@@ -23,7 +23,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
-use crate::crd::{AntiAffinity, KiwiCluster};
+use crate::crd::{AntiAffinity, KiwiCluster, MemberRole};
 
 pub const RESP_PORT: i32 = 7379;
 pub const RAFT_PORT: i32 = 8001;
@@ -303,15 +303,34 @@ pub fn leader_service(kc: &KiwiCluster) -> Service {
     }
 }
 
-/// Lets voluntary disruptions (drains) take down no more pods than keep a majority.
+/// The voters a disruption budget must protect: the fewer of what the spec asks for and the
+/// voters the status last recorded (while growing, the new pods are not voters yet; while
+/// shrinking, the leaving ones still are until removed, and the spec already asks for fewer).
+pub fn protected_voters(kc: &KiwiCluster) -> i32 {
+    let recorded = kc.status.as_ref().map(|s| {
+        s.members
+            .iter()
+            .filter(|m| m.role != MemberRole::Learner)
+            .count() as i32
+    });
+    match recorded {
+        Some(voters) if voters > 0 => voters.min(kc.spec.replicas.max(1)),
+        _ => kc.spec.replicas.max(1),
+    }
+}
+
+/// Lets voluntary disruptions (drains) take down no more pods than leave a majority of the
+/// voters up: at most `(voters - 1) / 2`, so 0 for one or two voters (each is needed for a
+/// majority). A larger `maxUnavailable` in the spec is capped; a user who accepts losing the
+/// majority during drains disables the budget instead.
 pub fn pod_disruption_budget(kc: &KiwiCluster) -> PodDisruptionBudget {
     let name = kc.name_any();
-    let default = ((kc.spec.replicas - 1) / 2).max(1);
+    let safe = (protected_voters(kc) - 1) / 2;
     let max_unavailable = kc
         .spec
         .pod_disruption_budget
         .max_unavailable
-        .unwrap_or(default);
+        .map_or(safe, |wanted| wanted.clamp(0, safe));
     PodDisruptionBudget {
         metadata: metadata(kc, name.clone()),
         spec: Some(PodDisruptionBudgetSpec {
@@ -661,17 +680,56 @@ pub(crate) mod tests {
         assert_ne!(revision(&base), revision(&config));
     }
 
+    fn max_unavailable(kc: &KiwiCluster) -> IntOrString {
+        pod_disruption_budget(kc)
+            .spec
+            .unwrap()
+            .max_unavailable
+            .unwrap()
+    }
+
     #[test]
-    fn pdb_keeps_a_majority() {
-        for (replicas, expected) in [(1, 1), (3, 1), (5, 2), (7, 3)] {
+    fn pdb_never_lets_a_majority_of_voters_go() {
+        for (replicas, expected) in [(1, 0), (2, 0), (3, 1), (4, 1), (5, 2), (7, 3)] {
             let kc = cluster(serde_json::json!({"replicas": replicas}));
-            let pdb = pod_disruption_budget(&kc);
             assert_eq!(
-                pdb.spec.unwrap().max_unavailable,
-                Some(IntOrString::Int(expected)),
+                max_unavailable(&kc),
+                IntOrString::Int(expected),
                 "{replicas} replicas"
             );
+            // Whatever the spec allows, never more.
+            let kc = cluster(serde_json::json!({
+                "replicas": replicas, "podDisruptionBudget": {"maxUnavailable": replicas}
+            }));
+            assert_eq!(max_unavailable(&kc), IntOrString::Int(expected));
         }
+        // Less is allowed.
+        let kc = cluster(
+            serde_json::json!({"replicas": 5, "podDisruptionBudget": {"maxUnavailable": 1}}),
+        );
+        assert_eq!(max_unavailable(&kc), IntOrString::Int(1));
+    }
+
+    #[test]
+    fn pdb_follows_the_current_voters_not_the_spec() {
+        let with_voters = |replicas: i32, voters: u64| {
+            let mut kc = cluster(serde_json::json!({"replicas": replicas}));
+            kc.status = Some(
+                serde_json::from_value(serde_json::json!({
+                    "members": (1..=voters).map(|id| serde_json::json!({
+                        "nodeId": id, "role": "Voter", "healthy": true
+                    })).collect::<Vec<_>>()
+                }))
+                .unwrap(),
+            );
+            max_unavailable(&kc)
+        };
+        // Growing 3 -> 5: five pods but three voters, of which only one may go.
+        assert_eq!(with_voters(5, 3), IntOrString::Int(1));
+        // Growing 1 -> 3: the single voter must stay.
+        assert_eq!(with_voters(3, 1), IntOrString::Int(0));
+        // Shrinking 5 -> 3 with five voters left: the spec's three bound it.
+        assert_eq!(with_voters(3, 5), IntOrString::Int(1));
     }
 
     fn secret_ref<'a>(container: &'a Container, var: &str) -> &'a SecretKeySelector {
