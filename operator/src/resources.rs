@@ -9,12 +9,12 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
-    ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, Secret, SecretKeySelector, Service,
-    ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
-    WeightedPodAffinityTerm,
+    Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort,
+    EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, Lifecycle,
+    LifecycleHandler, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    SeccompProfile, Secret, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec,
+    Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -359,6 +359,9 @@ fn env_from_field(name: &str, path: &str) -> EnvVar {
     }
 }
 
+/// Startup probe failures allowed, every 5 s: an hour.
+pub const STARTUP_PROBE_FAILURES: i32 = 720;
+
 fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
@@ -456,10 +459,27 @@ fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
                 ..Default::default()
             },
         ]),
+        // Until the startup probe passes the liveness probe is off: a node replaying a long
+        // log (or a large snapshot) gets up to an hour to come up instead of being killed and
+        // starting the replay over.
+        startup_probe: Some(http_probe("/healthz", 5, STARTUP_PROBE_FAILURES)),
         readiness_probe: Some(http_probe("/readyz", 5, 3)),
-        liveness_probe: Some(Probe {
-            initial_delay_seconds: Some(10),
-            ..http_probe("/healthz", 10, 6)
+        liveness_probe: Some(http_probe("/healthz", 10, 6)),
+        // Pod Security Standards "restricted" (and a read-only root: the node writes only its
+        // volume, and logs to stderr).
+        security_context: Some(SecurityContext {
+            run_as_non_root: Some(true),
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                ..Default::default()
+            }),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
         }),
         lifecycle: Some(Lifecycle {
             // Hand leadership to a caught-up voter before the process gets SIGTERM, so a
@@ -487,19 +507,35 @@ fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
                 read_only: Some(true),
                 ..Default::default()
             },
+            // The root is read-only; libraries that want a scratch file get one here.
+            VolumeMount {
+                name: "tmp".into(),
+                mount_path: "/tmp".into(),
+                ..Default::default()
+            },
         ]),
         ..Default::default()
     };
     let spec = PodSpec {
         containers: vec![container],
-        volumes: Some(vec![Volume {
-            name: "config".into(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: config_map_name(&name),
+        volumes: Some(vec![
+            Volume {
+                name: "config".into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: config_map_name(&name),
+                    ..Default::default()
+                }),
                 ..Default::default()
-            }),
-            ..Default::default()
-        }]),
+            },
+            Volume {
+                name: "tmp".into(),
+                empty_dir: Some(EmptyDirVolumeSource {
+                    size_limit: Some(Quantity("64Mi".into())),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ]),
         affinity: affinity(kc),
         node_selector: (!kc.spec.node_selector.is_empty()).then(|| kc.spec.node_selector.clone()),
         tolerations: (!kc.spec.tolerations.is_empty()).then(|| kc.spec.tolerations.clone()),
@@ -507,7 +543,15 @@ fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
         security_context: Some(PodSecurityContext {
             run_as_non_root: Some(true),
             run_as_user: Some(10001),
+            run_as_group: Some(10001),
             fs_group: Some(10001),
+            // Chown the volume only when its root is not ours yet: a large volume is not
+            // walked file by file at every start.
+            fs_group_change_policy: Some("OnRootMismatch".into()),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -647,6 +691,65 @@ pub(crate) mod tests {
         assert_eq!(
             args[raft + 1],
             "$(POD_NAME).demo-headless.$(POD_NAMESPACE).svc:8001"
+        );
+    }
+
+    /// Pod Security Standards, "restricted" profile (kubernetes.io/docs/concepts/security/
+    /// pod-security-standards): what it requires of every container and of the pod.
+    #[test]
+    fn data_pods_meet_the_restricted_pod_security_standard() {
+        let sts = stateful_set(&cluster(serde_json::json!({})), 3);
+        let pod = sts.spec.template.spec.unwrap();
+        let pod_sc = pod.security_context.as_ref().unwrap();
+        assert_eq!(pod_sc.run_as_non_root, Some(true));
+        assert_ne!(pod_sc.run_as_user, Some(0));
+        assert_eq!(
+            pod_sc.seccomp_profile.as_ref().map(|p| p.type_.as_str()),
+            Some("RuntimeDefault")
+        );
+        assert_eq!(
+            pod_sc.fs_group_change_policy.as_deref(),
+            Some("OnRootMismatch")
+        );
+        for c in &pod.containers {
+            let sc = c
+                .security_context
+                .as_ref()
+                .expect("container securityContext");
+            assert_eq!(sc.allow_privilege_escalation, Some(false), "{}", c.name);
+            assert_eq!(sc.run_as_non_root, Some(true));
+            assert_eq!(
+                sc.capabilities.as_ref().and_then(|c| c.drop.clone()),
+                Some(vec!["ALL".to_string()])
+            );
+            assert!(sc.capabilities.as_ref().unwrap().add.is_none());
+            assert_eq!(sc.privileged, None);
+            assert_eq!(sc.read_only_root_filesystem, Some(true));
+            // Writable places are volumes: the data, and a scratch /tmp.
+            let mounts: Vec<&str> = c
+                .volume_mounts
+                .iter()
+                .flatten()
+                .filter(|m| m.read_only != Some(true))
+                .map(|m| m.mount_path.as_str())
+                .collect();
+            assert_eq!(mounts, [DATA_DIR, "/tmp"]);
+        }
+        // Only volume types the profile allows (no hostPath).
+        assert!(pod.volumes.iter().flatten().all(|v| v.host_path.is_none()));
+    }
+
+    #[test]
+    fn a_node_replaying_a_long_log_is_not_killed_by_its_liveness_probe() {
+        let sts = stateful_set(&cluster(serde_json::json!({})), 3);
+        let container = &sts.spec.template.spec.unwrap().containers[0];
+        let startup = container.startup_probe.as_ref().expect("a startup probe");
+        let budget = startup.period_seconds.unwrap() * startup.failure_threshold.unwrap();
+        assert!(budget >= 30 * 60, "{budget} s to start");
+        let liveness = container.liveness_probe.as_ref().unwrap();
+        assert_eq!(
+            startup.http_get.as_ref().unwrap().path,
+            liveness.http_get.as_ref().unwrap().path
         );
     }
 

@@ -166,3 +166,61 @@ fn a_manifest_with_a_reserved_config_key_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("raft-node-id"), "{err}");
 }
+
+/// Pod Security Standards, "restricted" (kubernetes.io/docs/concepts/security/
+/// pod-security-standards): the operator's Deployment and the StatefulSet it builds run in a
+/// namespace labelled `pod-security.kubernetes.io/enforce: restricted`.
+#[test]
+fn pods_meet_the_restricted_pod_security_standard() {
+    let dir = tempfile::tempdir().unwrap();
+    let rendered = dir.path().join("rendered.yaml");
+    let example = repo().join("deploy/examples/kiwicluster-full.yaml");
+    std::fs::write(
+        &rendered,
+        operator(&["render", "-f", example.to_str().unwrap()]),
+    )
+    .unwrap();
+    let script = r#"
+import sys, yaml
+checked = 0
+for path in sys.argv[1:]:
+    for doc in yaml.safe_load_all(open(path)):
+        if not doc or doc.get("kind") not in ("Deployment", "StatefulSet"):
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        psc = pod.get("securityContext") or {}
+        name = doc["kind"] + "/" + doc["metadata"]["name"]
+        for c in pod.get("initContainers", []) + pod["containers"]:
+            sc = c.get("securityContext") or {}
+            where = name + " container " + c["name"]
+            assert sc.get("allowPrivilegeEscalation") is False, where + ": allowPrivilegeEscalation"
+            assert sc.get("privileged") in (None, False), where + ": privileged"
+            caps = sc.get("capabilities") or {}
+            assert "ALL" in (caps.get("drop") or []), where + ": capabilities.drop ALL"
+            assert set(caps.get("add") or []) <= {"NET_BIND_SERVICE"}, where + ": capabilities.add"
+            assert sc.get("runAsNonRoot", psc.get("runAsNonRoot")) is True, where + ": runAsNonRoot"
+            assert sc.get("runAsUser", psc.get("runAsUser")) != 0, where + ": runAsUser 0"
+            seccomp = (sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+            assert seccomp in ("RuntimeDefault", "Localhost"), where + ": seccompProfile"
+            assert sc.get("readOnlyRootFilesystem") is True, where + ": readOnlyRootFilesystem"
+        for v in pod.get("volumes", []):
+            assert set(v) - {"name"} <= {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}, name + ": volume " + v["name"]
+        checked += 1
+print("checked", checked)
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(repo().join("deploy/operator/deployment.yaml"))
+        .arg(&rendered)
+        .output()
+        .expect("python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("checked 2"), "{text}");
+}
+
