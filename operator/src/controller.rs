@@ -525,7 +525,22 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
         ),
     };
     let kiwi_pods = watcher::Config::default().labels("app.kubernetes.io/name=kiwi");
-    Controller::new(clusters, watcher::Config::default())
+    let controller = Controller::new(clusters, watcher::Config::default());
+    // A deleted KiwiCluster is never reconciled again: its gauges go when it leaves the cache.
+    let store = controller.store();
+    let metrics = ctx.metrics.clone();
+    let pruner = tokio::spawn(async move {
+        if store.wait_until_ready().await.is_err() {
+            return;
+        }
+        loop {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            metrics.retain_clusters(|namespace, name| {
+                store.get(&ObjectRef::new(name).within(namespace)).is_some()
+            });
+        }
+    });
+    controller
         .owns(sets, watcher::Config::default())
         .watches(pods, kiwi_pods, |pod: Pod| {
             let cluster = pod.labels().get("app.kubernetes.io/instance")?.clone();
@@ -540,6 +555,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
             }
         })
         .await;
+    pruner.abort();
 }
 
 /// Kubernetes objects a reconcile would apply for `kc`, in order (for `kiwi-operator render`).
