@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ObjectReference, PersistentVolumeClaim, Pod, Secret, Service,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -248,17 +250,58 @@ pub fn error_policy(kc: Arc<KiwiCluster>, error: &Error, ctx: Arc<Context>) -> R
     Requeue::requeue(delay)
 }
 
-async fn publish(ctx: &Context, kc: &KiwiCluster, type_: EventType, reason: &str, note: String) {
-    let event = Event {
+/// An event about the cluster. `action` names what was done to what (see
+/// [`act::event_action`]) and `pod`, when given, becomes the related object: the recorder folds
+/// events only when both match, so different nodes' events stay apart.
+fn event(
+    type_: EventType,
+    reason: &str,
+    action: String,
+    note: String,
+    pod: Option<(&str, &str)>,
+) -> Event {
+    Event {
         type_,
         reason: reason.into(),
         note: Some(note),
-        action: reason.into(),
-        secondary: None,
-    };
+        action,
+        secondary: pod.map(|(namespace, name)| ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The event of a planned step (its outcome given by `type_`, `reason` and `note`).
+fn step_event(
+    kc: &KiwiCluster,
+    action: &Action,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) -> Event {
+    let namespace = kc.namespace().unwrap_or_default();
+    event(
+        type_,
+        reason,
+        act::event_action(action),
+        note,
+        act::subject_pod(action).map(|pod| (namespace.as_str(), pod)),
+    )
+}
+
+async fn publish(ctx: &Context, kc: &KiwiCluster, event: Event) {
     if let Err(e) = ctx.recorder.publish(&event, &kc.object_ref(&())).await {
         tracing::debug!(error = %e, "could not publish event");
     }
+}
+
+/// An event about the cluster as a whole (no pod), its action the reason.
+fn cluster_event(type_: EventType, reason: &str, note: String) -> Event {
+    event(type_, reason, reason.to_string(), note, None)
 }
 
 fn event_reason(action: &Action) -> &'static str {
@@ -274,28 +317,38 @@ fn event_reason(action: &Action) -> &'static str {
         Action::DeletePodAndPvc { .. } => "StaleVolumeReplaced",
         Action::DeletePvc { .. } => "VolumeReclaimed",
         Action::QuorumLost { .. } => "QuorumLost",
+        Action::Unreachable { .. } => "OperatorCannotReachPods",
         Action::Halt { .. } => "Halted",
         Action::Idle | Action::Wait { .. } => "Waiting",
     }
 }
 
+/// Writes the status (a server-side apply of the status subresource). With `resource_version`
+/// the write is conditional: the API server refuses it (409 Conflict) if the KiwiCluster
+/// changed since that version, so a reconcile working from a stale cache can never overwrite a
+/// newer status (its retired ids, its pending operation). Returns the new resourceVersion.
 async fn write_status(
     api: &Api<KiwiCluster>,
     name: &str,
+    resource_version: Option<&str>,
     status: &KiwiClusterStatus,
-) -> Result<(), kube::Error> {
-    let body = json!({
+) -> Result<Option<String>, kube::Error> {
+    let mut body = json!({
         "apiVersion": "kiwi.io/v1alpha1",
         "kind": "KiwiCluster",
         "status": status,
     });
-    api.patch_status(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await?;
-    Ok(())
+    if let Some(rv) = resource_version {
+        body["metadata"] = json!({ "resourceVersion": rv });
+    }
+    let written = api
+        .patch_status(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await?;
+    Ok(written.metadata.resource_version)
 }
 
 /// Labels the leader's pod (the `-leader` Service selects it) and unlabels the others.
@@ -324,38 +377,130 @@ async fn label_leader(
     Ok(())
 }
 
+/// Names the object an error is about.
+fn named(kind: &str, object: &str) -> impl FnOnce(kube::Error) -> (String, kube::Error) {
+    let object = format!("{kind} {object}");
+    move |e| (object, e)
+}
+
+/// Applies every object the cluster owns except the StatefulSet's replica count. On failure,
+/// names the object the API server refused.
+async fn apply_owned(
+    kc: &KiwiCluster,
+    client: &Client,
+    namespace: &str,
+    sts_replicas: Option<u32>,
+) -> Result<(), (String, kube::Error)> {
+    let name = kc.name_any();
+    let (config_map, services, pdb) = resources::fixed_objects(kc);
+    apply(
+        &Api::<ConfigMap>::namespaced(client.clone(), namespace),
+        &config_map,
+    )
+    .await
+    .map_err(named("ConfigMap", &config_map.name_any()))?;
+    let services_api: Api<Service> = Api::namespaced(client.clone(), namespace);
+    for service in &services {
+        apply(&services_api, service)
+            .await
+            .map_err(named("Service", &service.name_any()))?;
+    }
+    let pdb_api: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), namespace);
+    match pdb {
+        Some(pdb) => {
+            apply(&pdb_api, &pdb)
+                .await
+                .map_err(named("PodDisruptionBudget", &name))?;
+        }
+        None => match pdb_api.delete(&name, &DeleteParams::default()).await {
+            Err(kube::Error::Api(e)) if e.code != 404 => {
+                return Err(named("PodDisruptionBudget", &name)(kube::Error::Api(e)));
+            }
+            _ => {}
+        },
+    }
+    // Template changes land at once; with OnDelete, pods move only when the roll deletes them.
+    if let Some(replicas) = sts_replicas {
+        let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
+        apply(&api, &resources::stateful_set(kc, replicas as i32))
+            .await
+            .map_err(named("StatefulSet", &name))?;
+    }
+    Ok(())
+}
+
+/// Reports a reconcile that could not go on: a Warning event and the Progressing condition
+/// (False, with `reason` and `message`), the rest of the status as it was.
+async fn report_failure(
+    ctx: &Context,
+    kc: &KiwiCluster,
+    clusters: &Api<KiwiCluster>,
+    previous: &KiwiClusterStatus,
+    reason: &str,
+    message: String,
+) -> Result<(), kube::Error> {
+    tracing::warn!(cluster = %kc.name_any(), reason, "{message}");
+    publish(
+        ctx,
+        kc,
+        cluster_event(EventType::Warning, reason, message.clone()),
+    )
+    .await;
+    let status = status::with_failure(
+        previous,
+        kc.metadata.generation,
+        reason,
+        message,
+        Timestamp::now(),
+    );
+    if &status != previous {
+        let rv = kc.metadata.resource_version.as_deref();
+        write_status(clusters, &kc.name_any(), rv, &status).await?;
+    }
+    Ok(())
+}
+
 async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, Error> {
     let namespace = resources::namespace_of(kc)?;
     let name = kc.name_any();
     let client = &ctx.client;
     let clusters: Api<KiwiCluster> = Api::namespaced(client.clone(), &namespace);
-    let previous = kc.status.clone().unwrap_or_default();
+    let mut previous = kc.status.clone().unwrap_or_default();
+    let mut resource_version = kc.metadata.resource_version.clone();
+
+    if kc.metadata.deletion_timestamp.is_some() {
+        // Being deleted (the garbage collector removes what it owns, in the foreground or
+        // after it): applying now would recreate the StatefulSet the collector just deleted,
+        // and membership changes would only slow the pods' exit. Nothing more to do or report.
+        tracing::info!(cluster = %name, "being deleted: not acting");
+        ctx.metrics.forget(&namespace, &name);
+        return Ok(Requeue::await_change());
+    }
 
     if let Err(e) = resources::validate(kc) {
         // Nothing to retry: the spec must change first.
-        publish(ctx, kc, EventType::Warning, "InvalidSpec", e.to_string()).await;
-        let mut status = previous.clone();
-        status.observed_generation = kc.metadata.generation;
-        status.conditions.retain(|c| c.type_ != "Progressing");
-        status
-            .conditions
-            .push(k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
-                type_: "Progressing".into(),
-                status: "False".into(),
-                reason: "InvalidSpec".into(),
-                message: e.to_string(),
-                last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                    Timestamp::now(),
-                ),
-                observed_generation: kc.metadata.generation,
-            });
-        write_status(&clusters, &name, &status).await?;
+        report_failure(ctx, kc, &clusters, &previous, "InvalidSpec", e.to_string()).await?;
         return Ok(Requeue::await_change());
     }
 
     // Membership calls need the cluster's admin token; a paused cluster is only observed, and
     // probes need none.
-    let admin = match admin_token(kc, client, &namespace, !kc.spec.paused).await? {
+    let token = match admin_token(kc, client, &namespace, !kc.spec.paused).await {
+        Ok(token) => token,
+        Err(e) => {
+            let _ = report_failure(
+                ctx,
+                kc,
+                &clusters,
+                &previous,
+                "CredentialsFailed",
+                e.to_string(),
+            )
+            .await;
+            return Err(e);
+        }
+    };
+    let admin = match token {
         Some(token) => ctx.admin.with_token(&token),
         None => ctx.admin.clone(),
     };
@@ -369,34 +514,12 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
         .map(|r| r.max(0) as u32);
 
     if !kc.spec.paused {
-        let (config_map, services, pdb) = resources::fixed_objects(kc);
-        apply(
-            &Api::<ConfigMap>::namespaced(client.clone(), &namespace),
-            &config_map,
-        )
-        .await?;
-        let services_api: Api<Service> = Api::namespaced(client.clone(), &namespace);
-        for service in &services {
-            apply(&services_api, service).await?;
-        }
-        let pdb_api: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), &namespace);
-        match pdb {
-            Some(pdb) => {
-                apply(&pdb_api, &pdb).await?;
-            }
-            None => {
-                if let Err(kube::Error::Api(e)) =
-                    pdb_api.delete(&name, &DeleteParams::default()).await
-                {
-                    if e.code != 404 {
-                        return Err(kube::Error::Api(e).into());
-                    }
-                }
-            }
-        }
-        // Template changes land at once; with OnDelete, pods move only when the roll deletes them.
-        if let Some(replicas) = sts_replicas {
-            apply(&sts_api, &resources::stateful_set(kc, replicas as i32)).await?;
+        if let Err((object, e)) = apply_owned(kc, client, &namespace, sts_replicas).await {
+            // The API server refused an object (for example an immutable field changed): the
+            // user sees which and why, not only the operator's log.
+            let message = format!("applying {object}: {e}");
+            let _ = report_failure(ctx, kc, &clusters, &previous, "ApplyFailed", message).await;
+            return Err(e.into());
         }
     }
 
@@ -423,8 +546,9 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
     let step = plan::plan(&observed);
     let mut memory = observed.memory.clone();
     let mut failure = None;
-    if kc.spec.paused {
+    let outcome = if kc.spec.paused {
         tracing::info!(cluster = %name, action = ?step.action, "paused: not acting");
+        status::Outcome::Paused
     } else {
         let platform = KubePlatform {
             kc,
@@ -432,7 +556,20 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
             namespace: &namespace,
         };
         let kind = act::kind(&step.action);
-        match act::execute(&step.action, &admin, &platform).await {
+        // Intent first: what a step starts or retires is in the status before the step runs.
+        let mut intended = memory.clone();
+        act::intend(&mut intended, &step);
+        if intended != memory {
+            let mut status = previous.clone();
+            status.pending_operation = intended.pending.clone();
+            status.retired_node_ids = intended.retired_node_ids.iter().copied().collect();
+            // A conflict means our view is stale: nothing is done, the next reconcile re-plans.
+            resource_version =
+                write_status(&clusters, &name, resource_version.as_deref(), &status).await?;
+            previous = status;
+            memory = intended;
+        }
+        let outcome = match act::execute(&step.action, &admin, &platform).await {
             Ok(()) => {
                 act::remember(&mut memory, &step);
                 if act::changes_something(&step.action) {
@@ -444,48 +581,71 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
                     publish(
                         ctx,
                         kc,
-                        EventType::Normal,
-                        event_reason(&step.action),
-                        act::describe(&step.action),
+                        step_event(
+                            kc,
+                            &step.action,
+                            EventType::Normal,
+                            event_reason(&step.action),
+                            act::describe(&step.action),
+                        ),
                     )
                     .await;
-                } else if matches!(step.action, Action::QuorumLost { .. } | Action::Halt { .. }) {
+                } else if matches!(
+                    step.action,
+                    Action::QuorumLost { .. } | Action::Halt { .. } | Action::Unreachable { .. }
+                ) {
                     tracing::warn!(cluster = %name, action = kind, "{}", act::describe(&step.action));
                     publish(
                         ctx,
                         kc,
-                        EventType::Warning,
-                        event_reason(&step.action),
-                        act::describe(&step.action),
+                        step_event(
+                            kc,
+                            &step.action,
+                            EventType::Warning,
+                            event_reason(&step.action),
+                            act::describe(&step.action),
+                        ),
                     )
                     .await;
                 }
+                status::Outcome::Done
             }
             Err(e) => {
                 ctx.metrics
                     .membership_ops
                     .with_label_values(&[kind, "error"])
                     .inc();
+                let message = format!("{kind} failed: {e}");
                 publish(
                     ctx,
                     kc,
-                    EventType::Warning,
-                    "OperationFailed",
-                    format!("{}: {e}", act::describe(&step.action)),
+                    step_event(
+                        kc,
+                        &step.action,
+                        EventType::Warning,
+                        "OperationFailed",
+                        message.clone(),
+                    ),
                 )
                 .await;
                 failure = Some(e);
+                status::Outcome::Failed {
+                    reason: "OperationFailed".into(),
+                    message,
+                }
             }
-        }
+        };
         let leader_pod = plan::current_leader(&observed.pods).map(|(p, _)| p.name.as_str());
         label_leader(&pods_api, &pods, leader_pod).await?;
-    }
+        outcome
+    };
 
     let new_status = status::build(
         kc.metadata.generation,
         selector,
         &observed,
         &step,
+        &outcome,
         &memory,
         &previous,
         now,
@@ -493,19 +653,38 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
     ctx.metrics
         .set_phase(&namespace, &name, new_status.phase.as_str());
     if new_status != previous {
-        write_status(&clusters, &name, &new_status).await?;
+        write_status(&clusters, &name, resource_version.as_deref(), &new_status).await?;
     }
     if let Some(e) = failure {
         return Err(e.into());
     }
-    Ok(match step.action {
-        Action::Idle => Requeue::requeue(Duration::from_secs(30)),
-        Action::QuorumLost { .. } | Action::Halt { .. } => {
-            Requeue::requeue(Duration::from_secs(10))
-        }
-        Action::Wait { .. } => Requeue::requeue(Duration::from_secs(2)),
-        _ => Requeue::requeue(Duration::from_millis(500)),
-    })
+    Ok(Requeue::requeue(requeue_after(
+        kc.spec.paused,
+        &step.action,
+        &new_status,
+    )))
+}
+
+/// When to look again. Acting and waiting steps soon; a cluster that is not yet what it should
+/// be (no leader known, degraded, pods not ready) within seconds, so that the status and the
+/// leader label follow it; a converged one every few seconds too, since nothing in the API
+/// changes when leadership moves; a paused one rarely (it is only observed, and changes to it or
+/// its pods wake it anyway).
+pub fn requeue_after(paused: bool, action: &Action, status: &KiwiClusterStatus) -> Duration {
+    if paused {
+        return Duration::from_secs(60);
+    }
+    let settled = status.phase == crate::crd::Phase::Running
+        && status.leader.is_some()
+        && status.ready_replicas >= status.replicas;
+    match action {
+        Action::Idle if settled => Duration::from_secs(10),
+        Action::Idle | Action::Wait { .. } => Duration::from_secs(2),
+        // Each of these publishes a Warning event: not as often.
+        Action::QuorumLost { .. } => Duration::from_secs(5),
+        Action::Halt { .. } | Action::Unreachable { .. } => Duration::from_secs(10),
+        _ => Duration::from_millis(500),
+    }
 }
 
 /// Runs the controller until a shutdown signal: KiwiClusters in `namespace` (all when `None`),

@@ -313,9 +313,13 @@ pub enum Phase {
     QuorumLost,
     /// The operator stopped acting (for example pods from two different clusters).
     Halted,
+    /// `spec.paused`: the operator observes and reports but changes nothing.
+    Paused,
+    /// Pods are ready but none answers the operator: it cannot reach pod IPs.
+    Unreachable,
 }
 
-pub const ALL_PHASES: [Phase; 8] = [
+pub const ALL_PHASES: [Phase; 10] = [
     Phase::Pending,
     Phase::Initializing,
     Phase::Scaling,
@@ -324,6 +328,8 @@ pub const ALL_PHASES: [Phase; 8] = [
     Phase::Degraded,
     Phase::QuorumLost,
     Phase::Halted,
+    Phase::Paused,
+    Phase::Unreachable,
 ];
 
 impl Phase {
@@ -337,6 +343,8 @@ impl Phase {
             Phase::Degraded => "Degraded",
             Phase::QuorumLost => "QuorumLost",
             Phase::Halted => "Halted",
+            Phase::Paused => "Paused",
+            Phase::Unreachable => "Unreachable",
         }
     }
 }

@@ -568,10 +568,101 @@ fn quorum_lost_changes_nothing() {
 }
 
 #[test]
-fn pods_from_two_clusters_halt_the_operator() {
+fn pods_from_two_clusters_halt_the_operator_when_it_does_not_know_its_own() {
     let mut o = healthy(3, 3);
+    o.memory.cluster_id = None;
     o.pods[2].node.as_mut().unwrap().cluster_id = Some("other".into());
     assert!(matches!(action(&o), Action::Halt { .. }));
+}
+
+#[test]
+fn a_node_of_another_cluster_loses_the_seat_of_its_id_and_its_volume() {
+    let mut o = healthy(3, 3);
+    o.pods[2].node.as_mut().unwrap().cluster_id = Some("other".into());
+    // Its id is a voter here: that seat goes first (the two others are a healthy majority).
+    assert_eq!(
+        action(&o),
+        Action::RemoveMember {
+            leader: "demo-0:8001".into(),
+            node_id: 3,
+            pod: Some("demo-2".into()),
+            reason: RemoveReason::Replaced,
+        }
+    );
+    // Then the volume, so that the pod comes back blank as a new member.
+    set_membership(&mut o, 1, &[1, 2], &[]);
+    o.pods[2].node.as_mut().unwrap().cluster_id = Some("other".into());
+    assert_eq!(
+        action(&o),
+        Action::DeletePodAndPvc {
+            pod: "demo-2".into(),
+            pvc: "data-demo-2".into(),
+            node_id: 3,
+        }
+    );
+}
+
+#[test]
+fn a_node_on_another_volume_does_not_vote_under_its_old_id() {
+    // Pod 2's claim was recreated from an older snapshot: node 3 is back with an old log.
+    let mut o = healthy(3, 3);
+    o.pods[2].pvc_uid = Some("uid-restored".into());
+    let (screened, impostors) = screen(&o);
+    assert_eq!(
+        impostors,
+        [Impostor {
+            pod: "demo-2".into(),
+            ordinal: 2,
+            node_id: 3
+        }]
+    );
+    assert!(screened.pods[2].node.is_none(), "it counts for no quorum");
+    assert!(matches!(
+        action(&o),
+        Action::RemoveMember {
+            node_id: 3,
+            reason: RemoveReason::Replaced,
+            ..
+        }
+    ));
+    // With only one other voter healthy, its seat is not taken (that would lose the
+    // majority), and it is not trusted either: the cluster waits.
+    o.pods[1].node = None;
+    assert!(matches!(
+        action(&o),
+        Action::QuorumLost {
+            reachable: 1,
+            voters: 3
+        }
+    ));
+    // The status keeps the volume the id was recorded on, so the check holds next time.
+    let o = healthy(3, 3);
+    let mut restored = o.clone();
+    restored.pods[2].pvc_uid = Some("uid-restored".into());
+    let step = plan(&restored);
+    let status = crate::status::build(
+        None,
+        String::new(),
+        &restored,
+        &step,
+        &crate::status::Outcome::Done,
+        &restored.memory,
+        &Default::default(),
+        restored.now,
+    );
+    let m3 = status.members.iter().find(|m| m.node_id == 3).unwrap();
+    assert_eq!(m3.pvc_uid.as_deref(), Some("uid-2"));
+    assert!(!m3.healthy);
+}
+
+#[test]
+fn a_volume_without_a_recorded_uid_is_trusted() {
+    let mut o = healthy(3, 3);
+    for m in &mut o.memory.members {
+        m.pvc_uid = None;
+    }
+    o.pods[2].pvc_uid = Some("uid-other".into());
+    assert_eq!(action(&o), Action::Idle);
 }
 
 #[test]
@@ -604,4 +695,37 @@ fn the_highest_term_leader_counts() {
 #[test]
 fn a_converged_cluster_is_idle() {
     assert_eq!(action(&healthy(3, 3)), Action::Idle);
+}
+
+#[test]
+fn a_roll_recorded_but_never_carried_out_deletes_the_pod_on_resume() {
+    // The intent (pending Roll of demo-2) reached the status, the delete did not happen.
+    let mut o = healthy(3, 3);
+    o.pods[2].revision = Some("rev-old".into());
+    o.memory.pending = Some(pending(
+        OperationKind::Roll,
+        "demo-2",
+        3,
+        "2026-11-25T11:59:00Z",
+    ));
+    assert!(matches!(action(&o), Action::DeletePod { ref pod, .. } if pod == "demo-2"));
+    // Deleted: the pod is terminating, then absent, then back on the new revision.
+    o.pods[2].terminating = true;
+    assert!(is_wait(&action(&o)));
+    o.pods[2].terminating = false;
+    o.pods[2].revision = Some(REV.into());
+    let step = plan(&o);
+    assert!(is_wait(&step.action));
+    assert_eq!(step.pending, Pending::Clear);
+    // Not while the rest lacks a caught-up majority.
+    let mut o = healthy(3, 3);
+    o.pods[2].revision = Some("rev-old".into());
+    o.memory.pending = Some(pending(
+        OperationKind::Roll,
+        "demo-2",
+        3,
+        "2026-11-25T11:59:00Z",
+    ));
+    o.progress.get_mut(&2).unwrap().lag = 1_000;
+    assert!(!matches!(action(&o), Action::DeletePod { .. }));
 }
