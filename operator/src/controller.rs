@@ -177,6 +177,7 @@ fn pod_observations(
             Some(PvcObs {
                 ordinal: ordinal_of(&name, pod)?,
                 name: claim,
+                terminating: c.metadata.deletion_timestamp.is_some(),
             })
         })
         .collect();
@@ -200,6 +201,7 @@ fn pod_observations(
                     .and_then(|c| c.metadata.uid.clone()),
                 ready,
                 terminating: p.metadata.deletion_timestamp.is_some(),
+                pending: status.and_then(|s| s.phase.as_deref()) == Some("Pending"),
                 revision: p.annotations().get(resources::REVISION_ANNOTATION).cloned(),
                 admin_addr: ip
                     .map(|ip| format!("{ip}:{}", resources::RAFT_PORT))

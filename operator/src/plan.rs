@@ -22,6 +22,8 @@ pub struct PodObs {
     pub ready: bool,
     /// Being deleted: the operator waits for it to go.
     pub terminating: bool,
+    /// Not running yet (phase Pending): not scheduled, or its containers not started.
+    pub pending: bool,
     /// The template revision the pod runs.
     pub revision: Option<String>,
     /// Where the operator reaches its admin API (the pod IP in Kubernetes); empty when none.
@@ -38,6 +40,8 @@ pub struct PodObs {
 pub struct PvcObs {
     pub name: String,
     pub ordinal: u32,
+    /// Being deleted (held by its protection finalizer while a pod uses it).
+    pub terminating: bool,
 }
 
 /// What the operator remembers in the resource's status.
@@ -357,6 +361,10 @@ fn plan_screened(o: &Observed, impostors: &[Impostor]) -> Step {
         });
     }
 
+    if let Some(step) = unstick_pods(o) {
+        return step;
+    }
+
     // Not one node answers while the kubelet finds pods ready: the fault is between the
     // operator and the pods, not in the cluster (which may well be serving).
     if o.nodes().next().is_none() {
@@ -486,6 +494,32 @@ fn plan_bootstrap(o: &Observed, existing: Option<&str>) -> Step {
         },
         None => Step::wait("waiting for pod 0 to be created"),
     }
+}
+
+/// A pod the StatefulSet created while its claim was being deleted (kubernetes/kubernetes#74374:
+/// deleting a claim and then its pod) stays Pending for ever: its claim is gone or going, and
+/// the StatefulSet creates claims only for pods it creates. Deleting the pod again makes the
+/// StatefulSet create both afresh. Safe at any time: no node runs in a Pending pod.
+fn unstick_pods(o: &Observed) -> Option<Step> {
+    o.pods
+        .iter()
+        .filter(|p| p.pending && !p.terminating)
+        .find_map(|p| {
+            let claim = o.pvcs.iter().find(|c| c.ordinal == p.ordinal);
+            let why = match claim {
+                None => "is missing",
+                Some(c) if c.terminating => "is being deleted",
+                Some(_) => return None,
+            };
+            Some(Step::new(Action::DeletePod {
+                pod: p.name.clone(),
+                reason: format!(
+                    "it is Pending and its volume claim {} {why} (kubernetes/kubernetes#74374); \
+                     the StatefulSet recreates both",
+                    claim.map_or_else(|| format!("data-{}", p.name), |c| c.name.clone())
+                ),
+            }))
+        })
 }
 
 /// Takes the seat of each impostor's node id away (through the usual safe removal, leadership

@@ -357,6 +357,7 @@ mod tests {
                 pvc_uid: Some(format!("uid-{id}")),
                 ready: answering.contains(&id),
                 terminating: false,
+                pending: false,
                 revision: Some("r".into()),
                 admin_addr: String::new(),
                 raft_addr: String::new(),

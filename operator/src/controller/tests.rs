@@ -1098,3 +1098,18 @@ async fn a_kiwicluster_being_deleted_is_left_to_the_garbage_collector() {
         "its phase gauge is gone"
     );
 }
+
+#[test]
+fn a_pending_pod_and_a_terminating_claim_are_observed_as_such() {
+    let kc = cluster(json!({}));
+    let mut p: Pod = serde_json::from_value(pod(2)).unwrap();
+    p.status.as_mut().unwrap().phase = Some("Pending".into());
+    let mut claim: PersistentVolumeClaim = serde_json::from_value(pvc(2)).unwrap();
+    claim.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        Timestamp::now(),
+    ));
+    let (pods, pvcs) = pod_observations(&kc, "prod", &[p], &[claim]);
+    assert!(pods[0].pending);
+    assert!(pvcs[0].terminating);
+    assert_eq!(pvcs[0].ordinal, 2);
+}

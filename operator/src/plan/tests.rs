@@ -42,6 +42,7 @@ fn pod(ordinal: u32, node: Option<NodeStatus>) -> PodObs {
         pvc_uid: Some(format!("uid-{ordinal}")),
         ready: node.is_some(),
         terminating: false,
+        pending: false,
         revision: Some(REV.into()),
         admin_addr: format!("demo-{ordinal}:8001"),
         raft_addr: format!("demo-{ordinal}:8001"),
@@ -92,6 +93,7 @@ fn healthy(desired: u32, voters: u32) -> Observed {
             .map(|i| PvcObs {
                 name: format!("data-demo-{i}"),
                 ordinal: i,
+                terminating: false,
             })
             .collect(),
         progress: caught_up(&ids),
@@ -350,6 +352,7 @@ fn volumes_of_removed_pods_are_reclaimed_or_kept_per_policy() {
     o.pvcs.push(PvcObs {
         name: "data-demo-3".into(),
         ordinal: 3,
+        terminating: false,
     });
     assert_eq!(
         action(&o),
@@ -472,6 +475,7 @@ fn a_kept_volume_of_a_removed_node_never_rejoins_under_its_old_id() {
     o.pvcs.push(PvcObs {
         name: "data-demo-2".into(),
         ordinal: 2,
+        terminating: false,
     });
     assert_eq!(
         action(&o),
@@ -727,5 +731,34 @@ fn a_roll_recorded_but_never_carried_out_deletes_the_pod_on_resume() {
         "2026-11-25T11:59:00Z",
     ));
     o.progress.get_mut(&2).unwrap().lag = 1_000;
+    assert!(!matches!(action(&o), Action::DeletePod { .. }));
+}
+
+#[test]
+fn a_pending_pod_whose_claim_is_gone_or_going_is_deleted_again() {
+    // kubernetes/kubernetes#74374: pod 2 was recreated while its claim was being deleted.
+    let mut o = healthy(3, 3);
+    o.pods[2].node = None;
+    o.pods[2].ready = false;
+    o.pods[2].pending = true;
+    o.pvcs[2].terminating = true;
+    assert!(matches!(
+        action(&o),
+        Action::DeletePod { ref pod, ref reason } if pod == "demo-2" && reason.contains("being deleted")
+    ));
+    o.pvcs.remove(2);
+    assert!(matches!(
+        action(&o),
+        Action::DeletePod { ref pod, ref reason } if pod == "demo-2" && reason.contains("missing")
+    ));
+    // A Pending pod with its claim in place is merely starting.
+    let mut o = healthy(3, 3);
+    o.pods[2].node = None;
+    o.pods[2].ready = false;
+    o.pods[2].pending = true;
+    assert!(!matches!(action(&o), Action::DeletePod { .. }));
+    // And one already being deleted is left to go.
+    o.pvcs.remove(2);
+    o.pods[2].terminating = true;
     assert!(!matches!(action(&o), Action::DeletePod { .. }));
 }
