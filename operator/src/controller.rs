@@ -91,12 +91,17 @@ struct KubePlatform<'a> {
     kc: &'a KiwiCluster,
     client: &'a Client,
     namespace: &'a str,
+    secrets_hash: Option<&'a str>,
 }
 
 impl Platform for KubePlatform<'_> {
     async fn scale(&self, replicas: u32) -> Result<(), ActError> {
         let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), self.namespace);
-        apply(&api, &resources::stateful_set(self.kc, replicas as i32)).await?;
+        apply(
+            &api,
+            &resources::stateful_set(self.kc, replicas as i32, self.secrets_hash),
+        )
+        .await?;
         Ok(())
     }
 
@@ -116,15 +121,68 @@ impl Platform for KubePlatform<'_> {
     }
 }
 
-/// The cluster's admin token, from its credentials Secret. A missing Secret is created (with
-/// fresh random values) when `create`; it is never rewritten, since new values would lock the
-/// running nodes out of each other.
-async fn admin_token(
+/// What the operator reads from the Secrets the pods use: the admin token, and the hash of
+/// every such Secret's data (credentials and, with `spec.auth`, the password), which rolls the
+/// pods when a Secret is rotated.
+struct Credentials {
+    token: Option<String>,
+    secrets_hash: Option<String>,
+}
+
+/// Reads the cluster's credentials Secret (and the auth Secret, for its hash). A missing
+/// credentials Secret is created (with fresh random values) when `create`; the operator never
+/// rewrites it, since new values would lock the running nodes out of each other.
+async fn credentials(
     kc: &KiwiCluster,
     client: &Client,
     namespace: &str,
     create: bool,
-) -> Result<Option<String>, Error> {
+) -> Result<Credentials, Error> {
+    let Some(secret) = credentials_secret(kc, client, namespace, create).await? else {
+        return Ok(Credentials {
+            token: None,
+            secrets_hash: None,
+        });
+    };
+    let token = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(resources::ADMIN_TOKEN_KEY))
+        .map(|v| String::from_utf8_lossy(&v.0).trim().to_string());
+    let token = match token {
+        Some(token) if !token.is_empty() => token,
+        _ => {
+            return Err(Error::Credentials {
+                secret: secret.name_any(),
+                message: format!("has no '{}' key", resources::ADMIN_TOKEN_KEY),
+            })
+        }
+    };
+    let mut secrets = vec![secret];
+    if let Some(auth) = &kc.spec.auth {
+        let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+        // Only its selected key counts; a missing Secret keeps the pods from starting anyway
+        // (and shows in their events).
+        if let Some(mut password) = api.get_opt(&auth.secret_name).await? {
+            password.data = password.data.map(|mut d| {
+                d.retain(|k, _| *k == auth.secret_key);
+                d
+            });
+            secrets.push(password);
+        }
+    }
+    Ok(Credentials {
+        token: Some(token),
+        secrets_hash: Some(resources::secrets_hash(&secrets)),
+    })
+}
+
+async fn credentials_secret(
+    kc: &KiwiCluster,
+    client: &Client,
+    namespace: &str,
+    create: bool,
+) -> Result<Option<Secret>, Error> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let name = resources::credentials_secret_name(&kc.name_any());
     let secret = match api.get_opt(&name).await? {
@@ -143,18 +201,7 @@ async fn admin_token(
         None => return Ok(None),
     };
     // The API server keeps the stringData the Secret was created with as data.
-    let token = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(resources::ADMIN_TOKEN_KEY))
-        .map(|v| String::from_utf8_lossy(&v.0).trim().to_string());
-    match token {
-        Some(token) if !token.is_empty() => Ok(Some(token)),
-        _ => Err(Error::Credentials {
-            secret: name,
-            message: format!("has no '{}' key", resources::ADMIN_TOKEN_KEY),
-        }),
-    }
+    Ok(Some(secret))
 }
 
 fn ordinal_of(cluster: &str, name: &str) -> Option<u32> {
@@ -392,6 +439,7 @@ async fn apply_owned(
     client: &Client,
     namespace: &str,
     sts_replicas: Option<u32>,
+    secrets_hash: Option<&str>,
 ) -> Result<(), (String, kube::Error)> {
     let name = kc.name_any();
     let (config_map, services, pdb) = resources::fixed_objects(kc);
@@ -424,9 +472,12 @@ async fn apply_owned(
     // Template changes land at once; with OnDelete, pods move only when the roll deletes them.
     if let Some(replicas) = sts_replicas {
         let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-        apply(&api, &resources::stateful_set(kc, replicas as i32))
-            .await
-            .map_err(named("StatefulSet", &name))?;
+        apply(
+            &api,
+            &resources::stateful_set(kc, replicas as i32, secrets_hash),
+        )
+        .await
+        .map_err(named("StatefulSet", &name))?;
     }
     Ok(())
 }
@@ -487,8 +538,8 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
 
     // Membership calls need the cluster's admin token; a paused cluster is only observed, and
     // probes need none.
-    let token = match admin_token(kc, client, &namespace, !kc.spec.paused).await {
-        Ok(token) => token,
+    let credentials = match credentials(kc, client, &namespace, !kc.spec.paused).await {
+        Ok(credentials) => credentials,
         Err(e) => {
             let _ = report_failure(
                 ctx,
@@ -502,10 +553,11 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
             return Err(e);
         }
     };
-    let admin = match token {
-        Some(token) => ctx.admin.with_token(&token),
+    let admin = match &credentials.token {
+        Some(token) => ctx.admin.with_token(token),
         None => ctx.admin.clone(),
     };
+    let secrets_hash = credentials.secrets_hash.as_deref();
     let sts_api: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     let pvc_api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &namespace);
@@ -516,7 +568,9 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
         .map(|r| r.max(0) as u32);
 
     if !kc.spec.paused {
-        if let Err((object, e)) = apply_owned(kc, client, &namespace, sts_replicas).await {
+        if let Err((object, e)) =
+            apply_owned(kc, client, &namespace, sts_replicas, secrets_hash).await
+        {
             // The API server refused an object (for example an immutable field changed): the
             // user sees which and why, not only the operator's log.
             let message = format!("applying {object}: {e}");
@@ -539,7 +593,7 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
         pvcs: pvc_obs,
         progress,
         memory: status::memory_of(&previous),
-        revision: resources::revision(kc),
+        revision: resources::revision(kc, secrets_hash),
         max_learner_lag: kc.spec.membership.max_learner_lag,
         catch_up_timeout: Duration::from_secs(kc.spec.membership.catch_up_timeout_seconds),
         reclaim_on_scale_down: kc.spec.storage.reclaim_on_scale_down,
@@ -556,6 +610,7 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
             kc,
             client,
             namespace: &namespace,
+            secrets_hash,
         };
         let kind = act::kind(&step.action);
         // Intent first: what a step starts or retires is in the status before the step runs.
@@ -753,7 +808,10 @@ pub fn render(kc: &KiwiCluster) -> Result<Vec<serde_json::Value>, Error> {
         out.push(serde_json::to_value(pdb).unwrap_or_default());
     }
     out.push(
-        serde_json::to_value(resources::stateful_set(kc, kc.spec.replicas)).unwrap_or_default(),
+        // The operator adds the hash of the Secrets it reads (SECRETS_ANNOTATION); render
+        // reads none.
+        serde_json::to_value(resources::stateful_set(kc, kc.spec.replicas, None))
+            .unwrap_or_default(),
     );
     Ok(out)
 }

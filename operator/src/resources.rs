@@ -37,6 +37,28 @@ pub const ROLE_LABEL: &str = "kiwi.io/role";
 pub const ROLE_LEADER: &str = "leader";
 /// Pod template annotation: the hash of the template, compared to roll pods.
 pub const REVISION_ANNOTATION: &str = "kiwi.io/revision";
+/// Pod template annotation: the hash of the Secrets the pods read into their environment at
+/// start (the credentials, the password). A rotated Secret changes the template, which rolls
+/// the pods onto the new values.
+pub const SECRETS_ANNOTATION: &str = "kiwi.io/secrets-hash";
+
+/// The hash of Secrets' data, for [`SECRETS_ANNOTATION`]: keys and values, in order.
+pub fn secrets_hash<'a>(secrets: impl IntoIterator<Item = &'a Secret>) -> String {
+    let mut hasher = Sha256::new();
+    for secret in secrets {
+        hasher.update(secret.name_any().as_bytes());
+        for (key, value) in secret.data.iter().flatten() {
+            hasher.update((key.len() as u64).to_be_bytes());
+            hasher.update(key.as_bytes());
+            hasher.update((value.0.len() as u64).to_be_bytes());
+            hasher.update(&value.0);
+        }
+    }
+    hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// `kiwi.conf` keys the operator sets itself; a spec that sets them is invalid.
 pub const RESERVED_CONFIG_KEYS: &[&str] = &[
@@ -410,7 +432,8 @@ fn affinity(kc: &KiwiCluster) -> Option<Affinity> {
     })
 }
 
-fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
+/// The pod template; `secrets_hash` (see [`secrets_hash`]) when the operator read the Secrets.
+fn pod_template(kc: &KiwiCluster, secrets_hash: Option<&str>) -> PodTemplateSpec {
     let name = kc.name_any();
     let headless = headless_service_name(&name);
     // Kubernetes expands $(VAR) in args from the container's env.
@@ -559,6 +582,8 @@ fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels(&name)),
+            annotations: secrets_hash
+                .map(|h| BTreeMap::from([(SECRETS_ANNOTATION.to_string(), h.to_string())])),
             ..Default::default()
         }),
         spec: Some(spec),
@@ -567,9 +592,9 @@ fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
 
 /// The hash of what a pod runs: its template plus the config file it reads. A pod whose
 /// revision annotation differs is restarted by the roll.
-pub fn revision(kc: &KiwiCluster) -> String {
+pub fn revision(kc: &KiwiCluster, secrets_hash: Option<&str>) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(serde_json::to_vec(&pod_template(kc)).unwrap_or_default());
+    hasher.update(serde_json::to_vec(&pod_template(kc, secrets_hash)).unwrap_or_default());
     hasher.update(kiwi_conf(kc).as_bytes());
     let digest = hasher.finalize();
     digest[..5].iter().map(|b| format!("{b:02x}")).collect()
@@ -578,14 +603,13 @@ pub fn revision(kc: &KiwiCluster) -> String {
 /// The StatefulSet, running `replicas` pods (the operator decides that number: it only lowers
 /// it once the pods beyond it have left the Raft membership). Updates are `OnDelete`: the
 /// operator restarts pods itself, followers first, leader last.
-pub fn stateful_set(kc: &KiwiCluster, replicas: i32) -> StatefulSet {
+pub fn stateful_set(kc: &KiwiCluster, replicas: i32, secrets_hash: Option<&str>) -> StatefulSet {
     let name = kc.name_any();
-    let mut template = pod_template(kc);
+    let mut template = pod_template(kc, secrets_hash);
     if let Some(meta) = template.metadata.as_mut() {
-        meta.annotations = Some(BTreeMap::from([(
-            REVISION_ANNOTATION.to_string(),
-            revision(kc),
-        )]));
+        meta.annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(REVISION_ANNOTATION.to_string(), revision(kc, secrets_hash));
     }
     let storage = &kc.spec.storage;
     let claim = PersistentVolumeClaim {
@@ -679,7 +703,7 @@ pub(crate) mod tests {
 
     #[test]
     fn pods_advertise_their_stable_dns_names() {
-        let sts = stateful_set(&cluster(serde_json::json!({})), 3);
+        let sts = stateful_set(&cluster(serde_json::json!({})), 3, None);
         let spec = sts.spec;
         assert_eq!(spec.service_name.as_deref(), Some("demo-headless"));
         assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
@@ -698,7 +722,7 @@ pub(crate) mod tests {
     /// pod-security-standards): what it requires of every container and of the pod.
     #[test]
     fn data_pods_meet_the_restricted_pod_security_standard() {
-        let sts = stateful_set(&cluster(serde_json::json!({})), 3);
+        let sts = stateful_set(&cluster(serde_json::json!({})), 3, None);
         let pod = sts.spec.template.spec.unwrap();
         let pod_sc = pod.security_context.as_ref().unwrap();
         assert_eq!(pod_sc.run_as_non_root, Some(true));
@@ -741,7 +765,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_node_replaying_a_long_log_is_not_killed_by_its_liveness_probe() {
-        let sts = stateful_set(&cluster(serde_json::json!({})), 3);
+        let sts = stateful_set(&cluster(serde_json::json!({})), 3, None);
         let container = &sts.spec.template.spec.unwrap().containers[0];
         let startup = container.startup_probe.as_ref().expect("a startup probe");
         let budget = startup.period_seconds.unwrap() * startup.failure_threshold.unwrap();
@@ -773,14 +797,40 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn rotating_a_secret_changes_the_revision_so_the_pods_roll() {
+        let kc = cluster(serde_json::json!({}));
+        let mut secret = credentials_secret(&kc);
+        secret.data = Some(BTreeMap::from([(
+            ADMIN_TOKEN_KEY.to_string(),
+            k8s_openapi::ByteString(b"old-token".to_vec()),
+        )]));
+        let before = secrets_hash([&secret]);
+        assert_eq!(before, secrets_hash([&secret]), "stable");
+        secret.data.as_mut().unwrap().insert(
+            ADMIN_TOKEN_KEY.to_string(),
+            k8s_openapi::ByteString(b"new-token".to_vec()),
+        );
+        let after = secrets_hash([&secret]);
+        assert_ne!(before, after);
+        assert_ne!(revision(&kc, Some(&before)), revision(&kc, Some(&after)));
+        let sts = stateful_set(&kc, 3, Some(&after));
+        let annotations = sts.spec.template.metadata.unwrap().annotations.unwrap();
+        assert_eq!(annotations[SECRETS_ANNOTATION], after);
+        assert_eq!(
+            annotations[REVISION_ANNOTATION],
+            revision(&kc, Some(&after))
+        );
+    }
+
+    #[test]
     fn revision_follows_image_and_config_but_not_replicas() {
         let base = cluster(serde_json::json!({}));
         let scaled = cluster(serde_json::json!({"replicas": 5}));
         let image = cluster(serde_json::json!({"image": "kiwi:next"}));
         let config = cluster(serde_json::json!({"config": {"memory": "2gb"}}));
-        assert_eq!(revision(&base), revision(&scaled));
-        assert_ne!(revision(&base), revision(&image));
-        assert_ne!(revision(&base), revision(&config));
+        assert_eq!(revision(&base, None), revision(&scaled, None));
+        assert_ne!(revision(&base, None), revision(&image, None));
+        assert_ne!(revision(&base, None), revision(&config, None));
     }
 
     fn max_unavailable(kc: &KiwiCluster) -> IntOrString {
@@ -850,7 +900,7 @@ pub(crate) mod tests {
     #[test]
     fn auth_reads_the_password_from_the_secret_into_the_environment() {
         let kc = cluster(serde_json::json!({"auth": {"secretName": "kiwi-auth"}}));
-        let sts = stateful_set(&kc, 3);
+        let sts = stateful_set(&kc, 3, None);
         let container = &sts.spec.template.spec.unwrap().containers[0];
         let secret = secret_ref(container, "KIWI_REQUIREPASS");
         assert_eq!(secret.name, "kiwi-auth");
@@ -860,7 +910,7 @@ pub(crate) mod tests {
     #[test]
     fn credentials_come_from_the_clusters_secret_and_never_from_arguments() {
         let kc = cluster(serde_json::json!({"auth": {"secretName": "kiwi-auth"}}));
-        let sts = stateful_set(&kc, 3);
+        let sts = stateful_set(&kc, 3, None);
         let container = &sts.spec.template.spec.unwrap().containers[0];
         for (var, key) in [
             ("KIWI_ADMIN_TOKEN", ADMIN_TOKEN_KEY),

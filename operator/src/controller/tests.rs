@@ -199,7 +199,7 @@ async fn create_applies_every_object_then_scales_the_statefulset_and_writes_stat
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
     let kc = cluster(json!({"replicas": 3}));
-    let sts = serde_json::to_value(resources::stateful_set(&kc, 3)).unwrap();
+    let sts = serde_json::to_value(resources::stateful_set(&kc, 3, None)).unwrap();
 
     // The first reconcile creates the credentials Secret.
     let mut script = vec![
@@ -288,6 +288,13 @@ async fn create_applies_every_object_then_scales_the_statefulset_and_writes_stat
     assert_eq!(sts["spec"]["replicas"], 3);
     assert_eq!(sts["spec"]["podManagementPolicy"], "Parallel");
     assert_eq!(sts["spec"]["updateStrategy"]["type"], "OnDelete");
+    // The hash of the Secrets the pods read is in their template: rotating one rolls them.
+    let credentials: k8s_openapi::api::core::v1::Secret =
+        serde_json::from_value(credentials()).unwrap();
+    assert_eq!(
+        sts["spec"]["template"]["metadata"]["annotations"]["kiwi.io/secrets-hash"],
+        resources::secrets_hash([&credentials])
+    );
     // Status: applied on the subresource, Pending (nothing initialized yet), selector set.
     let (_, query, status) = &seen[12];
     assert!(query.contains("fieldManager=kiwi-operator"));
@@ -332,8 +339,8 @@ async fn scale_up_raises_the_statefulset_first() {
     let client = Client::new(service, "default");
     let mut kc = cluster(json!({"replicas": 5}));
     kc.status = Some(serde_json::from_value(running_status(3)).unwrap());
-    let sts3 = serde_json::to_value(resources::stateful_set(&kc, 3)).unwrap();
-    let sts5 = serde_json::to_value(resources::stateful_set(&kc, 5)).unwrap();
+    let sts3 = serde_json::to_value(resources::stateful_set(&kc, 3, None)).unwrap();
+    let sts5 = serde_json::to_value(resources::stateful_set(&kc, 5, None)).unwrap();
 
     let mut script = vec![
         credentials_get(),
@@ -395,7 +402,7 @@ async fn reconcile_with_silent_pods(pods: Vec<Value>) -> (Value, Value) {
     let client = Client::new(service, "default");
     let mut kc = cluster(json!({"replicas": 3}));
     kc.status = Some(serde_json::from_value(running_status(3)).unwrap());
-    let sts1 = serde_json::to_value(resources::stateful_set(&kc, 3)).unwrap();
+    let sts1 = serde_json::to_value(resources::stateful_set(&kc, 3, None)).unwrap();
     let pvc = |i: u32| json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": format!("data-demo-{i}"), "uid": format!("u{i}")}});
     let mut script = vec![
         credentials_get(),
@@ -492,7 +499,7 @@ async fn disabling_the_pdb_deletes_it() {
     let client = Client::new(service, "default");
     let mut kc = cluster(json!({"replicas": 3, "podDisruptionBudget": {"enabled": false}}));
     kc.status = Some(serde_json::from_value(running_status(3)).unwrap());
-    let sts = serde_json::to_value(resources::stateful_set(&kc, 3)).unwrap();
+    let sts = serde_json::to_value(resources::stateful_set(&kc, 3, None)).unwrap();
     let (cm, services, pdb) = resources::fixed_objects(&kc);
     assert!(pdb.is_none());
     let mut script = vec![
@@ -562,7 +569,7 @@ async fn a_paused_cluster_is_observed_but_not_changed() {
     // Asked for 5 while the StatefulSet runs 3: the plan would scale, but nothing may move.
     let mut kc = cluster(json!({"replicas": 5, "paused": true}));
     kc.status = Some(serde_json::from_value(running_status(3)).unwrap());
-    let sts3 = serde_json::to_value(resources::stateful_set(&kc, 3)).unwrap();
+    let sts3 = serde_json::to_value(resources::stateful_set(&kc, 3, None)).unwrap();
     let script = vec![
         credentials_get(),
         expect(
@@ -676,7 +683,7 @@ async fn an_object_the_api_server_refuses_is_named_in_an_event_and_the_status() 
     let client = Client::new(service, "default");
     let mut kc = cluster(json!({"replicas": 3}));
     kc.status = Some(serde_json::from_value(running_status(3)).unwrap());
-    let sts = serde_json::to_value(resources::stateful_set(&kc, 3)).unwrap();
+    let sts = serde_json::to_value(resources::stateful_set(&kc, 3, None)).unwrap();
     let mut script = vec![
         credentials_get(),
         expect(
@@ -913,7 +920,7 @@ fn pvc(i: u32) -> Value {
 /// The requests of a reconcile of a bootstrapped cluster up to its observation: the Secret,
 /// the StatefulSet at `sts` replicas, the applies, and the pod and claim lists.
 fn observing(kc: &KiwiCluster, sts: i32, pods: Vec<Value>, pvcs: Vec<Value>) -> Vec<Expect> {
-    let sts = serde_json::to_value(resources::stateful_set(kc, sts)).unwrap();
+    let sts = serde_json::to_value(resources::stateful_set(kc, sts, None)).unwrap();
     let mut script = vec![
         credentials_get(),
         expect(
@@ -1059,7 +1066,7 @@ async fn after_the_voter_left_the_statefulset_shrinks() {
             Method::PATCH,
             &format!("{APPS}/statefulsets/demo"),
             StatusCode::OK,
-            serde_json::to_value(resources::stateful_set(&kc, 2)).unwrap(),
+            serde_json::to_value(resources::stateful_set(&kc, 2, None)).unwrap(),
         ),
         event_post(),
         label_patch("demo-0"),
