@@ -44,6 +44,8 @@ pub enum Error {
     Act(#[from] ActError),
     #[error("credentials Secret {secret}: {message}")]
     Credentials { secret: String, message: String },
+    #[error("TLS Secret {secret}: {message}")]
+    Tls { secret: String, message: String },
 }
 
 /// What every reconcile shares.
@@ -202,6 +204,42 @@ async fn credentials_secret(
     };
     // The API server keeps the stringData the Secret was created with as data.
     Ok(Some(secret))
+}
+
+/// The admin client over HTTPS: trusting the TLS Secret's `ca.crt`, and verifying each pod's
+/// certificate against the DNS name in its raft address while dialing its IP.
+async fn tls_admin(
+    admin: &AdminClient,
+    client: &Client,
+    namespace: &str,
+    secret_name: &str,
+    pods: &[PodObs],
+) -> Result<AdminClient, Error> {
+    let fail = |message: String| Error::Tls {
+        secret: secret_name.to_string(),
+        message,
+    };
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = api
+        .get_opt(secret_name)
+        .await?
+        .ok_or_else(|| fail("not found".into()))?;
+    let ca = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(resources::TLS_CA_KEY))
+        .ok_or_else(|| fail(format!("has no '{}' key", resources::TLS_CA_KEY)))?;
+    let names = pods
+        .iter()
+        .filter(|p| !p.admin_addr.is_empty())
+        .filter_map(|p| {
+            let (host, _) = p.raft_addr.rsplit_once(':')?;
+            Some((p.admin_addr.clone(), host.to_string()))
+        })
+        .collect();
+    admin
+        .with_tls(&ca.0, names)
+        .map_err(|e| fail(e.to_string()))
 }
 
 fn ordinal_of(cluster: &str, name: &str) -> Option<u32> {
@@ -584,6 +622,26 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
     let pods = pods_api.list(&lp).await?.items;
     let pvcs = pvc_api.list(&lp).await?.items;
     let (mut pod_obs, pvc_obs) = pod_observations(kc, &namespace, &pods, &pvcs);
+    let admin = match &kc.spec.tls {
+        Some(tls) => {
+            match tls_admin(&admin, client, &namespace, &tls.secret_name, &pod_obs).await {
+                Ok(admin) => admin,
+                Err(e) => {
+                    let _ = report_failure(
+                        ctx,
+                        kc,
+                        &clusters,
+                        &previous,
+                        "TLSSecretInvalid",
+                        e.to_string(),
+                    )
+                    .await;
+                    return Err(e);
+                }
+            }
+        }
+        None => admin,
+    };
     let progress = observe::probe_nodes(&admin, &mut pod_obs).await;
     let now = Timestamp::now();
     let observed = Observed {

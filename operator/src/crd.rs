@@ -90,6 +90,10 @@ pub struct KiwiClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthSpec>,
 
+    /// TLS on the Raft and admin port (8001): peers, the operator and probes speak HTTPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSpec>,
+
     /// While true the operator observes and reports but changes nothing.
     #[serde(default)]
     pub paused: bool,
@@ -216,6 +220,19 @@ pub struct AuthSpec {
     /// Key in the Secret (default `password`).
     #[serde(default = "default_password_key")]
     pub secret_key: String,
+}
+
+/// Certificates for the cluster port.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsSpec {
+    /// A `kubernetes.io/tls` Secret in the cluster's namespace with `tls.crt`, `tls.key` and
+    /// `ca.crt` (as cert-manager writes it). The certificate must name every pod's stable DNS
+    /// name, `<pod>.<cluster>-headless.<namespace>.svc` (a wildcard
+    /// `*.<cluster>-headless.<namespace>.svc` does): peers and the operator verify it against
+    /// `ca.crt`. Nodes reload rotated files without a restart.
+    #[x_kube(validation = Rule::new("self != ''").message("tls.secretName must not be empty"))]
+    pub secret_name: String,
 }
 
 fn default_password_key() -> String {

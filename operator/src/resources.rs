@@ -13,8 +13,9 @@ use k8s_openapi::api::core::v1::{
     EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, Lifecycle,
     LifecycleHandler, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
     PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    SeccompProfile, Secret, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec,
-    Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+    SeccompProfile, Secret, SecretKeySelector, SecretVolumeSource, SecurityContext, Service,
+    ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+    WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -30,7 +31,15 @@ pub const RAFT_PORT: i32 = 8001;
 /// The port the client Services expose: Redis clients' default.
 pub const SERVICE_RESP_PORT: i32 = 6379;
 pub const DATA_DIR: &str = "/data";
-pub const CONFIG_DIR: &str = "/etc/kiwi";
+/// Where the ConfigMap is mounted. Not `/etc/kiwi` itself: a ConfigMap volume is read-only,
+/// and the TLS Secret could not be mounted inside it.
+pub const CONFIG_DIR: &str = "/etc/kiwi/config";
+/// Where `spec.tls.secretName` is mounted (read-only).
+pub const TLS_DIR: &str = "/etc/kiwi/tls";
+/// The keys of a `kubernetes.io/tls` Secret with a CA (cert-manager's layout).
+pub const TLS_CERT_KEY: &str = "tls.crt";
+pub const TLS_KEY_KEY: &str = "tls.key";
+pub const TLS_CA_KEY: &str = "ca.crt";
 
 /// The label the operator puts on the leader's pod; the `-leader` Service selects it.
 pub const ROLE_LABEL: &str = "kiwi.io/role";
@@ -80,6 +89,10 @@ pub const RESERVED_CONFIG_KEYS: &[&str] = &[
     "cluster-secret",
     "cluster-secret-file",
     "log-dir",
+    "tls-cluster",
+    "tls-cert-file",
+    "tls-key-file",
+    "tls-ca-cert-file",
 ];
 
 /// The per-cluster Secret's keys: the admin API's bearer token, and the secret peers prove.
@@ -244,6 +257,17 @@ pub fn kiwi_conf(kc: &KiwiCluster) -> String {
     for (key, value) in fixed {
         conf.push_str(&format!("{key} {value}\n"));
     }
+    if kc.spec.tls.is_some() {
+        // The Raft/admin port serves TLS only; the node reloads rotated files by itself.
+        conf.push_str("tls-cluster yes\n");
+        for (key, file) in [
+            ("tls-cert-file", TLS_CERT_KEY),
+            ("tls-key-file", TLS_KEY_KEY),
+            ("tls-ca-cert-file", TLS_CA_KEY),
+        ] {
+            conf.push_str(&format!("{key} {TLS_DIR}/{file}\n"));
+        }
+    }
     for (key, value) in &kc.spec.config {
         conf.push_str(&format!("{key} {value}\n"));
     }
@@ -384,11 +408,14 @@ fn env_from_field(name: &str, path: &str) -> EnvVar {
 /// Startup probe failures allowed, every 5 s: an hour.
 pub const STARTUP_PROBE_FAILURES: i32 = 720;
 
-fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+/// A probe of the admin port; HTTPS when the port serves TLS (the kubelet does not verify
+/// the certificate, and presents none: the node does not require one).
+fn http_probe(path: &str, period: i32, failures: i32, tls: bool) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.into()),
             port: IntOrString::String("raft".into()),
+            scheme: tls.then(|| "HTTPS".into()),
             ..Default::default()
         }),
         period_seconds: Some(period),
@@ -435,6 +462,7 @@ fn affinity(kc: &KiwiCluster) -> Option<Affinity> {
 /// The pod template; `secrets_hash` (see [`secrets_hash`]) when the operator read the Secrets.
 fn pod_template(kc: &KiwiCluster, secrets_hash: Option<&str>) -> PodTemplateSpec {
     let name = kc.name_any();
+    let tls = kc.spec.tls.is_some();
     let headless = headless_service_name(&name);
     // Kubernetes expands $(VAR) in args from the container's env.
     let host = format!("$(POD_NAME).{headless}.$(POD_NAMESPACE).svc");
@@ -485,9 +513,9 @@ fn pod_template(kc: &KiwiCluster, secrets_hash: Option<&str>) -> PodTemplateSpec
         // Until the startup probe passes the liveness probe is off: a node replaying a long
         // log (or a large snapshot) gets up to an hour to come up instead of being killed and
         // starting the replay over.
-        startup_probe: Some(http_probe("/healthz", 5, STARTUP_PROBE_FAILURES)),
-        readiness_probe: Some(http_probe("/readyz", 5, 3)),
-        liveness_probe: Some(http_probe("/healthz", 10, 6)),
+        startup_probe: Some(http_probe("/healthz", 5, STARTUP_PROBE_FAILURES, tls)),
+        readiness_probe: Some(http_probe("/readyz", 5, 3, tls)),
+        liveness_probe: Some(http_probe("/healthz", 10, 6, tls)),
         // Pod Security Standards "restricted" (and a read-only root: the node writes only its
         // volume, and logs to stderr).
         security_context: Some(SecurityContext {
@@ -509,56 +537,90 @@ fn pod_template(kc: &KiwiCluster, secrets_hash: Option<&str>) -> PodTemplateSpec
             // rolling restart costs no election timeout.
             // `kiwi step-down` calls the node's own admin API with the token from its
             // environment: an httpGet hook would have to carry the token in the pod spec.
+            // With TLS it needs the config file, which says how to reach its own port.
             pre_stop: Some(LifecycleHandler {
                 exec: Some(ExecAction {
-                    command: Some(vec!["kiwi".into(), "step-down".into()]),
+                    command: Some(if tls {
+                        vec![
+                            "kiwi".into(),
+                            "step-down".into(),
+                            "--config".into(),
+                            format!("{CONFIG_DIR}/kiwi.conf"),
+                        ]
+                    } else {
+                        vec!["kiwi".into(), "step-down".into()]
+                    }),
                 }),
                 ..Default::default()
             }),
             ..Default::default()
         }),
         resources: kc.spec.resources.clone(),
-        volume_mounts: Some(vec![
-            VolumeMount {
-                name: "data".into(),
-                mount_path: DATA_DIR.into(),
-                ..Default::default()
-            },
-            VolumeMount {
-                name: "config".into(),
-                mount_path: CONFIG_DIR.into(),
+        volume_mounts: Some(
+            vec![
+                VolumeMount {
+                    name: "data".into(),
+                    mount_path: DATA_DIR.into(),
+                    ..Default::default()
+                },
+                VolumeMount {
+                    name: "config".into(),
+                    mount_path: CONFIG_DIR.into(),
+                    read_only: Some(true),
+                    ..Default::default()
+                },
+                // The root is read-only; libraries that want a scratch file get one here.
+                VolumeMount {
+                    name: "tmp".into(),
+                    mount_path: "/tmp".into(),
+                    ..Default::default()
+                },
+            ]
+            .into_iter()
+            .chain(tls.then(|| VolumeMount {
+                name: "tls".into(),
+                mount_path: TLS_DIR.into(),
                 read_only: Some(true),
                 ..Default::default()
-            },
-            // The root is read-only; libraries that want a scratch file get one here.
-            VolumeMount {
-                name: "tmp".into(),
-                mount_path: "/tmp".into(),
-                ..Default::default()
-            },
-        ]),
+            }))
+            .collect(),
+        ),
         ..Default::default()
     };
     let spec = PodSpec {
         containers: vec![container],
-        volumes: Some(vec![
-            Volume {
-                name: "config".into(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: config_map_name(&name),
+        volumes: Some(
+            vec![
+                Volume {
+                    name: "config".into(),
+                    config_map: Some(ConfigMapVolumeSource {
+                        name: config_map_name(&name),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                Volume {
+                    name: "tmp".into(),
+                    empty_dir: Some(EmptyDirVolumeSource {
+                        size_limit: Some(Quantity("64Mi".into())),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ]
+            .into_iter()
+            .chain(kc.spec.tls.as_ref().map(|t| Volume {
+                name: "tls".into(),
+                // A Secret volume: files change in place when the Secret is rotated.
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(t.secret_name.clone()),
+                    default_mode: Some(0o440),
                     ..Default::default()
                 }),
                 ..Default::default()
-            },
-            Volume {
-                name: "tmp".into(),
-                empty_dir: Some(EmptyDirVolumeSource {
-                    size_limit: Some(Quantity("64Mi".into())),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ]),
+            }))
+            .collect(),
+        ),
         affinity: affinity(kc),
         node_selector: (!kc.spec.node_selector.is_empty()).then(|| kc.spec.node_selector.clone()),
         tolerations: (!kc.spec.tolerations.is_empty()).then(|| kc.spec.tolerations.clone()),
@@ -775,6 +837,73 @@ pub(crate) mod tests {
             startup.http_get.as_ref().unwrap().path,
             liveness.http_get.as_ref().unwrap().path
         );
+    }
+
+    #[test]
+    fn tls_mounts_the_secret_configures_the_node_and_probes_over_https() {
+        let kc = cluster(serde_json::json!({"tls": {"secretName": "demo-tls"}}));
+        let conf = kiwi_conf(&kc);
+        for line in [
+            "tls-cluster yes",
+            "tls-cert-file /etc/kiwi/tls/tls.crt",
+            "tls-key-file /etc/kiwi/tls/tls.key",
+            "tls-ca-cert-file /etc/kiwi/tls/ca.crt",
+        ] {
+            assert!(conf.contains(&format!("\n{line}\n")), "{line} in {conf}");
+        }
+        let pod = stateful_set(&kc, 3, None).spec.template.spec.unwrap();
+        let volume = pod
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == "tls")
+            .unwrap();
+        assert_eq!(
+            volume.secret.as_ref().unwrap().secret_name.as_deref(),
+            Some("demo-tls")
+        );
+        let c = &pod.containers[0];
+        let mount = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| m.name == "tls")
+            .unwrap();
+        assert_eq!(
+            (mount.mount_path.as_str(), mount.read_only),
+            (TLS_DIR, Some(true))
+        );
+        // Not nested in the (read-only) ConfigMap volume.
+        let config = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| m.name == "config")
+            .unwrap();
+        assert!(!TLS_DIR.starts_with(&format!("{}/", config.mount_path)));
+        for probe in [&c.startup_probe, &c.readiness_probe, &c.liveness_probe] {
+            let get = probe.as_ref().unwrap().http_get.as_ref().unwrap();
+            assert_eq!(get.scheme.as_deref(), Some("HTTPS"));
+        }
+        // The keys are the operator's.
+        let clash = cluster(serde_json::json!({"config": {"tls-cluster": "no"}}));
+        assert_eq!(
+            validate(&clash),
+            Err(SpecError::ReservedKey("tls-cluster".into()))
+        );
+        // Without tls: plain HTTP, no TLS volume, no TLS keys.
+        let plain = cluster(serde_json::json!({}));
+        assert!(!kiwi_conf(&plain).contains("tls-"));
+        let pod = stateful_set(&plain, 3, None).spec.template.spec.unwrap();
+        assert!(pod.volumes.iter().flatten().all(|v| v.name != "tls"));
+        let get = pod.containers[0]
+            .readiness_probe
+            .as_ref()
+            .unwrap()
+            .http_get
+            .clone()
+            .unwrap();
+        assert_eq!(get.scheme, None);
     }
 
     #[test]

@@ -1120,3 +1120,35 @@ fn a_pending_pod_and_a_terminating_claim_are_observed_as_such() {
     assert!(pvcs[0].terminating);
     assert_eq!(pvcs[0].ordinal, 2);
 }
+
+#[tokio::test]
+async fn a_missing_tls_secret_is_reported_and_no_pod_is_called() {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let answered: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+    let nodes = FakeNodes::start(90, 3, answered.clone()).await;
+    let mut kc = cluster(json!({"replicas": 3, "tls": {"secretName": "demo-tls"}}));
+    kc.status = Some(serde_json::from_value(running_status(3)).unwrap());
+    let pods = (0..3).map(|i| nodes.pod(i)).collect();
+    let mut script = observing(&kc, 3, pods, (0..3).map(pvc).collect());
+    script.extend([
+        expect(
+            Method::GET,
+            &format!("{NS}/secrets/demo-tls"),
+            not_found().0,
+            not_found().1,
+        ),
+        event_post(),
+        status_patch(&kc),
+    ]);
+    let server = tokio::spawn(serve_counted(handle, script, answered));
+    let result = reconcile(Arc::new(kc), context(client)).await;
+    let seen = server.await.unwrap();
+    assert!(result.is_err());
+    assert_eq!(seen[11].2["reason"], "TLSSecretInvalid");
+    assert!(seen[11].2["note"].as_str().unwrap().contains("demo-tls"));
+    let progressing = condition(&seen[12].2["status"], "Progressing");
+    assert_eq!(progressing["reason"], "TLSSecretInvalid");
+    // The pods were not called in plain HTTP instead.
+    assert!(nodes.posts().is_empty());
+}
