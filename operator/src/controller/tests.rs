@@ -1152,3 +1152,10 @@ async fn a_missing_tls_secret_is_reported_and_no_pod_is_called() {
     // The pods were not called in plain HTTP instead.
     assert!(nodes.posts().is_empty());
 }
+
+#[test]
+fn failed_reconciles_are_retried_within_half_a_minute() {
+    let delays: Vec<u64> = (1..=8).map(|n| retry_delay(n).as_secs()).collect();
+    assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30, 30]);
+    assert_eq!(retry_delay(u32::MAX), Duration::from_secs(30));
+}
