@@ -348,11 +348,20 @@ pub fn plan(o: &Observed) -> Step {
         }
     }
 
+    // Not one node answers while the kubelet finds pods ready: the fault is between the
+    // operator and the pods, not in the cluster (which may well be serving). Asked before the
+    // screening: an impostor does answer.
+    let unreachable = o
+        .nodes()
+        .next()
+        .is_none()
+        .then(|| o.pods.iter().filter(|p| p.ready && !p.terminating).count())
+        .filter(|ready| *ready > 0);
     let (o, impostors) = screen(o);
-    plan_screened(&o, &impostors)
+    plan_screened(&o, &impostors, unreachable)
 }
 
-fn plan_screened(o: &Observed, impostors: &[Impostor]) -> Step {
+fn plan_screened(o: &Observed, impostors: &[Impostor], unreachable: Option<usize>) -> Step {
     let sts = o.sts_replicas.unwrap_or(0);
     // More pods first: a new pod starts blank and waits to be added, which is always safe.
     if sts < o.desired_replicas {
@@ -365,13 +374,8 @@ fn plan_screened(o: &Observed, impostors: &[Impostor]) -> Step {
         return step;
     }
 
-    // Not one node answers while the kubelet finds pods ready: the fault is between the
-    // operator and the pods, not in the cluster (which may well be serving).
-    if o.nodes().next().is_none() {
-        let ready = o.pods.iter().filter(|p| p.ready && !p.terminating).count();
-        if ready > 0 {
-            return Step::new(Action::Unreachable { ready });
-        }
+    if let Some(ready) = unreachable {
+        return Step::new(Action::Unreachable { ready });
     }
 
     let cluster_ids: BTreeSet<&str> = o

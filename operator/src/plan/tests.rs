@@ -762,3 +762,25 @@ fn a_pending_pod_whose_claim_is_gone_or_going_is_deleted_again() {
     o.pods[2].terminating = true;
     assert!(!matches!(action(&o), Action::DeletePod { .. }));
 }
+
+#[test]
+fn pods_that_answer_as_impostors_are_not_unreachable() {
+    // Every pod answers, but as a node of another cluster: reachable, and no quorum of ours.
+    let mut o = healthy(3, 3);
+    for p in &mut o.pods {
+        p.node.as_mut().unwrap().cluster_id = Some("other".into());
+    }
+    assert_eq!(
+        action(&o),
+        Action::QuorumLost {
+            reachable: 0,
+            voters: 3
+        }
+    );
+    // None answering at all, while ready, is the operator's reach.
+    for p in &mut o.pods {
+        p.node = None;
+        p.ready = true;
+    }
+    assert_eq!(action(&o), Action::Unreachable { ready: 3 });
+}
