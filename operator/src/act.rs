@@ -40,6 +40,7 @@ pub fn kind(action: &Action) -> &'static str {
         Action::Idle => "idle",
         Action::Wait { .. } => "wait",
         Action::Halt { .. } => "halt",
+        Action::Unreachable { .. } => "unreachable",
         Action::QuorumLost { .. } => "quorum_lost",
         Action::ScaleStatefulSet { .. } => "scale",
         Action::Init { .. } => "init",
@@ -58,7 +59,11 @@ pub fn kind(action: &Action) -> &'static str {
 pub fn changes_something(action: &Action) -> bool {
     !matches!(
         action,
-        Action::Idle | Action::Wait { .. } | Action::Halt { .. } | Action::QuorumLost { .. }
+        Action::Idle
+            | Action::Wait { .. }
+            | Action::Halt { .. }
+            | Action::Unreachable { .. }
+            | Action::QuorumLost { .. }
     )
 }
 
@@ -67,6 +72,13 @@ pub fn describe(action: &Action) -> String {
     match action {
         Action::Idle => "converged".into(),
         Action::Wait { reason } | Action::Halt { reason } => reason.clone(),
+        Action::Unreachable { ready } => format!(
+            "none of the {ready} ready pods answers the operator on its admin port ({}): the \
+             operator must run inside the cluster (it talks to pod IP:{}), and any \
+             NetworkPolicy must admit it to that port",
+            crate::resources::RAFT_PORT,
+            crate::resources::RAFT_PORT
+        ),
         Action::QuorumLost { reachable, voters } => {
             format!("only {reachable} of {voters} voters reachable; no membership change")
         }
@@ -102,6 +114,46 @@ pub fn describe(action: &Action) -> String {
     }
 }
 
+/// The event `action` of a step: what was done and to which node, so that the event recorder
+/// (which folds events with the same type, reason, action and objects into one series that
+/// keeps the first note) never folds steps about different nodes or pods into one.
+pub fn event_action(action: &Action) -> String {
+    let s = match action {
+        Action::Idle => "Idle".to_string(),
+        Action::Wait { .. } => "Wait".to_string(),
+        Action::Halt { .. } => "Halt".to_string(),
+        Action::Unreachable { ready } => format!("Unreachable {ready}"),
+        Action::QuorumLost { reachable, voters } => format!("QuorumLost {reachable}/{voters}"),
+        Action::ScaleStatefulSet { replicas } => format!("Scale to {replicas}"),
+        Action::Init { pod, .. } => format!("Init {pod}"),
+        Action::Adopt { cluster_id } => format!("Adopt {cluster_id}"),
+        Action::AddLearner { node_id, .. } => format!("AddLearner node {node_id}"),
+        Action::Promote { node_id, .. } => format!("Promote node {node_id}"),
+        Action::TransferLeader { from, to, .. } => format!("TransferLeader node {from} to {to}"),
+        Action::RemoveMember { node_id, .. } => format!("RemoveMember node {node_id}"),
+        Action::DeletePod { pod, .. } => format!("DeletePod {pod}"),
+        Action::DeletePodAndPvc { pod, node_id, .. } => {
+            format!("ReplaceVolume {pod} node {node_id}")
+        }
+        Action::DeletePvc { pvc } => format!("DeletePvc {pvc}"),
+    };
+    // events.k8s.io refuses an action longer than 128 characters.
+    s.chars().take(128).collect()
+}
+
+/// The pod a step is about, if any (the event's related object).
+pub fn subject_pod(action: &Action) -> Option<&str> {
+    match action {
+        Action::Init { pod, .. }
+        | Action::AddLearner { pod, .. }
+        | Action::Promote { pod, .. }
+        | Action::DeletePod { pod, .. }
+        | Action::DeletePodAndPvc { pod, .. } => Some(pod),
+        Action::RemoveMember { pod, .. } => pod.as_deref(),
+        _ => None,
+    }
+}
+
 /// Performs the step's action.
 pub async fn execute<P: Platform>(
     action: &Action,
@@ -112,6 +164,7 @@ pub async fn execute<P: Platform>(
         Action::Idle
         | Action::Wait { .. }
         | Action::Halt { .. }
+        | Action::Unreachable { .. }
         | Action::QuorumLost { .. }
         | Action::Adopt { .. } => Ok(()),
         Action::ScaleStatefulSet { replicas } => platform.scale(*replicas).await,
@@ -140,6 +193,19 @@ pub async fn execute<P: Platform>(
             platform.delete_pod(pod).await
         }
         Action::DeletePvc { pvc } => platform.delete_pvc(pvc).await,
+    }
+}
+
+/// What must be in the status before the step is carried out, so that an operator that stops
+/// (or fails) half-way resumes it instead of forgetting it: the pending operation it starts,
+/// and the id it retires (retired before it leaves: an id is never reused, even if the removal
+/// then fails and the id stays a member a while longer).
+pub fn intend(memory: &mut Memory, step: &Step) {
+    if let Pending::Set(op) = &step.pending {
+        memory.pending = Some(op.clone());
+    }
+    if let Action::RemoveMember { node_id, .. } = &step.action {
+        memory.retired_node_ids.insert(*node_id);
     }
 }
 

@@ -1,7 +1,8 @@
 //! A small typed client of a kiwi node's admin API (`/status`, `/raft/*` on the Raft
 //! address). Every call has a timeout: a hung pod must not hang a reconcile.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,7 +10,9 @@ use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -36,6 +39,9 @@ pub enum AdminError {
         path: String,
         message: String,
     },
+    /// The CA or a node's name cannot be used to verify the nodes.
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 impl AdminError {
@@ -87,6 +93,19 @@ pub struct AdminClient {
     /// The cluster's admin token, sent as a bearer token: nodes refuse membership calls
     /// without it.
     token: Option<String>,
+    /// HTTPS to the nodes, when their admin port serves TLS.
+    tls: Option<Tls>,
+}
+
+/// HTTPS to the nodes: only certificates issued by the cluster's CA, each verified against
+/// the stable DNS name of the pod (the name in its raft address) while dialing the pod's IP,
+/// which is how the operator reaches a pod (its name may not resolve yet for a pod that is
+/// still starting).
+#[derive(Clone)]
+struct Tls {
+    connector: tokio_rustls::TlsConnector,
+    /// Admin address (pod IP:port) -> the DNS name its certificate must carry.
+    names: Arc<HashMap<String, String>>,
 }
 
 impl Default for AdminClient {
@@ -104,7 +123,89 @@ impl AdminClient {
             http: Client::builder(TokioExecutor::new()).build(connector),
             timeout,
             token: None,
+            tls: None,
         }
+    }
+
+    /// The same client speaking HTTPS, trusting only the certificates in `ca_pem` (the TLS
+    /// Secret's `ca.crt`); `names` gives, for each admin address, the DNS name its certificate
+    /// must carry. An address with no name is refused rather than dialed unverified.
+    pub fn with_tls(
+        &self,
+        ca_pem: &[u8],
+        names: HashMap<String, String>,
+    ) -> Result<AdminClient, AdminError> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem) {
+            let cert = cert.map_err(|e| AdminError::Tls(format!("ca.crt: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| AdminError::Tls(format!("ca.crt: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err(AdminError::Tls("ca.crt holds no certificate".into()));
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| AdminError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(AdminClient {
+            tls: Some(Tls {
+                connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+                names: Arc::new(names),
+            }),
+            ..self.clone()
+        })
+    }
+
+    /// One request over a fresh TLS connection to `addr`, verified against its name.
+    async fn send_tls(
+        tls: &Tls,
+        addr: &str,
+        request: Request<Full<Bytes>>,
+    ) -> Result<(StatusCode, Bytes), AdminError> {
+        let unreachable = |message: String| AdminError::Unreachable {
+            addr: addr.into(),
+            message,
+        };
+        let name = tls.names.get(addr).ok_or_else(|| {
+            AdminError::Tls(format!("{addr}: no DNS name known to verify it against"))
+        })?;
+        let server_name = ServerName::try_from(name.clone())
+            .map_err(|e| AdminError::Tls(format!("{name}: {e}")))?;
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let stream = tls
+            .connector
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| unreachable(format!("TLS handshake (as {name}): {e}")))?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        tokio::spawn(connection);
+        let mut request = request;
+        request.headers_mut().insert(
+            http::header::HOST,
+            http::HeaderValue::from_str(name).map_err(|e| AdminError::Tls(e.to_string()))?,
+        );
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?
+            .to_bytes();
+        Ok((status, body))
     }
 
     /// The same client (sharing its connections), sending `token` with every call.
@@ -124,9 +225,14 @@ impl AdminClient {
         timeout: Duration,
     ) -> Result<T, AdminError> {
         let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+        // Over TLS the request goes on its own connection, in origin form.
+        let uri = match self.tls {
+            Some(_) => path.to_string(),
+            None => format!("http://{addr}{path}"),
+        };
         let mut request = Request::builder()
             .method(method)
-            .uri(format!("http://{addr}{path}"))
+            .uri(uri)
             .header("content-type", "application/json");
         if let Some(token) = &self.token {
             request = request.header("authorization", format!("Bearer {token}"));
@@ -139,6 +245,9 @@ impl AdminClient {
                     message: e.to_string(),
                 })?;
         let exchange = async {
+            if let Some(tls) = &self.tls {
+                return AdminClient::send_tls(tls, addr, request).await;
+            }
             let response =
                 self.http
                     .request(request)
@@ -264,5 +373,195 @@ impl AdminClient {
             )
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use rustls::pki_types::PrivateKeyDer;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    const NAME: &str = "demo-0.demo-headless.prod.svc";
+
+    fn openssl(dir: &Path, args: &[&str]) {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A CA `<ca>.crt` and, signed by it, `<ca>-server.crt`/`.key` for the DNS name `dns`.
+    fn certificates(dir: &Path, ca: &str, dns: &str) {
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let mut args = vec!["req", "-x509"];
+        args.extend(ec);
+        let (ca_key, ca_crt) = (format!("{ca}.key"), format!("{ca}.crt"));
+        let subj = format!("/CN={ca}");
+        args.extend([
+            "-days", "2", "-subj", &subj, "-keyout", &ca_key, "-out", &ca_crt,
+        ]);
+        openssl(dir, &args);
+        let (key, csr, crt) = (
+            format!("{ca}-server.key"),
+            format!("{ca}-server.csr"),
+            format!("{ca}-server.crt"),
+        );
+        let mut args = vec!["req"];
+        args.extend(ec);
+        args.extend(["-subj", "/CN=kiwi", "-keyout", &key, "-out", &csr]);
+        openssl(dir, &args);
+        let ext = dir.join(format!("{ca}.ext"));
+        std::fs::write(
+            &ext,
+            format!("subjectAltName=DNS:{dns}\nextendedKeyUsage=serverAuth\n"),
+        )
+        .unwrap();
+        let ext = ext.to_str().unwrap().to_string();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_crt,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+                "-out",
+                &crt,
+            ],
+        );
+    }
+
+    /// A node's admin port over TLS answering `/status` once per connection; returns its
+    /// address and, per request, the request head it read.
+    async fn tls_node(
+        dir: &Path,
+        ca: &str,
+    ) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(dir.join(format!("{ca}-server.crt")))
+                .unwrap()
+                .map(|c| c.unwrap())
+                .collect();
+        let key = PrivateKeyDer::from_pem_file(dir.join(format!("{ca}-server.key"))).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+                    let body = serde_json::json!({
+                        "node_id": 1, "cluster_id": "c1", "is_leader": true, "leader_id": 1,
+                        "term": 2, "commit_index": 5, "applied_index": 5, "last_log_index": 5,
+                        "members": [1], "learners": [],
+                        "raft_addr": format!("{NAME}:8001"), "resp_addr": format!("{NAME}:7379"),
+                    })
+                    .to_string();
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = tls.write_all(reply.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (addr, rx)
+    }
+
+    #[tokio::test]
+    async fn https_to_a_pod_ip_verifies_the_pods_dns_name_against_the_clusters_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        certificates(dir.path(), "ca", NAME);
+        certificates(dir.path(), "other", NAME);
+        let (addr, mut heads) = tls_node(dir.path(), "ca").await;
+        let ca = std::fs::read(dir.path().join("ca.crt")).unwrap();
+        let names = |name: &str| HashMap::from([(addr.clone(), name.to_string())]);
+        let client = AdminClient::new(Duration::from_secs(5)).with_token("t0ken");
+
+        // Dialed at its IP, verified as its DNS name: the call goes through, token and all.
+        let tls = client.with_tls(&ca, names(NAME)).unwrap();
+        let status = tls.status(&addr).await.expect("status over TLS");
+        assert_eq!(status.node_id, 1);
+        let head = heads.recv().await.unwrap();
+        assert!(head.starts_with("GET /status HTTP/1.1\r\n"), "{head}");
+        assert!(
+            head.to_lowercase().contains(&format!("host: {NAME}")),
+            "{head}"
+        );
+        assert!(head.contains("Bearer t0ken"), "{head}");
+
+        // A certificate for another name is refused.
+        let wrong = client
+            .with_tls(&ca, names("demo-1.demo-headless.prod.svc"))
+            .unwrap();
+        let e = wrong.status(&addr).await.unwrap_err();
+        assert!(e.to_string().contains("TLS handshake"), "{e}");
+        // So is one from another CA.
+        let other = std::fs::read(dir.path().join("other.crt")).unwrap();
+        let e = client
+            .with_tls(&other, names(NAME))
+            .unwrap()
+            .status(&addr)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("TLS handshake"), "{e}");
+        // An address with no known name is never dialed unverified.
+        let e = client
+            .with_tls(&ca, HashMap::new())
+            .unwrap()
+            .status(&addr)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, AdminError::Tls(_)), "{e}");
+        // And a CA file with no certificate is refused up front.
+        assert!(client.with_tls(b"not a certificate", names(NAME)).is_err());
     }
 }

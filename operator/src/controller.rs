@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ObjectReference, PersistentVolumeClaim, Pod, Secret, Service,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -42,6 +44,8 @@ pub enum Error {
     Act(#[from] ActError),
     #[error("credentials Secret {secret}: {message}")]
     Credentials { secret: String, message: String },
+    #[error("TLS Secret {secret}: {message}")]
+    Tls { secret: String, message: String },
 }
 
 /// What every reconcile shares.
@@ -89,12 +93,17 @@ struct KubePlatform<'a> {
     kc: &'a KiwiCluster,
     client: &'a Client,
     namespace: &'a str,
+    secrets_hash: Option<&'a str>,
 }
 
 impl Platform for KubePlatform<'_> {
     async fn scale(&self, replicas: u32) -> Result<(), ActError> {
         let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), self.namespace);
-        apply(&api, &resources::stateful_set(self.kc, replicas as i32)).await?;
+        apply(
+            &api,
+            &resources::stateful_set(self.kc, replicas as i32, self.secrets_hash),
+        )
+        .await?;
         Ok(())
     }
 
@@ -114,15 +123,68 @@ impl Platform for KubePlatform<'_> {
     }
 }
 
-/// The cluster's admin token, from its credentials Secret. A missing Secret is created (with
-/// fresh random values) when `create`; it is never rewritten, since new values would lock the
-/// running nodes out of each other.
-async fn admin_token(
+/// What the operator reads from the Secrets the pods use: the admin token, and the hash of
+/// every such Secret's data (credentials and, with `spec.auth`, the password), which rolls the
+/// pods when a Secret is rotated.
+struct Credentials {
+    token: Option<String>,
+    secrets_hash: Option<String>,
+}
+
+/// Reads the cluster's credentials Secret (and the auth Secret, for its hash). A missing
+/// credentials Secret is created (with fresh random values) when `create`; the operator never
+/// rewrites it, since new values would lock the running nodes out of each other.
+async fn credentials(
     kc: &KiwiCluster,
     client: &Client,
     namespace: &str,
     create: bool,
-) -> Result<Option<String>, Error> {
+) -> Result<Credentials, Error> {
+    let Some(secret) = credentials_secret(kc, client, namespace, create).await? else {
+        return Ok(Credentials {
+            token: None,
+            secrets_hash: None,
+        });
+    };
+    let token = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(resources::ADMIN_TOKEN_KEY))
+        .map(|v| String::from_utf8_lossy(&v.0).trim().to_string());
+    let token = match token {
+        Some(token) if !token.is_empty() => token,
+        _ => {
+            return Err(Error::Credentials {
+                secret: secret.name_any(),
+                message: format!("has no '{}' key", resources::ADMIN_TOKEN_KEY),
+            })
+        }
+    };
+    let mut secrets = vec![secret];
+    if let Some(auth) = &kc.spec.auth {
+        let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+        // Only its selected key counts; a missing Secret keeps the pods from starting anyway
+        // (and shows in their events).
+        if let Some(mut password) = api.get_opt(&auth.secret_name).await? {
+            password.data = password.data.map(|mut d| {
+                d.retain(|k, _| *k == auth.secret_key);
+                d
+            });
+            secrets.push(password);
+        }
+    }
+    Ok(Credentials {
+        token: Some(token),
+        secrets_hash: Some(resources::secrets_hash(&secrets)),
+    })
+}
+
+async fn credentials_secret(
+    kc: &KiwiCluster,
+    client: &Client,
+    namespace: &str,
+    create: bool,
+) -> Result<Option<Secret>, Error> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let name = resources::credentials_secret_name(&kc.name_any());
     let secret = match api.get_opt(&name).await? {
@@ -141,18 +203,43 @@ async fn admin_token(
         None => return Ok(None),
     };
     // The API server keeps the stringData the Secret was created with as data.
-    let token = secret
+    Ok(Some(secret))
+}
+
+/// The admin client over HTTPS: trusting the TLS Secret's `ca.crt`, and verifying each pod's
+/// certificate against the DNS name in its raft address while dialing its IP.
+async fn tls_admin(
+    admin: &AdminClient,
+    client: &Client,
+    namespace: &str,
+    secret_name: &str,
+    pods: &[PodObs],
+) -> Result<AdminClient, Error> {
+    let fail = |message: String| Error::Tls {
+        secret: secret_name.to_string(),
+        message,
+    };
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = api
+        .get_opt(secret_name)
+        .await?
+        .ok_or_else(|| fail("not found".into()))?;
+    let ca = secret
         .data
         .as_ref()
-        .and_then(|d| d.get(resources::ADMIN_TOKEN_KEY))
-        .map(|v| String::from_utf8_lossy(&v.0).trim().to_string());
-    match token {
-        Some(token) if !token.is_empty() => Ok(Some(token)),
-        _ => Err(Error::Credentials {
-            secret: name,
-            message: format!("has no '{}' key", resources::ADMIN_TOKEN_KEY),
-        }),
-    }
+        .and_then(|d| d.get(resources::TLS_CA_KEY))
+        .ok_or_else(|| fail(format!("has no '{}' key", resources::TLS_CA_KEY)))?;
+    let names = pods
+        .iter()
+        .filter(|p| !p.admin_addr.is_empty())
+        .filter_map(|p| {
+            let (host, _) = p.raft_addr.rsplit_once(':')?;
+            Some((p.admin_addr.clone(), host.to_string()))
+        })
+        .collect();
+    admin
+        .with_tls(&ca.0, names)
+        .map_err(|e| fail(e.to_string()))
 }
 
 fn ordinal_of(cluster: &str, name: &str) -> Option<u32> {
@@ -175,6 +262,7 @@ fn pod_observations(
             Some(PvcObs {
                 ordinal: ordinal_of(&name, pod)?,
                 name: claim,
+                terminating: c.metadata.deletion_timestamp.is_some(),
             })
         })
         .collect();
@@ -198,6 +286,7 @@ fn pod_observations(
                     .and_then(|c| c.metadata.uid.clone()),
                 ready,
                 terminating: p.metadata.deletion_timestamp.is_some(),
+                pending: status.and_then(|s| s.phase.as_deref()) == Some("Pending"),
                 revision: p.annotations().get(resources::REVISION_ANNOTATION).cloned(),
                 admin_addr: ip
                     .map(|ip| format!("{ip}:{}", resources::RAFT_PORT))
@@ -231,7 +320,18 @@ pub async fn reconcile(kc: Arc<KiwiCluster>, ctx: Arc<Context>) -> Result<Requeu
     result
 }
 
-/// Retries a failed reconcile with exponential backoff (1 s doubling to 5 minutes).
+/// The wait before retry `attempts` of a failed reconcile: 1 s doubling to 30 s. Most failures
+/// are the API server or a pod being briefly away; with a 5-minute ceiling an API-server
+/// restart of half a minute left clusters unreconciled for up to two minutes after it came
+/// back (the failed attempts had pushed the next one out), and a cluster costs little to look
+/// at twice a minute while an error lasts.
+pub fn retry_delay(attempts: u32) -> Duration {
+    Duration::from_secs(1u64 << attempts.clamp(1, 6).saturating_sub(1)).min(MAX_RETRY_DELAY)
+}
+
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+
+/// Retries a failed reconcile with exponential backoff ([`retry_delay`]).
 pub fn error_policy(kc: Arc<KiwiCluster>, error: &Error, ctx: Arc<Context>) -> Requeue {
     let attempts = ctx
         .failures
@@ -242,23 +342,63 @@ pub fn error_policy(kc: Arc<KiwiCluster>, error: &Error, ctx: Arc<Context>) -> R
             *n
         })
         .unwrap_or(1);
-    let delay = Duration::from_secs(1u64 << attempts.min(9).saturating_sub(1))
-        .min(Duration::from_secs(300));
+    let delay = retry_delay(attempts);
     tracing::warn!(cluster = %kc.name_any(), %error, attempts, ?delay, "reconcile failed");
     Requeue::requeue(delay)
 }
 
-async fn publish(ctx: &Context, kc: &KiwiCluster, type_: EventType, reason: &str, note: String) {
-    let event = Event {
+/// An event about the cluster. `action` names what was done to what (see
+/// [`act::event_action`]) and `pod`, when given, becomes the related object: the recorder folds
+/// events only when both match, so different nodes' events stay apart.
+fn event(
+    type_: EventType,
+    reason: &str,
+    action: String,
+    note: String,
+    pod: Option<(&str, &str)>,
+) -> Event {
+    Event {
         type_,
         reason: reason.into(),
         note: Some(note),
-        action: reason.into(),
-        secondary: None,
-    };
+        action,
+        secondary: pod.map(|(namespace, name)| ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The event of a planned step (its outcome given by `type_`, `reason` and `note`).
+fn step_event(
+    kc: &KiwiCluster,
+    action: &Action,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) -> Event {
+    let namespace = kc.namespace().unwrap_or_default();
+    event(
+        type_,
+        reason,
+        act::event_action(action),
+        note,
+        act::subject_pod(action).map(|pod| (namespace.as_str(), pod)),
+    )
+}
+
+async fn publish(ctx: &Context, kc: &KiwiCluster, event: Event) {
     if let Err(e) = ctx.recorder.publish(&event, &kc.object_ref(&())).await {
         tracing::debug!(error = %e, "could not publish event");
     }
+}
+
+/// An event about the cluster as a whole (no pod), its action the reason.
+fn cluster_event(type_: EventType, reason: &str, note: String) -> Event {
+    event(type_, reason, reason.to_string(), note, None)
 }
 
 fn event_reason(action: &Action) -> &'static str {
@@ -274,28 +414,38 @@ fn event_reason(action: &Action) -> &'static str {
         Action::DeletePodAndPvc { .. } => "StaleVolumeReplaced",
         Action::DeletePvc { .. } => "VolumeReclaimed",
         Action::QuorumLost { .. } => "QuorumLost",
+        Action::Unreachable { .. } => "OperatorCannotReachPods",
         Action::Halt { .. } => "Halted",
         Action::Idle | Action::Wait { .. } => "Waiting",
     }
 }
 
+/// Writes the status (a server-side apply of the status subresource). With `resource_version`
+/// the write is conditional: the API server refuses it (409 Conflict) if the KiwiCluster
+/// changed since that version, so a reconcile working from a stale cache can never overwrite a
+/// newer status (its retired ids, its pending operation). Returns the new resourceVersion.
 async fn write_status(
     api: &Api<KiwiCluster>,
     name: &str,
+    resource_version: Option<&str>,
     status: &KiwiClusterStatus,
-) -> Result<(), kube::Error> {
-    let body = json!({
+) -> Result<Option<String>, kube::Error> {
+    let mut body = json!({
         "apiVersion": "kiwi.io/v1alpha1",
         "kind": "KiwiCluster",
         "status": status,
     });
-    api.patch_status(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await?;
-    Ok(())
+    if let Some(rv) = resource_version {
+        body["metadata"] = json!({ "resourceVersion": rv });
+    }
+    let written = api
+        .patch_status(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await?;
+    Ok(written.metadata.resource_version)
 }
 
 /// Labels the leader's pod (the `-leader` Service selects it) and unlabels the others.
@@ -324,41 +474,138 @@ async fn label_leader(
     Ok(())
 }
 
+/// Names the object an error is about.
+fn named(kind: &str, object: &str) -> impl FnOnce(kube::Error) -> (String, kube::Error) {
+    let object = format!("{kind} {object}");
+    move |e| (object, e)
+}
+
+/// Applies every object the cluster owns except the StatefulSet's replica count. On failure,
+/// names the object the API server refused.
+async fn apply_owned(
+    kc: &KiwiCluster,
+    client: &Client,
+    namespace: &str,
+    sts_replicas: Option<u32>,
+    secrets_hash: Option<&str>,
+) -> Result<(), (String, kube::Error)> {
+    let name = kc.name_any();
+    let (config_map, services, pdb) = resources::fixed_objects(kc);
+    apply(
+        &Api::<ConfigMap>::namespaced(client.clone(), namespace),
+        &config_map,
+    )
+    .await
+    .map_err(named("ConfigMap", &config_map.name_any()))?;
+    let services_api: Api<Service> = Api::namespaced(client.clone(), namespace);
+    for service in &services {
+        apply(&services_api, service)
+            .await
+            .map_err(named("Service", &service.name_any()))?;
+    }
+    let pdb_api: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), namespace);
+    match pdb {
+        Some(pdb) => {
+            apply(&pdb_api, &pdb)
+                .await
+                .map_err(named("PodDisruptionBudget", &name))?;
+        }
+        None => match pdb_api.delete(&name, &DeleteParams::default()).await {
+            Err(kube::Error::Api(e)) if e.code != 404 => {
+                return Err(named("PodDisruptionBudget", &name)(kube::Error::Api(e)));
+            }
+            _ => {}
+        },
+    }
+    // Template changes land at once; with OnDelete, pods move only when the roll deletes them.
+    if let Some(replicas) = sts_replicas {
+        let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
+        apply(
+            &api,
+            &resources::stateful_set(kc, replicas as i32, secrets_hash),
+        )
+        .await
+        .map_err(named("StatefulSet", &name))?;
+    }
+    Ok(())
+}
+
+/// Reports a reconcile that could not go on: a Warning event and the Progressing condition
+/// (False, with `reason` and `message`), the rest of the status as it was.
+async fn report_failure(
+    ctx: &Context,
+    kc: &KiwiCluster,
+    clusters: &Api<KiwiCluster>,
+    previous: &KiwiClusterStatus,
+    reason: &str,
+    message: String,
+) -> Result<(), kube::Error> {
+    tracing::warn!(cluster = %kc.name_any(), reason, "{message}");
+    publish(
+        ctx,
+        kc,
+        cluster_event(EventType::Warning, reason, message.clone()),
+    )
+    .await;
+    let status = status::with_failure(
+        previous,
+        kc.metadata.generation,
+        reason,
+        message,
+        Timestamp::now(),
+    );
+    if &status != previous {
+        let rv = kc.metadata.resource_version.as_deref();
+        write_status(clusters, &kc.name_any(), rv, &status).await?;
+    }
+    Ok(())
+}
+
 async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, Error> {
     let namespace = resources::namespace_of(kc)?;
     let name = kc.name_any();
     let client = &ctx.client;
     let clusters: Api<KiwiCluster> = Api::namespaced(client.clone(), &namespace);
-    let previous = kc.status.clone().unwrap_or_default();
+    let mut previous = kc.status.clone().unwrap_or_default();
+    let mut resource_version = kc.metadata.resource_version.clone();
+
+    if kc.metadata.deletion_timestamp.is_some() {
+        // Being deleted (the garbage collector removes what it owns, in the foreground or
+        // after it): applying now would recreate the StatefulSet the collector just deleted,
+        // and membership changes would only slow the pods' exit. Nothing more to do or report.
+        tracing::info!(cluster = %name, "being deleted: not acting");
+        ctx.metrics.forget(&namespace, &name);
+        return Ok(Requeue::await_change());
+    }
 
     if let Err(e) = resources::validate(kc) {
         // Nothing to retry: the spec must change first.
-        publish(ctx, kc, EventType::Warning, "InvalidSpec", e.to_string()).await;
-        let mut status = previous.clone();
-        status.observed_generation = kc.metadata.generation;
-        status.conditions.retain(|c| c.type_ != "Progressing");
-        status
-            .conditions
-            .push(k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
-                type_: "Progressing".into(),
-                status: "False".into(),
-                reason: "InvalidSpec".into(),
-                message: e.to_string(),
-                last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                    Timestamp::now(),
-                ),
-                observed_generation: kc.metadata.generation,
-            });
-        write_status(&clusters, &name, &status).await?;
+        report_failure(ctx, kc, &clusters, &previous, "InvalidSpec", e.to_string()).await?;
         return Ok(Requeue::await_change());
     }
 
     // Membership calls need the cluster's admin token; a paused cluster is only observed, and
     // probes need none.
-    let admin = match admin_token(kc, client, &namespace, !kc.spec.paused).await? {
-        Some(token) => ctx.admin.with_token(&token),
+    let credentials = match credentials(kc, client, &namespace, !kc.spec.paused).await {
+        Ok(credentials) => credentials,
+        Err(e) => {
+            let _ = report_failure(
+                ctx,
+                kc,
+                &clusters,
+                &previous,
+                "CredentialsFailed",
+                e.to_string(),
+            )
+            .await;
+            return Err(e);
+        }
+    };
+    let admin = match &credentials.token {
+        Some(token) => ctx.admin.with_token(token),
         None => ctx.admin.clone(),
     };
+    let secrets_hash = credentials.secrets_hash.as_deref();
     let sts_api: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     let pvc_api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &namespace);
@@ -369,34 +616,14 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
         .map(|r| r.max(0) as u32);
 
     if !kc.spec.paused {
-        let (config_map, services, pdb) = resources::fixed_objects(kc);
-        apply(
-            &Api::<ConfigMap>::namespaced(client.clone(), &namespace),
-            &config_map,
-        )
-        .await?;
-        let services_api: Api<Service> = Api::namespaced(client.clone(), &namespace);
-        for service in &services {
-            apply(&services_api, service).await?;
-        }
-        let pdb_api: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), &namespace);
-        match pdb {
-            Some(pdb) => {
-                apply(&pdb_api, &pdb).await?;
-            }
-            None => {
-                if let Err(kube::Error::Api(e)) =
-                    pdb_api.delete(&name, &DeleteParams::default()).await
-                {
-                    if e.code != 404 {
-                        return Err(kube::Error::Api(e).into());
-                    }
-                }
-            }
-        }
-        // Template changes land at once; with OnDelete, pods move only when the roll deletes them.
-        if let Some(replicas) = sts_replicas {
-            apply(&sts_api, &resources::stateful_set(kc, replicas as i32)).await?;
+        if let Err((object, e)) =
+            apply_owned(kc, client, &namespace, sts_replicas, secrets_hash).await
+        {
+            // The API server refused an object (for example an immutable field changed): the
+            // user sees which and why, not only the operator's log.
+            let message = format!("applying {object}: {e}");
+            let _ = report_failure(ctx, kc, &clusters, &previous, "ApplyFailed", message).await;
+            return Err(e.into());
         }
     }
 
@@ -405,6 +632,26 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
     let pods = pods_api.list(&lp).await?.items;
     let pvcs = pvc_api.list(&lp).await?.items;
     let (mut pod_obs, pvc_obs) = pod_observations(kc, &namespace, &pods, &pvcs);
+    let admin = match &kc.spec.tls {
+        Some(tls) => {
+            match tls_admin(&admin, client, &namespace, &tls.secret_name, &pod_obs).await {
+                Ok(admin) => admin,
+                Err(e) => {
+                    let _ = report_failure(
+                        ctx,
+                        kc,
+                        &clusters,
+                        &previous,
+                        "TLSSecretInvalid",
+                        e.to_string(),
+                    )
+                    .await;
+                    return Err(e);
+                }
+            }
+        }
+        None => admin,
+    };
     let progress = observe::probe_nodes(&admin, &mut pod_obs).await;
     let now = Timestamp::now();
     let observed = Observed {
@@ -414,7 +661,7 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
         pvcs: pvc_obs,
         progress,
         memory: status::memory_of(&previous),
-        revision: resources::revision(kc),
+        revision: resources::revision(kc, secrets_hash),
         max_learner_lag: kc.spec.membership.max_learner_lag,
         catch_up_timeout: Duration::from_secs(kc.spec.membership.catch_up_timeout_seconds),
         reclaim_on_scale_down: kc.spec.storage.reclaim_on_scale_down,
@@ -423,16 +670,31 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
     let step = plan::plan(&observed);
     let mut memory = observed.memory.clone();
     let mut failure = None;
-    if kc.spec.paused {
+    let outcome = if kc.spec.paused {
         tracing::info!(cluster = %name, action = ?step.action, "paused: not acting");
+        status::Outcome::Paused
     } else {
         let platform = KubePlatform {
             kc,
             client,
             namespace: &namespace,
+            secrets_hash,
         };
         let kind = act::kind(&step.action);
-        match act::execute(&step.action, &admin, &platform).await {
+        // Intent first: what a step starts or retires is in the status before the step runs.
+        let mut intended = memory.clone();
+        act::intend(&mut intended, &step);
+        if intended != memory {
+            let mut status = previous.clone();
+            status.pending_operation = intended.pending.clone();
+            status.retired_node_ids = intended.retired_node_ids.iter().copied().collect();
+            // A conflict means our view is stale: nothing is done, the next reconcile re-plans.
+            resource_version =
+                write_status(&clusters, &name, resource_version.as_deref(), &status).await?;
+            previous = status;
+            memory = intended;
+        }
+        let outcome = match act::execute(&step.action, &admin, &platform).await {
             Ok(()) => {
                 act::remember(&mut memory, &step);
                 if act::changes_something(&step.action) {
@@ -444,48 +706,71 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
                     publish(
                         ctx,
                         kc,
-                        EventType::Normal,
-                        event_reason(&step.action),
-                        act::describe(&step.action),
+                        step_event(
+                            kc,
+                            &step.action,
+                            EventType::Normal,
+                            event_reason(&step.action),
+                            act::describe(&step.action),
+                        ),
                     )
                     .await;
-                } else if matches!(step.action, Action::QuorumLost { .. } | Action::Halt { .. }) {
+                } else if matches!(
+                    step.action,
+                    Action::QuorumLost { .. } | Action::Halt { .. } | Action::Unreachable { .. }
+                ) {
                     tracing::warn!(cluster = %name, action = kind, "{}", act::describe(&step.action));
                     publish(
                         ctx,
                         kc,
-                        EventType::Warning,
-                        event_reason(&step.action),
-                        act::describe(&step.action),
+                        step_event(
+                            kc,
+                            &step.action,
+                            EventType::Warning,
+                            event_reason(&step.action),
+                            act::describe(&step.action),
+                        ),
                     )
                     .await;
                 }
+                status::Outcome::Done
             }
             Err(e) => {
                 ctx.metrics
                     .membership_ops
                     .with_label_values(&[kind, "error"])
                     .inc();
+                let message = format!("{kind} failed: {e}");
                 publish(
                     ctx,
                     kc,
-                    EventType::Warning,
-                    "OperationFailed",
-                    format!("{}: {e}", act::describe(&step.action)),
+                    step_event(
+                        kc,
+                        &step.action,
+                        EventType::Warning,
+                        "OperationFailed",
+                        message.clone(),
+                    ),
                 )
                 .await;
                 failure = Some(e);
+                status::Outcome::Failed {
+                    reason: "OperationFailed".into(),
+                    message,
+                }
             }
-        }
+        };
         let leader_pod = plan::current_leader(&observed.pods).map(|(p, _)| p.name.as_str());
         label_leader(&pods_api, &pods, leader_pod).await?;
-    }
+        outcome
+    };
 
     let new_status = status::build(
         kc.metadata.generation,
         selector,
         &observed,
         &step,
+        &outcome,
         &memory,
         &previous,
         now,
@@ -493,19 +778,38 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
     ctx.metrics
         .set_phase(&namespace, &name, new_status.phase.as_str());
     if new_status != previous {
-        write_status(&clusters, &name, &new_status).await?;
+        write_status(&clusters, &name, resource_version.as_deref(), &new_status).await?;
     }
     if let Some(e) = failure {
         return Err(e.into());
     }
-    Ok(match step.action {
-        Action::Idle => Requeue::requeue(Duration::from_secs(30)),
-        Action::QuorumLost { .. } | Action::Halt { .. } => {
-            Requeue::requeue(Duration::from_secs(10))
-        }
-        Action::Wait { .. } => Requeue::requeue(Duration::from_secs(2)),
-        _ => Requeue::requeue(Duration::from_millis(500)),
-    })
+    Ok(Requeue::requeue(requeue_after(
+        kc.spec.paused,
+        &step.action,
+        &new_status,
+    )))
+}
+
+/// When to look again. Acting and waiting steps soon; a cluster that is not yet what it should
+/// be (no leader known, degraded, pods not ready) within seconds, so that the status and the
+/// leader label follow it; a converged one every few seconds too, since nothing in the API
+/// changes when leadership moves; a paused one rarely (it is only observed, and changes to it or
+/// its pods wake it anyway).
+pub fn requeue_after(paused: bool, action: &Action, status: &KiwiClusterStatus) -> Duration {
+    if paused {
+        return Duration::from_secs(60);
+    }
+    let settled = status.phase == crate::crd::Phase::Running
+        && status.leader.is_some()
+        && status.ready_replicas >= status.replicas;
+    match action {
+        Action::Idle if settled => Duration::from_secs(10),
+        Action::Idle | Action::Wait { .. } => Duration::from_secs(2),
+        // Each of these publishes a Warning event: not as often.
+        Action::QuorumLost { .. } => Duration::from_secs(5),
+        Action::Halt { .. } | Action::Unreachable { .. } => Duration::from_secs(10),
+        _ => Duration::from_millis(500),
+    }
 }
 
 /// Runs the controller until a shutdown signal: KiwiClusters in `namespace` (all when `None`),
@@ -525,7 +829,22 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
         ),
     };
     let kiwi_pods = watcher::Config::default().labels("app.kubernetes.io/name=kiwi");
-    Controller::new(clusters, watcher::Config::default())
+    let controller = Controller::new(clusters, watcher::Config::default());
+    // A deleted KiwiCluster is never reconciled again: its gauges go when it leaves the cache.
+    let store = controller.store();
+    let metrics = ctx.metrics.clone();
+    let pruner = tokio::spawn(async move {
+        if store.wait_until_ready().await.is_err() {
+            return;
+        }
+        loop {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            metrics.retain_clusters(|namespace, name| {
+                store.get(&ObjectRef::new(name).within(namespace)).is_some()
+            });
+        }
+    });
+    controller
         .owns(sets, watcher::Config::default())
         .watches(pods, kiwi_pods, |pod: Pod| {
             let cluster = pod.labels().get("app.kubernetes.io/instance")?.clone();
@@ -540,6 +859,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
             }
         })
         .await;
+    pruner.abort();
 }
 
 /// Kubernetes objects a reconcile would apply for `kc`, in order (for `kiwi-operator render`).
@@ -556,7 +876,10 @@ pub fn render(kc: &KiwiCluster) -> Result<Vec<serde_json::Value>, Error> {
         out.push(serde_json::to_value(pdb).unwrap_or_default());
     }
     out.push(
-        serde_json::to_value(resources::stateful_set(kc, kc.spec.replicas)).unwrap_or_default(),
+        // The operator adds the hash of the Secrets it reads (SECRETS_ANNOTATION); render
+        // reads none.
+        serde_json::to_value(resources::stateful_set(kc, kc.spec.replicas, None))
+            .unwrap_or_default(),
     );
     Ok(out)
 }

@@ -90,6 +90,10 @@ pub struct KiwiClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthSpec>,
 
+    /// TLS on the Raft and admin port (8001): peers, the operator and probes speak HTTPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSpec>,
+
     /// While true the operator observes and reports but changes nothing.
     #[serde(default)]
     pub paused: bool,
@@ -123,12 +127,20 @@ impl PullPolicy {
     }
 }
 
+/// Everything here but the reclaim policies lands in the StatefulSet's volumeClaimTemplates,
+/// which the API server refuses to change: the schema refuses the change first, so a spec
+/// can never leave the StatefulSet unappliable.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)").message("storage.storageClassName is immutable (it is part of the StatefulSet's volumeClaimTemplates)"))]
 pub struct StorageSpec {
-    /// Size of each pod's volume. Immutable: a StatefulSet cannot resize its claims.
+    /// Size of each pod's volume, a positive quantity of bytes such as `1Gi` or `500M`.
+    /// Immutable: a StatefulSet cannot resize its claims.
+    // The bound keeps the CEL cost estimate of the regular expressions small.
     #[serde(default = "default_storage_size")]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("storage.size is immutable"))]
+    #[schemars(length(max = 32))]
+    #[x_kube(validation = Rule::new(STORAGE_SIZE_RULE).message("storage.size must be a positive quantity of bytes such as 1Gi, 500Mi or 10G"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("storage.size is immutable (it is part of the StatefulSet's volumeClaimTemplates)"))]
     pub size: String,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,6 +168,12 @@ impl Default for StorageSpec {
     }
 }
 
+/// A Kubernetes quantity (decimal digits with an optional binary or decimal SI suffix; no
+/// sign, exponent or milli-bytes) that is not zero. `[.]` rather than an escaped dot keeps the
+/// rule free of escapes in both Rust and CEL.
+pub const STORAGE_SIZE_RULE: &str =
+    "self.matches('^([0-9]+([.][0-9]*)?|[.][0-9]+)([KMGTPE]i|[kMGTPE])?$') && self.matches('^[^KMGTPEik]*[1-9]')";
+
 fn default_storage_size() -> String {
     "1Gi".into()
 }
@@ -172,13 +190,15 @@ pub enum AntiAffinity {
     None,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PdbSpec {
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// Default: as many as keep a majority of voters up ((replicas - 1) / 2, at least 1).
+    /// Default: as many as keep a majority of voters up ((replicas - 1) / 2; 0 for one or two
+    /// replicas, whose every voter is needed for a majority).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 0").message("podDisruptionBudget.maxUnavailable must not be negative"))]
     pub max_unavailable: Option<i32>,
 }
 
@@ -191,14 +211,28 @@ impl Default for PdbSpec {
     }
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthSpec {
     /// Secret in the cluster's namespace holding the password.
+    #[x_kube(validation = Rule::new("self != ''").message("auth.secretName must not be empty"))]
     pub secret_name: String,
     /// Key in the Secret (default `password`).
     #[serde(default = "default_password_key")]
     pub secret_key: String,
+}
+
+/// Certificates for the cluster port.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsSpec {
+    /// A `kubernetes.io/tls` Secret in the cluster's namespace with `tls.crt`, `tls.key` and
+    /// `ca.crt` (as cert-manager writes it). The certificate must name every pod's stable DNS
+    /// name, `<pod>.<cluster>-headless.<namespace>.svc` (a wildcard
+    /// `*.<cluster>-headless.<namespace>.svc` does): peers and the operator verify it against
+    /// `ca.crt`. Nodes reload rotated files without a restart.
+    #[x_kube(validation = Rule::new("self != ''").message("tls.secretName must not be empty"))]
+    pub secret_name: String,
 }
 
 fn default_password_key() -> String {
@@ -206,7 +240,7 @@ fn default_password_key() -> String {
 }
 
 /// Bounds on membership changes.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MembershipSpec {
     /// A learner is promoted to voter once it is at most this many log entries behind.
@@ -214,6 +248,7 @@ pub struct MembershipSpec {
     pub max_learner_lag: u64,
     /// A learner that has not caught up after this long is removed again (and retried).
     #[serde(default = "default_catch_up_timeout")]
+    #[x_kube(validation = Rule::new("self >= 1").message("membership.catchUpTimeoutSeconds must be at least 1"))]
     pub catch_up_timeout_seconds: u64,
 }
 
@@ -295,9 +330,13 @@ pub enum Phase {
     QuorumLost,
     /// The operator stopped acting (for example pods from two different clusters).
     Halted,
+    /// `spec.paused`: the operator observes and reports but changes nothing.
+    Paused,
+    /// Pods are ready but none answers the operator: it cannot reach pod IPs.
+    Unreachable,
 }
 
-pub const ALL_PHASES: [Phase; 8] = [
+pub const ALL_PHASES: [Phase; 10] = [
     Phase::Pending,
     Phase::Initializing,
     Phase::Scaling,
@@ -306,6 +345,8 @@ pub const ALL_PHASES: [Phase; 8] = [
     Phase::Degraded,
     Phase::QuorumLost,
     Phase::Halted,
+    Phase::Paused,
+    Phase::Unreachable,
 ];
 
 impl Phase {
@@ -319,6 +360,8 @@ impl Phase {
             Phase::Degraded => "Degraded",
             Phase::QuorumLost => "QuorumLost",
             Phase::Halted => "Halted",
+            Phase::Paused => "Paused",
+            Phase::Unreachable => "Unreachable",
         }
     }
 }
@@ -375,14 +418,119 @@ pub enum OperationKind {
     Roll,
 }
 
+/// The CustomResourceDefinition, as `kiwi-operator crd` prints it: the derived one, with the
+/// integer formats schemars gives unsigned fields (`uint64`, ...) replaced by the ones the API
+/// server knows (`int64`, `int32`; the `minimum: 0` schemars adds keeps them unsigned), since it
+/// warns on every apply about an unrecognized format.
+pub fn crd(
+) -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+    use kube::CustomResourceExt;
+    let mut value = serde_json::to_value(KiwiCluster::crd()).expect("the CRD serializes");
+    fix_integer_formats(&mut value);
+    serde_json::from_value(value).expect("the CRD deserializes")
+}
+
+fn fix_integer_formats(node: &mut serde_json::Value) {
+    match node {
+        serde_json::Value::Object(map) => {
+            let known = match map.get("format").and_then(|f| f.as_str()) {
+                Some("uint64" | "uint" | "int" | "uint32") => Some("int64"),
+                Some("uint16" | "uint8" | "int16" | "int8") => Some("int32"),
+                _ => None,
+            };
+            if let Some(format) = known {
+                map.insert("format".into(), format.into());
+            }
+            map.values_mut().for_each(fix_integer_formats);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(fix_integer_formats),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kube::CustomResourceExt;
+
+    /// The schema node of `spec.<path>`.
+    fn spec_schema(crd: &serde_json::Value, path: &[&str]) -> serde_json::Value {
+        let mut node =
+            &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        for field in path {
+            node = &node["properties"][field];
+        }
+        node.clone()
+    }
+
+    fn rules(node: &serde_json::Value) -> Vec<String> {
+        node["x-kubernetes-validations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["rule"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn storage_size_must_be_a_positive_quantity() {
+        let crd = serde_json::to_value(crd()).unwrap();
+        let size = spec_schema(&crd, &["storage", "size"]);
+        assert!(
+            rules(&size).contains(&STORAGE_SIZE_RULE.to_string()),
+            "{size}"
+        );
+        // The rule is two RE2 matches; the regex crate reads these patterns the same way.
+        let patterns: Vec<regex::Regex> = STORAGE_SIZE_RULE
+            .split("matches('")
+            .skip(1)
+            .map(|p| regex::Regex::new(&p[..p.find("')").unwrap()]).unwrap())
+            .collect();
+        assert_eq!(patterns.len(), 2);
+        let accepted = |size: &str| patterns.iter().all(|p| p.is_match(size));
+        for good in ["1Gi", "500Mi", "10G", "0.5Gi", "1", "2Ti", "100k"] {
+            assert!(accepted(good), "{good} refused");
+        }
+        for bad in [
+            "lots", "-1Gi", "0", "0Gi", "0.0Mi", "", "1e3", "1 Gi", "1gi", "+1Gi",
+        ] {
+            assert!(!accepted(bad), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn fields_of_the_volume_claim_template_are_immutable_and_ranges_enforced() {
+        let crd = serde_json::to_value(crd()).unwrap();
+        let storage = spec_schema(&crd, &["storage"]);
+        assert!(
+            rules(&storage)
+                .iter()
+                .any(|r| r.contains("self.storageClassName == oldSelf.storageClassName")),
+            "{storage}"
+        );
+        assert!(rules(&spec_schema(&crd, &["storage", "size"]))
+            .contains(&"self == oldSelf".to_string()));
+        let max_unavailable = spec_schema(&crd, &["podDisruptionBudget", "maxUnavailable"]);
+        assert_eq!(rules(&max_unavailable), ["self >= 0"], "{max_unavailable}");
+        assert!(rules(&spec_schema(&crd, &["replicas"])).contains(&"self >= 1".to_string()));
+        assert!(
+            rules(&spec_schema(&crd, &["membership", "catchUpTimeoutSeconds"]))
+                .contains(&"self >= 1".to_string())
+        );
+    }
+
+    #[test]
+    fn the_crd_uses_only_integer_formats_the_api_server_knows() {
+        let text = serde_json::to_string(&crd()).unwrap();
+        assert!(!text.contains("\"uint"), "unrecognized format in {text}");
+        let crd = serde_json::to_value(crd()).unwrap();
+        let lag = spec_schema(&crd, &["membership", "maxLearnerLag"]);
+        assert_eq!(lag["format"], "int64");
+        assert_eq!(lag["minimum"].as_f64(), Some(0.0), "still unsigned: {lag}");
+    }
 
     #[test]
     fn crd_has_subresources_columns_and_validation() {
-        let crd = serde_json::to_value(KiwiCluster::crd()).unwrap();
+        let crd = serde_json::to_value(crd()).unwrap();
         let version = &crd["spec"]["versions"][0];
         assert_eq!(crd["spec"]["group"], "kiwi.io");
         assert_eq!(version["name"], "v1alpha1");
@@ -466,7 +614,7 @@ mod tests {
 
     #[test]
     fn crd_schema_is_structural() {
-        let crd = serde_json::to_value(KiwiCluster::crd()).unwrap();
+        let crd = serde_json::to_value(crd()).unwrap();
         let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
         let mut violations = Vec::new();
         structural_violations(schema, "", false, &mut violations);

@@ -6,6 +6,7 @@ pub mod act;
 pub mod admin;
 pub mod controller;
 pub mod crd;
+pub mod election;
 pub mod metrics;
 pub mod observe;
 pub mod plan;

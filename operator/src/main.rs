@@ -1,5 +1,6 @@
 //! `kiwi-operator`: runs the controller, or prints the CRD / the objects of a KiwiCluster.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,8 +12,8 @@ use clap::{Parser, Subcommand};
 use kiwi_operator::admin::AdminClient;
 use kiwi_operator::controller::{self, Context};
 use kiwi_operator::crd::KiwiCluster;
+use kiwi_operator::election;
 use kiwi_operator::metrics::Metrics;
-use kube::CustomResourceExt;
 
 #[derive(Parser)]
 #[command(
@@ -80,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crd => {
-            print!("{}", serde_yaml::to_string(&KiwiCluster::crd())?);
+            print!("{}", serde_yaml::to_string(&kiwi_operator::crd::crd())?);
             Ok(())
         }
         Command::Render { file } => {
@@ -98,12 +99,21 @@ async fn main() -> anyhow::Result<()> {
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
         .with_context(|| format!("invalid log level '{}'", args.log_level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour only for a person at a terminal: escape codes are noise in `kubectl logs`, log
+    // files and collectors. NO_COLOR (no-color.org) turns it off there too.
+    let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     if args.log_json {
         builder.json().init();
     } else {
         builder.init();
     }
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "kiwi-operator starting"
+    );
 
     let client = kube::Client::try_default()
         .await
@@ -133,30 +143,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             .build()
             .await
             .context("creating the leader-election lease manager")?;
-        let (mut leading, _task) = manager.watch().await;
+        let (leading, task) = manager.watch().await;
         tracing::info!(%identity, "waiting for the leader lease");
-        while !*leading.borrow_and_update() {
-            leading.changed().await.context("lease manager stopped")?;
-        }
-        tracing::info!(%identity, "leading");
         let ctx = Arc::new(Context::new(
             client,
             AdminClient::new(Duration::from_secs(args.admin_timeout)),
             metrics,
         ));
-        tokio::select! {
-            _ = controller::run(ctx, args.namespace) => Ok(()),
-            _ = async {
-                while *leading.borrow_and_update() {
-                    if leading.changed().await.is_err() {
-                        break;
-                    }
-                }
-            } => {
-                // Another replica may act now: stop at once rather than race it.
-                anyhow::bail!("lost the leader lease")
-            }
-        }
+        election::run_while_leading(leading, task, controller::run(ctx, args.namespace)).await?;
+        Ok(())
     } else {
         let ctx = Arc::new(Context::new(
             client,

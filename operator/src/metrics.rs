@@ -83,6 +83,7 @@ impl Metrics {
             .set(1);
     }
 
+    /// Removes every gauge of one cluster.
     pub fn forget(&self, namespace: &str, name: &str) {
         for phase in crate::crd::ALL_PHASES {
             let _ = self
@@ -91,10 +92,60 @@ impl Metrics {
         }
     }
 
+    /// Drops the gauges of clusters for which `exists(namespace, name)` is false: a deleted
+    /// KiwiCluster is never reconciled again, so nothing else would remove them.
+    pub fn retain_clusters(&self, exists: impl Fn(&str, &str) -> bool) {
+        use prometheus::core::Collector;
+        let mut gone: std::collections::BTreeSet<(String, String)> = Default::default();
+        for family in self.clusters_by_phase.collect() {
+            for metric in family.get_metric() {
+                let label = |key: &str| {
+                    metric
+                        .get_label()
+                        .iter()
+                        .find(|l| l.name() == key)
+                        .map(|l| l.value().to_string())
+                        .unwrap_or_default()
+                };
+                let (namespace, name) = (label("namespace"), label("name"));
+                if !exists(&namespace, &name) {
+                    gone.insert((namespace, name));
+                }
+            }
+        }
+        for (namespace, name) in gone {
+            self.forget(&namespace, &name);
+        }
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deleted_clusters_phase_gauge_goes_away() {
+        let metrics = Metrics::new();
+        metrics.set_phase("prod", "a", "Running");
+        metrics.set_phase("prod", "b", "Degraded");
+        metrics.set_phase("dev", "a", "Scaling");
+        metrics.retain_clusters(|namespace, name| (namespace, name) != ("prod", "a"));
+        let text = metrics.render();
+        assert!(!text.contains(r#"name="a",namespace="prod""#), "{text}");
+        assert!(
+            text.contains(r#"name="b",namespace="prod",phase="Degraded"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"name="a",namespace="dev",phase="Scaling"} 1"#),
+            "{text}"
+        );
     }
 }

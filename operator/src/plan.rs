@@ -22,6 +22,8 @@ pub struct PodObs {
     pub ready: bool,
     /// Being deleted: the operator waits for it to go.
     pub terminating: bool,
+    /// Not running yet (phase Pending): not scheduled, or its containers not started.
+    pub pending: bool,
     /// The template revision the pod runs.
     pub revision: Option<String>,
     /// Where the operator reaches its admin API (the pod IP in Kubernetes); empty when none.
@@ -38,6 +40,8 @@ pub struct PodObs {
 pub struct PvcObs {
     pub name: String,
     pub ordinal: u32,
+    /// Being deleted (held by its protection finalizer while a pod uses it).
+    pub terminating: bool,
 }
 
 /// What the operator remembers in the resource's status.
@@ -81,6 +85,11 @@ pub enum Action {
     /// The operator must not act (for example pods of two different clusters).
     Halt {
         reason: String,
+    },
+    /// Pods are Ready (their kubelet reaches them) but none answers the operator: the
+    /// operator cannot reach pod IPs (it runs outside the cluster, or a NetworkPolicy stops it).
+    Unreachable {
+        ready: usize,
     },
     /// Fewer than a majority of voters reachable: no membership change at all.
     QuorumLost {
@@ -275,14 +284,98 @@ impl Observed {
     }
 }
 
+/// A pod whose node must not be trusted under the id it reports: its volume is not the one
+/// that node id was recorded on (a restored snapshot, an old copy: the log may be behind
+/// what it acknowledged), or it belongs to another cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impostor {
+    pub pod: String,
+    pub ordinal: u32,
+    pub node_id: NodeId,
+}
+
+/// `o` with the nodes of impostor pods taken out (as if they did not answer: they count for
+/// no quorum, lead nothing, and their volume uid is never recorded for the id), and those pods.
+/// Identity is the node id *and* the volume it lives on *and* the cluster it belongs to.
+pub fn screen(o: &Observed) -> (std::borrow::Cow<'_, Observed>, Vec<Impostor>) {
+    let foreign = |n: &NodeStatus| {
+        matches!(
+            (o.memory.cluster_id.as_deref(), n.cluster_id.as_deref()),
+            (Some(ours), Some(theirs)) if ours != theirs
+        )
+    };
+    let other_volume = |p: &PodObs, n: &NodeStatus| {
+        o.memory.members.iter().any(|m| {
+            m.node_id == n.node_id
+                && m.pvc_uid.is_some()
+                && p.pvc_uid.is_some()
+                && m.pvc_uid != p.pvc_uid
+        })
+    };
+    let impostors: Vec<Impostor> = o
+        .nodes()
+        .filter(|(p, n)| foreign(n) || other_volume(p, n))
+        .map(|(p, n)| Impostor {
+            pod: p.name.clone(),
+            ordinal: p.ordinal,
+            node_id: n.node_id,
+        })
+        .collect();
+    if impostors.is_empty() {
+        return (std::borrow::Cow::Borrowed(o), impostors);
+    }
+    let mut screened = o.clone();
+    for p in &mut screened.pods {
+        if impostors.iter().any(|i| i.pod == p.name) {
+            p.node = None;
+        }
+    }
+    (std::borrow::Cow::Owned(screened), impostors)
+}
+
 /// The next step for the observed cluster.
 pub fn plan(o: &Observed) -> Step {
+    // One node id on two pods means a copied volume: two incarnations of one Raft member.
+    let mut pod_of_id: BTreeMap<NodeId, &str> = BTreeMap::new();
+    for (pod, node) in o.nodes() {
+        if let Some(other) = pod_of_id.insert(node.node_id, &pod.name) {
+            return Step::new(Action::Halt {
+                reason: format!(
+                    "pods {other} and {} both report node id {} (a copied volume?); refusing to touch membership",
+                    pod.name, node.node_id
+                ),
+            });
+        }
+    }
+
+    // Not one node answers while the kubelet finds pods ready: the fault is between the
+    // operator and the pods, not in the cluster (which may well be serving). Asked before the
+    // screening: an impostor does answer.
+    let unreachable = o
+        .nodes()
+        .next()
+        .is_none()
+        .then(|| o.pods.iter().filter(|p| p.ready && !p.terminating).count())
+        .filter(|ready| *ready > 0);
+    let (o, impostors) = screen(o);
+    plan_screened(&o, &impostors, unreachable)
+}
+
+fn plan_screened(o: &Observed, impostors: &[Impostor], unreachable: Option<usize>) -> Step {
     let sts = o.sts_replicas.unwrap_or(0);
     // More pods first: a new pod starts blank and waits to be added, which is always safe.
     if sts < o.desired_replicas {
         return Step::new(Action::ScaleStatefulSet {
             replicas: o.desired_replicas,
         });
+    }
+
+    if let Some(step) = unstick_pods(o) {
+        return step;
+    }
+
+    if let Some(ready) = unreachable {
+        return Step::new(Action::Unreachable { ready });
     }
 
     let cluster_ids: BTreeSet<&str> = o
@@ -298,19 +391,6 @@ pub fn plan(o: &Observed) -> Step {
                 ids.join(", ")
             ),
         });
-    }
-
-    // One node id on two pods means a copied volume: two incarnations of one Raft member.
-    let mut pod_of_id: BTreeMap<NodeId, &str> = BTreeMap::new();
-    for (pod, node) in o.nodes() {
-        if let Some(other) = pod_of_id.insert(node.node_id, &pod.name) {
-            return Step::new(Action::Halt {
-                reason: format!(
-                    "pods {other} and {} both report node id {} (a copied volume?); refusing to touch membership",
-                    pod.name, node.node_id
-                ),
-            });
-        }
     }
 
     if !o.memory.bootstrapped {
@@ -359,6 +439,9 @@ pub fn plan(o: &Observed) -> Step {
         pod_of: o.nodes().map(|(p, n)| (n.node_id, p)).collect(),
     };
 
+    if let Some(step) = evict_impostors(o, &view, impostors) {
+        return step;
+    }
     if let Some(step) = finish_pending(o, &view) {
         return step;
     }
@@ -417,6 +500,69 @@ fn plan_bootstrap(o: &Observed, existing: Option<&str>) -> Step {
     }
 }
 
+/// A pod the StatefulSet created while its claim was being deleted (kubernetes/kubernetes#74374:
+/// deleting a claim and then its pod) stays Pending for ever: its claim is gone or going, and
+/// the StatefulSet creates claims only for pods it creates. Deleting the pod again makes the
+/// StatefulSet create both afresh. Safe at any time: no node runs in a Pending pod.
+fn unstick_pods(o: &Observed) -> Option<Step> {
+    o.pods
+        .iter()
+        .filter(|p| p.pending && !p.terminating)
+        .find_map(|p| {
+            let claim = o.pvcs.iter().find(|c| c.ordinal == p.ordinal);
+            let why = match claim {
+                None => "is missing",
+                Some(c) if c.terminating => "is being deleted",
+                Some(_) => return None,
+            };
+            Some(Step::new(Action::DeletePod {
+                pod: p.name.clone(),
+                reason: format!(
+                    "it is Pending and its volume claim {} {why} (kubernetes/kubernetes#74374); \
+                     the StatefulSet recreates both",
+                    claim.map_or_else(|| format!("data-{}", p.name), |c| c.name.clone())
+                ),
+            }))
+        })
+}
+
+/// Takes the seat of each impostor's node id away (through the usual safe removal, leadership
+/// handed over first), then replaces its volume so that its pod comes back blank and joins as
+/// a new member. An impostor cannot lead a healthy cluster: Raft elects only a candidate whose
+/// log is at least as up to date as a majority's, which a restored old log is not.
+fn evict_impostors(o: &Observed, view: &View, impostors: &[Impostor]) -> Option<Step> {
+    for imp in impostors {
+        let id = imp.node_id;
+        if view.voters.contains(&id) {
+            if let Some(step) =
+                remove_voter(o, view, id, Some(imp.pod.clone()), RemoveReason::Replaced)
+            {
+                return Some(step);
+            }
+            continue;
+        }
+        if view.learners.contains(&id) {
+            return Some(Step::new(Action::RemoveMember {
+                leader: view.leader_addr.to_string(),
+                node_id: id,
+                pod: Some(imp.pod.clone()),
+                reason: RemoveReason::Replaced,
+            }));
+        }
+        return Some(Step::new(Action::DeletePodAndPvc {
+            pod: imp.pod.clone(),
+            pvc: o
+                .pvcs
+                .iter()
+                .find(|c| c.ordinal == imp.ordinal)
+                .map(|c| c.name.clone())
+                .unwrap_or_else(|| format!("data-{}", imp.pod)),
+            node_id: id,
+        }));
+    }
+    None
+}
+
 /// Carries on (or rolls back) what a previous reconcile started.
 fn finish_pending(o: &Observed, view: &View) -> Option<Step> {
     let op = o.memory.pending.as_ref()?;
@@ -468,8 +614,26 @@ fn finish_pending(o: &Observed, view: &View) -> Option<Step> {
                         o.healthy(view, n.node_id) && view.voters.contains(&n.node_id)
                     })
             });
+            let not_deleted = o
+                .pod(&op.pod)
+                .filter(|p| !p.terminating && p.revision.as_deref() != Some(o.revision.as_str()));
             if done {
                 Some(Step::wait(format!("{} restarted", op.pod)).with(Pending::Clear))
+            } else if let Some(p) = not_deleted {
+                // The intent was recorded but the pod was never deleted (the operator stopped,
+                // or the call failed): delete it now, under the same rules as the roll.
+                let id = p.node.as_ref().map(|n| n.node_id);
+                let others = id.map_or(0, |id| o.healthy_others(view, id).count());
+                if id == Some(view.leader.node_id) || others < majority(view.voters.len()) {
+                    // Let the roll plan it afresh (handing leadership over first).
+                    return Some(
+                        Step::wait(format!("{} not restarted yet", op.pod)).with(Pending::Clear),
+                    );
+                }
+                Some(Step::new(Action::DeletePod {
+                    pod: op.pod.clone(),
+                    reason: format!("rolling onto revision {}", o.revision),
+                }))
             } else if o.pod(&op.pod).is_some_and(|p| {
                 p.node.as_ref().is_some_and(|n| {
                     !view.voters.contains(&n.node_id) && !view.learners.contains(&n.node_id)

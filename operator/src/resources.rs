@@ -9,10 +9,11 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
-    ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, Secret, SecretKeySelector, Service,
+    Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort,
+    EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, Lifecycle,
+    LifecycleHandler, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    SeccompProfile, Secret, SecretKeySelector, SecretVolumeSource, SecurityContext, Service,
     ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
     WeightedPodAffinityTerm,
 };
@@ -23,20 +24,50 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
-use crate::crd::{AntiAffinity, KiwiCluster};
+use crate::crd::{AntiAffinity, KiwiCluster, MemberRole};
 
 pub const RESP_PORT: i32 = 7379;
 pub const RAFT_PORT: i32 = 8001;
 /// The port the client Services expose: Redis clients' default.
 pub const SERVICE_RESP_PORT: i32 = 6379;
 pub const DATA_DIR: &str = "/data";
-pub const CONFIG_DIR: &str = "/etc/kiwi";
+/// Where the ConfigMap is mounted. Not `/etc/kiwi` itself: a ConfigMap volume is read-only,
+/// and the TLS Secret could not be mounted inside it.
+pub const CONFIG_DIR: &str = "/etc/kiwi/config";
+/// Where `spec.tls.secretName` is mounted (read-only).
+pub const TLS_DIR: &str = "/etc/kiwi/tls";
+/// The keys of a `kubernetes.io/tls` Secret with a CA (cert-manager's layout).
+pub const TLS_CERT_KEY: &str = "tls.crt";
+pub const TLS_KEY_KEY: &str = "tls.key";
+pub const TLS_CA_KEY: &str = "ca.crt";
 
 /// The label the operator puts on the leader's pod; the `-leader` Service selects it.
 pub const ROLE_LABEL: &str = "kiwi.io/role";
 pub const ROLE_LEADER: &str = "leader";
 /// Pod template annotation: the hash of the template, compared to roll pods.
 pub const REVISION_ANNOTATION: &str = "kiwi.io/revision";
+/// Pod template annotation: the hash of the Secrets the pods read into their environment at
+/// start (the credentials, the password). A rotated Secret changes the template, which rolls
+/// the pods onto the new values.
+pub const SECRETS_ANNOTATION: &str = "kiwi.io/secrets-hash";
+
+/// The hash of Secrets' data, for [`SECRETS_ANNOTATION`]: keys and values, in order.
+pub fn secrets_hash<'a>(secrets: impl IntoIterator<Item = &'a Secret>) -> String {
+    let mut hasher = Sha256::new();
+    for secret in secrets {
+        hasher.update(secret.name_any().as_bytes());
+        for (key, value) in secret.data.iter().flatten() {
+            hasher.update((key.len() as u64).to_be_bytes());
+            hasher.update(key.as_bytes());
+            hasher.update((value.0.len() as u64).to_be_bytes());
+            hasher.update(&value.0);
+        }
+    }
+    hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// `kiwi.conf` keys the operator sets itself; a spec that sets them is invalid.
 pub const RESERVED_CONFIG_KEYS: &[&str] = &[
@@ -58,6 +89,10 @@ pub const RESERVED_CONFIG_KEYS: &[&str] = &[
     "cluster-secret",
     "cluster-secret-file",
     "log-dir",
+    "tls-cluster",
+    "tls-cert-file",
+    "tls-key-file",
+    "tls-ca-cert-file",
 ];
 
 /// The per-cluster Secret's keys: the admin API's bearer token, and the secret peers prove.
@@ -222,6 +257,17 @@ pub fn kiwi_conf(kc: &KiwiCluster) -> String {
     for (key, value) in fixed {
         conf.push_str(&format!("{key} {value}\n"));
     }
+    if kc.spec.tls.is_some() {
+        // The Raft/admin port serves TLS only; the node reloads rotated files by itself.
+        conf.push_str("tls-cluster yes\n");
+        for (key, file) in [
+            ("tls-cert-file", TLS_CERT_KEY),
+            ("tls-key-file", TLS_KEY_KEY),
+            ("tls-ca-cert-file", TLS_CA_KEY),
+        ] {
+            conf.push_str(&format!("{key} {TLS_DIR}/{file}\n"));
+        }
+    }
     for (key, value) in &kc.spec.config {
         conf.push_str(&format!("{key} {value}\n"));
     }
@@ -303,15 +349,34 @@ pub fn leader_service(kc: &KiwiCluster) -> Service {
     }
 }
 
-/// Lets voluntary disruptions (drains) take down no more pods than keep a majority.
+/// The voters a disruption budget must protect: the fewer of what the spec asks for and the
+/// voters the status last recorded (while growing, the new pods are not voters yet; while
+/// shrinking, the leaving ones still are until removed, and the spec already asks for fewer).
+pub fn protected_voters(kc: &KiwiCluster) -> i32 {
+    let recorded = kc.status.as_ref().map(|s| {
+        s.members
+            .iter()
+            .filter(|m| m.role != MemberRole::Learner)
+            .count() as i32
+    });
+    match recorded {
+        Some(voters) if voters > 0 => voters.min(kc.spec.replicas.max(1)),
+        _ => kc.spec.replicas.max(1),
+    }
+}
+
+/// Lets voluntary disruptions (drains) take down no more pods than leave a majority of the
+/// voters up: at most `(voters - 1) / 2`, so 0 for one or two voters (each is needed for a
+/// majority). A larger `maxUnavailable` in the spec is capped; a user who accepts losing the
+/// majority during drains disables the budget instead.
 pub fn pod_disruption_budget(kc: &KiwiCluster) -> PodDisruptionBudget {
     let name = kc.name_any();
-    let default = ((kc.spec.replicas - 1) / 2).max(1);
+    let safe = (protected_voters(kc) - 1) / 2;
     let max_unavailable = kc
         .spec
         .pod_disruption_budget
         .max_unavailable
-        .unwrap_or(default);
+        .map_or(safe, |wanted| wanted.clamp(0, safe));
     PodDisruptionBudget {
         metadata: metadata(kc, name.clone()),
         spec: Some(PodDisruptionBudgetSpec {
@@ -340,11 +405,17 @@ fn env_from_field(name: &str, path: &str) -> EnvVar {
     }
 }
 
-fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+/// Startup probe failures allowed, every 5 s: an hour.
+pub const STARTUP_PROBE_FAILURES: i32 = 720;
+
+/// A probe of the admin port; HTTPS when the port serves TLS (the kubelet does not verify
+/// the certificate, and presents none: the node does not require one).
+fn http_probe(path: &str, period: i32, failures: i32, tls: bool) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.into()),
             port: IntOrString::String("raft".into()),
+            scheme: tls.then(|| "HTTPS".into()),
             ..Default::default()
         }),
         period_seconds: Some(period),
@@ -388,8 +459,10 @@ fn affinity(kc: &KiwiCluster) -> Option<Affinity> {
     })
 }
 
-fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
+/// The pod template; `secrets_hash` (see [`secrets_hash`]) when the operator read the Secrets.
+fn pod_template(kc: &KiwiCluster, secrets_hash: Option<&str>) -> PodTemplateSpec {
     let name = kc.name_any();
+    let tls = kc.spec.tls.is_some();
     let headless = headless_service_name(&name);
     // Kubernetes expands $(VAR) in args from the container's env.
     let host = format!("$(POD_NAME).{headless}.$(POD_NAMESPACE).svc");
@@ -437,50 +510,117 @@ fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
                 ..Default::default()
             },
         ]),
-        readiness_probe: Some(http_probe("/readyz", 5, 3)),
-        liveness_probe: Some(Probe {
-            initial_delay_seconds: Some(10),
-            ..http_probe("/healthz", 10, 6)
+        // Until the startup probe passes the liveness probe is off: a node replaying a long
+        // log (or a large snapshot) gets up to an hour to come up instead of being killed and
+        // starting the replay over.
+        startup_probe: Some(http_probe("/healthz", 5, STARTUP_PROBE_FAILURES, tls)),
+        readiness_probe: Some(http_probe("/readyz", 5, 3, tls)),
+        liveness_probe: Some(http_probe("/healthz", 10, 6, tls)),
+        // Pod Security Standards "restricted" (and a read-only root: the node writes only its
+        // volume, and logs to stderr).
+        security_context: Some(SecurityContext {
+            run_as_non_root: Some(true),
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                ..Default::default()
+            }),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
         }),
         lifecycle: Some(Lifecycle {
             // Hand leadership to a caught-up voter before the process gets SIGTERM, so a
             // rolling restart costs no election timeout.
             // `kiwi step-down` calls the node's own admin API with the token from its
             // environment: an httpGet hook would have to carry the token in the pod spec.
+            // With TLS it needs the config file, which says how to reach its own port.
             pre_stop: Some(LifecycleHandler {
                 exec: Some(ExecAction {
-                    command: Some(vec!["kiwi".into(), "step-down".into()]),
+                    command: Some(if tls {
+                        vec![
+                            "kiwi".into(),
+                            "step-down".into(),
+                            "--config".into(),
+                            format!("{CONFIG_DIR}/kiwi.conf"),
+                        ]
+                    } else {
+                        vec!["kiwi".into(), "step-down".into()]
+                    }),
                 }),
                 ..Default::default()
             }),
             ..Default::default()
         }),
         resources: kc.spec.resources.clone(),
-        volume_mounts: Some(vec![
-            VolumeMount {
-                name: "data".into(),
-                mount_path: DATA_DIR.into(),
-                ..Default::default()
-            },
-            VolumeMount {
-                name: "config".into(),
-                mount_path: CONFIG_DIR.into(),
+        volume_mounts: Some(
+            vec![
+                VolumeMount {
+                    name: "data".into(),
+                    mount_path: DATA_DIR.into(),
+                    ..Default::default()
+                },
+                VolumeMount {
+                    name: "config".into(),
+                    mount_path: CONFIG_DIR.into(),
+                    read_only: Some(true),
+                    ..Default::default()
+                },
+                // The root is read-only; libraries that want a scratch file get one here.
+                VolumeMount {
+                    name: "tmp".into(),
+                    mount_path: "/tmp".into(),
+                    ..Default::default()
+                },
+            ]
+            .into_iter()
+            .chain(tls.then(|| VolumeMount {
+                name: "tls".into(),
+                mount_path: TLS_DIR.into(),
                 read_only: Some(true),
                 ..Default::default()
-            },
-        ]),
+            }))
+            .collect(),
+        ),
         ..Default::default()
     };
     let spec = PodSpec {
         containers: vec![container],
-        volumes: Some(vec![Volume {
-            name: "config".into(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: config_map_name(&name),
+        volumes: Some(
+            vec![
+                Volume {
+                    name: "config".into(),
+                    config_map: Some(ConfigMapVolumeSource {
+                        name: config_map_name(&name),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                Volume {
+                    name: "tmp".into(),
+                    empty_dir: Some(EmptyDirVolumeSource {
+                        size_limit: Some(Quantity("64Mi".into())),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ]
+            .into_iter()
+            .chain(kc.spec.tls.as_ref().map(|t| Volume {
+                name: "tls".into(),
+                // A Secret volume: files change in place when the Secret is rotated.
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(t.secret_name.clone()),
+                    default_mode: Some(0o440),
+                    ..Default::default()
+                }),
                 ..Default::default()
-            }),
-            ..Default::default()
-        }]),
+            }))
+            .collect(),
+        ),
         affinity: affinity(kc),
         node_selector: (!kc.spec.node_selector.is_empty()).then(|| kc.spec.node_selector.clone()),
         tolerations: (!kc.spec.tolerations.is_empty()).then(|| kc.spec.tolerations.clone()),
@@ -488,7 +628,15 @@ fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
         security_context: Some(PodSecurityContext {
             run_as_non_root: Some(true),
             run_as_user: Some(10001),
+            run_as_group: Some(10001),
             fs_group: Some(10001),
+            // Chown the volume only when its root is not ours yet: a large volume is not
+            // walked file by file at every start.
+            fs_group_change_policy: Some("OnRootMismatch".into()),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -496,6 +644,8 @@ fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels(&name)),
+            annotations: secrets_hash
+                .map(|h| BTreeMap::from([(SECRETS_ANNOTATION.to_string(), h.to_string())])),
             ..Default::default()
         }),
         spec: Some(spec),
@@ -504,9 +654,9 @@ fn pod_template(kc: &KiwiCluster) -> PodTemplateSpec {
 
 /// The hash of what a pod runs: its template plus the config file it reads. A pod whose
 /// revision annotation differs is restarted by the roll.
-pub fn revision(kc: &KiwiCluster) -> String {
+pub fn revision(kc: &KiwiCluster, secrets_hash: Option<&str>) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(serde_json::to_vec(&pod_template(kc)).unwrap_or_default());
+    hasher.update(serde_json::to_vec(&pod_template(kc, secrets_hash)).unwrap_or_default());
     hasher.update(kiwi_conf(kc).as_bytes());
     let digest = hasher.finalize();
     digest[..5].iter().map(|b| format!("{b:02x}")).collect()
@@ -515,14 +665,13 @@ pub fn revision(kc: &KiwiCluster) -> String {
 /// The StatefulSet, running `replicas` pods (the operator decides that number: it only lowers
 /// it once the pods beyond it have left the Raft membership). Updates are `OnDelete`: the
 /// operator restarts pods itself, followers first, leader last.
-pub fn stateful_set(kc: &KiwiCluster, replicas: i32) -> StatefulSet {
+pub fn stateful_set(kc: &KiwiCluster, replicas: i32, secrets_hash: Option<&str>) -> StatefulSet {
     let name = kc.name_any();
-    let mut template = pod_template(kc);
+    let mut template = pod_template(kc, secrets_hash);
     if let Some(meta) = template.metadata.as_mut() {
-        meta.annotations = Some(BTreeMap::from([(
-            REVISION_ANNOTATION.to_string(),
-            revision(kc),
-        )]));
+        meta.annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(REVISION_ANNOTATION.to_string(), revision(kc, secrets_hash));
     }
     let storage = &kc.spec.storage;
     let claim = PersistentVolumeClaim {
@@ -616,7 +765,7 @@ pub(crate) mod tests {
 
     #[test]
     fn pods_advertise_their_stable_dns_names() {
-        let sts = stateful_set(&cluster(serde_json::json!({})), 3);
+        let sts = stateful_set(&cluster(serde_json::json!({})), 3, None);
         let spec = sts.spec;
         assert_eq!(spec.service_name.as_deref(), Some("demo-headless"));
         assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
@@ -629,6 +778,132 @@ pub(crate) mod tests {
             args[raft + 1],
             "$(POD_NAME).demo-headless.$(POD_NAMESPACE).svc:8001"
         );
+    }
+
+    /// Pod Security Standards, "restricted" profile (kubernetes.io/docs/concepts/security/
+    /// pod-security-standards): what it requires of every container and of the pod.
+    #[test]
+    fn data_pods_meet_the_restricted_pod_security_standard() {
+        let sts = stateful_set(&cluster(serde_json::json!({})), 3, None);
+        let pod = sts.spec.template.spec.unwrap();
+        let pod_sc = pod.security_context.as_ref().unwrap();
+        assert_eq!(pod_sc.run_as_non_root, Some(true));
+        assert_ne!(pod_sc.run_as_user, Some(0));
+        assert_eq!(
+            pod_sc.seccomp_profile.as_ref().map(|p| p.type_.as_str()),
+            Some("RuntimeDefault")
+        );
+        assert_eq!(
+            pod_sc.fs_group_change_policy.as_deref(),
+            Some("OnRootMismatch")
+        );
+        for c in &pod.containers {
+            let sc = c
+                .security_context
+                .as_ref()
+                .expect("container securityContext");
+            assert_eq!(sc.allow_privilege_escalation, Some(false), "{}", c.name);
+            assert_eq!(sc.run_as_non_root, Some(true));
+            assert_eq!(
+                sc.capabilities.as_ref().and_then(|c| c.drop.clone()),
+                Some(vec!["ALL".to_string()])
+            );
+            assert!(sc.capabilities.as_ref().unwrap().add.is_none());
+            assert_eq!(sc.privileged, None);
+            assert_eq!(sc.read_only_root_filesystem, Some(true));
+            // Writable places are volumes: the data, and a scratch /tmp.
+            let mounts: Vec<&str> = c
+                .volume_mounts
+                .iter()
+                .flatten()
+                .filter(|m| m.read_only != Some(true))
+                .map(|m| m.mount_path.as_str())
+                .collect();
+            assert_eq!(mounts, [DATA_DIR, "/tmp"]);
+        }
+        // Only volume types the profile allows (no hostPath).
+        assert!(pod.volumes.iter().flatten().all(|v| v.host_path.is_none()));
+    }
+
+    #[test]
+    fn a_node_replaying_a_long_log_is_not_killed_by_its_liveness_probe() {
+        let sts = stateful_set(&cluster(serde_json::json!({})), 3, None);
+        let container = &sts.spec.template.spec.unwrap().containers[0];
+        let startup = container.startup_probe.as_ref().expect("a startup probe");
+        let budget = startup.period_seconds.unwrap() * startup.failure_threshold.unwrap();
+        assert!(budget >= 30 * 60, "{budget} s to start");
+        let liveness = container.liveness_probe.as_ref().unwrap();
+        assert_eq!(
+            startup.http_get.as_ref().unwrap().path,
+            liveness.http_get.as_ref().unwrap().path
+        );
+    }
+
+    #[test]
+    fn tls_mounts_the_secret_configures_the_node_and_probes_over_https() {
+        let kc = cluster(serde_json::json!({"tls": {"secretName": "demo-tls"}}));
+        let conf = kiwi_conf(&kc);
+        for line in [
+            "tls-cluster yes",
+            "tls-cert-file /etc/kiwi/tls/tls.crt",
+            "tls-key-file /etc/kiwi/tls/tls.key",
+            "tls-ca-cert-file /etc/kiwi/tls/ca.crt",
+        ] {
+            assert!(conf.contains(&format!("\n{line}\n")), "{line} in {conf}");
+        }
+        let pod = stateful_set(&kc, 3, None).spec.template.spec.unwrap();
+        let volume = pod
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == "tls")
+            .unwrap();
+        assert_eq!(
+            volume.secret.as_ref().unwrap().secret_name.as_deref(),
+            Some("demo-tls")
+        );
+        let c = &pod.containers[0];
+        let mount = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| m.name == "tls")
+            .unwrap();
+        assert_eq!(
+            (mount.mount_path.as_str(), mount.read_only),
+            (TLS_DIR, Some(true))
+        );
+        // Not nested in the (read-only) ConfigMap volume.
+        let config = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| m.name == "config")
+            .unwrap();
+        assert!(!TLS_DIR.starts_with(&format!("{}/", config.mount_path)));
+        for probe in [&c.startup_probe, &c.readiness_probe, &c.liveness_probe] {
+            let get = probe.as_ref().unwrap().http_get.as_ref().unwrap();
+            assert_eq!(get.scheme.as_deref(), Some("HTTPS"));
+        }
+        // The keys are the operator's.
+        let clash = cluster(serde_json::json!({"config": {"tls-cluster": "no"}}));
+        assert_eq!(
+            validate(&clash),
+            Err(SpecError::ReservedKey("tls-cluster".into()))
+        );
+        // Without tls: plain HTTP, no TLS volume, no TLS keys.
+        let plain = cluster(serde_json::json!({}));
+        assert!(!kiwi_conf(&plain).contains("tls-"));
+        let pod = stateful_set(&plain, 3, None).spec.template.spec.unwrap();
+        assert!(pod.volumes.iter().flatten().all(|v| v.name != "tls"));
+        let get = pod.containers[0]
+            .readiness_probe
+            .as_ref()
+            .unwrap()
+            .http_get
+            .clone()
+            .unwrap();
+        assert_eq!(get.scheme, None);
     }
 
     #[test]
@@ -651,27 +926,92 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn rotating_a_secret_changes_the_revision_so_the_pods_roll() {
+        let kc = cluster(serde_json::json!({}));
+        let mut secret = credentials_secret(&kc);
+        secret.data = Some(BTreeMap::from([(
+            ADMIN_TOKEN_KEY.to_string(),
+            k8s_openapi::ByteString(b"old-token".to_vec()),
+        )]));
+        let before = secrets_hash([&secret]);
+        assert_eq!(before, secrets_hash([&secret]), "stable");
+        secret.data.as_mut().unwrap().insert(
+            ADMIN_TOKEN_KEY.to_string(),
+            k8s_openapi::ByteString(b"new-token".to_vec()),
+        );
+        let after = secrets_hash([&secret]);
+        assert_ne!(before, after);
+        assert_ne!(revision(&kc, Some(&before)), revision(&kc, Some(&after)));
+        let sts = stateful_set(&kc, 3, Some(&after));
+        let annotations = sts.spec.template.metadata.unwrap().annotations.unwrap();
+        assert_eq!(annotations[SECRETS_ANNOTATION], after);
+        assert_eq!(
+            annotations[REVISION_ANNOTATION],
+            revision(&kc, Some(&after))
+        );
+    }
+
+    #[test]
     fn revision_follows_image_and_config_but_not_replicas() {
         let base = cluster(serde_json::json!({}));
         let scaled = cluster(serde_json::json!({"replicas": 5}));
         let image = cluster(serde_json::json!({"image": "kiwi:next"}));
         let config = cluster(serde_json::json!({"config": {"memory": "2gb"}}));
-        assert_eq!(revision(&base), revision(&scaled));
-        assert_ne!(revision(&base), revision(&image));
-        assert_ne!(revision(&base), revision(&config));
+        assert_eq!(revision(&base, None), revision(&scaled, None));
+        assert_ne!(revision(&base, None), revision(&image, None));
+        assert_ne!(revision(&base, None), revision(&config, None));
+    }
+
+    fn max_unavailable(kc: &KiwiCluster) -> IntOrString {
+        pod_disruption_budget(kc)
+            .spec
+            .unwrap()
+            .max_unavailable
+            .unwrap()
     }
 
     #[test]
-    fn pdb_keeps_a_majority() {
-        for (replicas, expected) in [(1, 1), (3, 1), (5, 2), (7, 3)] {
+    fn pdb_never_lets_a_majority_of_voters_go() {
+        for (replicas, expected) in [(1, 0), (2, 0), (3, 1), (4, 1), (5, 2), (7, 3)] {
             let kc = cluster(serde_json::json!({"replicas": replicas}));
-            let pdb = pod_disruption_budget(&kc);
             assert_eq!(
-                pdb.spec.unwrap().max_unavailable,
-                Some(IntOrString::Int(expected)),
+                max_unavailable(&kc),
+                IntOrString::Int(expected),
                 "{replicas} replicas"
             );
+            // Whatever the spec allows, never more.
+            let kc = cluster(serde_json::json!({
+                "replicas": replicas, "podDisruptionBudget": {"maxUnavailable": replicas}
+            }));
+            assert_eq!(max_unavailable(&kc), IntOrString::Int(expected));
         }
+        // Less is allowed.
+        let kc = cluster(
+            serde_json::json!({"replicas": 5, "podDisruptionBudget": {"maxUnavailable": 1}}),
+        );
+        assert_eq!(max_unavailable(&kc), IntOrString::Int(1));
+    }
+
+    #[test]
+    fn pdb_follows_the_current_voters_not_the_spec() {
+        let with_voters = |replicas: i32, voters: u64| {
+            let mut kc = cluster(serde_json::json!({"replicas": replicas}));
+            kc.status = Some(
+                serde_json::from_value(serde_json::json!({
+                    "members": (1..=voters).map(|id| serde_json::json!({
+                        "nodeId": id, "role": "Voter", "healthy": true
+                    })).collect::<Vec<_>>()
+                }))
+                .unwrap(),
+            );
+            max_unavailable(&kc)
+        };
+        // Growing 3 -> 5: five pods but three voters, of which only one may go.
+        assert_eq!(with_voters(5, 3), IntOrString::Int(1));
+        // Growing 1 -> 3: the single voter must stay.
+        assert_eq!(with_voters(3, 1), IntOrString::Int(0));
+        // Shrinking 5 -> 3 with five voters left: the spec's three bound it.
+        assert_eq!(with_voters(3, 5), IntOrString::Int(1));
     }
 
     fn secret_ref<'a>(container: &'a Container, var: &str) -> &'a SecretKeySelector {
@@ -689,7 +1029,7 @@ pub(crate) mod tests {
     #[test]
     fn auth_reads_the_password_from_the_secret_into_the_environment() {
         let kc = cluster(serde_json::json!({"auth": {"secretName": "kiwi-auth"}}));
-        let sts = stateful_set(&kc, 3);
+        let sts = stateful_set(&kc, 3, None);
         let container = &sts.spec.template.spec.unwrap().containers[0];
         let secret = secret_ref(container, "KIWI_REQUIREPASS");
         assert_eq!(secret.name, "kiwi-auth");
@@ -699,7 +1039,7 @@ pub(crate) mod tests {
     #[test]
     fn credentials_come_from_the_clusters_secret_and_never_from_arguments() {
         let kc = cluster(serde_json::json!({"auth": {"secretName": "kiwi-auth"}}));
-        let sts = stateful_set(&kc, 3);
+        let sts = stateful_set(&kc, 3, None);
         let container = &sts.spec.template.spec.unwrap().containers[0];
         for (var, key) in [
             ("KIWI_ADMIN_TOKEN", ADMIN_TOKEN_KEY),

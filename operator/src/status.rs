@@ -11,16 +11,47 @@ use crate::admin::NodeId;
 use crate::crd::{KiwiClusterStatus, LeaderStatus, MemberRole, MemberStatus, OperationKind, Phase};
 use crate::plan::{answering, current_leader, majority, Action, Memory, Observed, Step};
 
+/// What became of the planned step: the status reports what happened, not what was planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Carried out (or there was nothing to carry out).
+    Done,
+    /// Not attempted: the cluster is paused.
+    Paused,
+    /// Attempted and failed: `reason` is a CamelCase word, `message` names what failed.
+    Failed { reason: String, message: String },
+}
+
 /// Builds the status. `previous` supplies condition transition times.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     generation: Option<i64>,
     selector: String,
     o: &Observed,
     step: &Step,
+    outcome: &Outcome,
     memory: &Memory,
     previous: &KiwiClusterStatus,
     now: Timestamp,
 ) -> KiwiClusterStatus {
+    // Nodes on a volume or from a cluster their id was not recorded with are not the members
+    // they claim to be: reported as not answering, and their volume never recorded for the id.
+    let (o, _) = crate::plan::screen(o);
+    let o = o.as_ref();
+    // A step not carried out claims nothing: the phase and conditions then come from the
+    // observation alone.
+    let not_done = Step {
+        action: Action::Wait {
+            reason: String::new(),
+        },
+        pending: step.pending.clone(),
+    };
+    let step = match (outcome, &step.action) {
+        (Outcome::Done, _) => step,
+        // What the plan observed rather than did stays true.
+        (_, Action::QuorumLost { .. } | Action::Halt { .. } | Action::Unreachable { .. }) => step,
+        _ => &not_done,
+    };
     let nodes: Vec<_> = answering(&o.pods).collect();
     let leader = current_leader(&o.pods);
     let members = match leader {
@@ -102,17 +133,6 @@ pub fn build(
             .pending
             .as_ref()
             .is_some_and(|op| matches!(op.kind, OperationKind::Grow | OperationKind::Shrink));
-    let phase = match &step.action {
-        Action::Halt { .. } => Phase::Halted,
-        Action::QuorumLost { .. } => Phase::QuorumLost,
-        _ if !memory.bootstrapped => Phase::Pending,
-        Action::Init { .. } | Action::Adopt { .. } => Phase::Initializing,
-        _ if !available => Phase::Degraded,
-        _ if rolling && !settled => Phase::Rolling,
-        _ if scaling => Phase::Scaling,
-        _ if !all_healthy => Phase::Degraded,
-        _ => Phase::Running,
-    };
     let ready_replicas = o
         .pods
         .iter()
@@ -123,6 +143,22 @@ pub fn build(
                     .is_some_and(|n| voters.iter().any(|v| v.node_id == n.node_id))
         })
         .count() as i32;
+    // Healthy in Raft's eyes is not enough: until their readiness probes pass, the client
+    // Service sends nobody to the pods.
+    let all_ready = ready_replicas as usize >= voters.len();
+    let phase = match &step.action {
+        _ if *outcome == Outcome::Paused => Phase::Paused,
+        Action::Halt { .. } => Phase::Halted,
+        Action::Unreachable { .. } => Phase::Unreachable,
+        Action::QuorumLost { .. } => Phase::QuorumLost,
+        _ if !memory.bootstrapped => Phase::Pending,
+        Action::Init { .. } | Action::Adopt { .. } => Phase::Initializing,
+        _ if !available => Phase::Degraded,
+        _ if rolling && !settled => Phase::Rolling,
+        _ if scaling => Phase::Scaling,
+        _ if !all_healthy || !all_ready => Phase::Degraded,
+        _ => Phase::Running,
+    };
 
     let condition = |type_: &str, status: bool, reason: &str, message: String| {
         let status = if status { "True" } else { "False" };
@@ -157,22 +193,38 @@ pub fn build(
                 leader.map(|(p, _)| p.name.as_str()).unwrap_or("unknown")
             ),
         ),
-        condition(
-            "Progressing",
-            crate::act::changes_something(&step.action)
-                || matches!(step.action, Action::Wait { .. }),
-            crate::act::kind(&step.action),
-            crate::act::describe(&step.action),
-        ),
+        match outcome {
+            Outcome::Done => condition(
+                "Progressing",
+                crate::act::changes_something(&step.action)
+                    || matches!(step.action, Action::Wait { .. }),
+                crate::act::kind(&step.action),
+                crate::act::describe(&step.action),
+            ),
+            Outcome::Paused => condition(
+                "Progressing",
+                false,
+                "Paused",
+                "spec.paused is true: the operator observes and changes nothing".into(),
+            ),
+            Outcome::Failed { reason, message } => {
+                condition("Progressing", false, reason, message.clone())
+            }
+        },
         condition(
             "Degraded",
-            !all_healthy || matches!(step.action, Action::Halt { .. }),
-            if all_healthy {
-                "AllMembersHealthy"
-            } else {
+            !all_healthy || !all_ready || matches!(step.action, Action::Halt { .. }),
+            if !all_healthy {
                 "MembersUnhealthy"
+            } else if !all_ready {
+                "PodsNotReady"
+            } else {
+                "AllMembersHealthy"
             },
-            format!("{healthy_voters} of {} voters healthy", voters.len()),
+            format!(
+                "{healthy_voters} of {} voters healthy, {ready_replicas} ready",
+                voters.len()
+            ),
         ),
         condition(
             "QuorumLost",
@@ -185,6 +237,25 @@ pub fn build(
             crate::act::describe(&step.action),
         ),
     ];
+    let unreachable = matches!(step.action, Action::Unreachable { .. });
+    conditions.push(condition(
+        "Reachable",
+        !unreachable,
+        if unreachable {
+            "OperatorCannotReachPods"
+        } else {
+            "PodsAnswer"
+        },
+        if unreachable {
+            crate::act::describe(&step.action)
+        } else {
+            format!(
+                "{} of {} pods answer the operator",
+                nodes.len(),
+                o.pods.len()
+            )
+        },
+    ));
     if o.desired_replicas.is_multiple_of(2) {
         conditions.push(condition(
             "EvenReplicas",
@@ -228,6 +299,35 @@ pub fn build(
     }
 }
 
+/// `previous` with the Progressing condition set to False for `reason`: a reconcile that
+/// stopped before it could observe the pods says why, and changes nothing else it reported.
+pub fn with_failure(
+    previous: &KiwiClusterStatus,
+    generation: Option<i64>,
+    reason: &str,
+    message: String,
+    now: Timestamp,
+) -> KiwiClusterStatus {
+    let mut status = previous.clone();
+    status.observed_generation = generation;
+    let since = previous
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Progressing" && c.status == "False")
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or(Time(now));
+    status.conditions.retain(|c| c.type_ != "Progressing");
+    status.conditions.push(Condition {
+        type_: "Progressing".into(),
+        status: "False".into(),
+        reason: reason.into(),
+        message,
+        last_transition_time: since,
+        observed_generation: generation,
+    });
+    status
+}
+
 /// The memory the planner starts from: what the last status recorded.
 pub fn memory_of(status: &KiwiClusterStatus) -> Memory {
     Memory {
@@ -257,6 +357,7 @@ mod tests {
                 pvc_uid: Some(format!("uid-{id}")),
                 ready: answering.contains(&id),
                 terminating: false,
+                pending: false,
                 revision: Some("r".into()),
                 admin_addr: String::new(),
                 raft_addr: String::new(),
@@ -318,6 +419,7 @@ mod tests {
             "sel".into(),
             o,
             &step,
+            &Outcome::Done,
             &o.memory,
             &KiwiClusterStatus::default(),
             o.now,
@@ -358,6 +460,41 @@ mod tests {
         let s = build_for(&o);
         assert_eq!(s.phase, Phase::Scaling);
         assert_eq!(condition(&s, "Available").status, "True");
+    }
+
+    #[test]
+    fn a_cluster_whose_pods_are_not_ready_is_not_running() {
+        let mut o = observed(Some(1), &[1, 2, 3]);
+        for p in &mut o.pods {
+            p.ready = false;
+        }
+        let s = build_for(&o);
+        assert_eq!(s.ready_replicas, 0);
+        assert_eq!(s.phase, Phase::Degraded);
+        assert_eq!(condition(&s, "Degraded").reason, "PodsNotReady");
+    }
+
+    #[test]
+    fn ready_pods_none_of_which_answers_mean_the_operator_cannot_reach_them() {
+        let mut o = observed(Some(1), &[]);
+        for p in &mut o.pods {
+            p.ready = true;
+        }
+        let s = build_for(&o);
+        assert_eq!(s.phase, Phase::Unreachable);
+        let reachable = condition(&s, "Reachable");
+        assert_eq!(reachable.status, "False");
+        assert_eq!(reachable.reason, "OperatorCannotReachPods");
+        assert!(
+            reachable.message.contains("inside the cluster"),
+            "{}",
+            reachable.message
+        );
+        assert_eq!(condition(&s, "QuorumLost").status, "False");
+        // Pods that are down themselves are what QuorumLost is for.
+        let s = build_for(&observed(Some(1), &[1]));
+        assert_eq!(s.phase, Phase::QuorumLost);
+        assert_eq!(condition(&s, "Reachable").status, "True");
     }
 
     #[test]

@@ -238,6 +238,7 @@ impl ProcessPods {
                 pvcs.push(PvcObs {
                     name: format!("data-{name}"),
                     ordinal,
+                    terminating: false,
                 });
                 if slot.child.is_some() {
                     let addr = format!("127.0.0.1:{}", slot.raft_port);
@@ -247,6 +248,7 @@ impl ProcessPods {
                         pvc_uid: Some(v.uid.clone()),
                         ready: true,
                         terminating: false,
+                        pending: false,
                         revision: Some(slot.revision.clone()),
                         admin_addr: addr.clone(),
                         raft_addr: addr,

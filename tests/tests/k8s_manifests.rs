@@ -166,3 +166,110 @@ fn a_manifest_with_a_reserved_config_key_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("raft-node-id"), "{err}");
 }
+
+/// Pod Security Standards, "restricted" (kubernetes.io/docs/concepts/security/
+/// pod-security-standards): the operator's Deployment and the StatefulSet it builds run in a
+/// namespace labelled `pod-security.kubernetes.io/enforce: restricted`.
+#[test]
+fn pods_meet_the_restricted_pod_security_standard() {
+    let dir = tempfile::tempdir().unwrap();
+    let rendered = dir.path().join("rendered.yaml");
+    let example = repo().join("deploy/examples/kiwicluster-full.yaml");
+    std::fs::write(
+        &rendered,
+        operator(&["render", "-f", example.to_str().unwrap()]),
+    )
+    .unwrap();
+    let script = r#"
+import sys, yaml
+checked = 0
+for path in sys.argv[1:]:
+    for doc in yaml.safe_load_all(open(path)):
+        if not doc or doc.get("kind") not in ("Deployment", "StatefulSet"):
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        psc = pod.get("securityContext") or {}
+        name = doc["kind"] + "/" + doc["metadata"]["name"]
+        for c in pod.get("initContainers", []) + pod["containers"]:
+            sc = c.get("securityContext") or {}
+            where = name + " container " + c["name"]
+            assert sc.get("allowPrivilegeEscalation") is False, where + ": allowPrivilegeEscalation"
+            assert sc.get("privileged") in (None, False), where + ": privileged"
+            caps = sc.get("capabilities") or {}
+            assert "ALL" in (caps.get("drop") or []), where + ": capabilities.drop ALL"
+            assert set(caps.get("add") or []) <= {"NET_BIND_SERVICE"}, where + ": capabilities.add"
+            assert sc.get("runAsNonRoot", psc.get("runAsNonRoot")) is True, where + ": runAsNonRoot"
+            assert sc.get("runAsUser", psc.get("runAsUser")) != 0, where + ": runAsUser 0"
+            seccomp = (sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+            assert seccomp in ("RuntimeDefault", "Localhost"), where + ": seccompProfile"
+            assert sc.get("readOnlyRootFilesystem") is True, where + ": readOnlyRootFilesystem"
+        for v in pod.get("volumes", []):
+            assert set(v) - {"name"} <= {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}, name + ": volume " + v["name"]
+        checked += 1
+print("checked", checked)
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(repo().join("deploy/operator/deployment.yaml"))
+        .arg(&rendered)
+        .output()
+        .expect("python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("checked 2"), "{text}");
+}
+
+/// The NetworkPolicy example is valid, selects the example cluster's pods, admits its peers
+/// and the operator's pods to the Raft port, and clients to the RESP port.
+#[test]
+fn the_network_policy_example_fits_the_pods_and_the_operator() {
+    let policy = repo().join("deploy/examples/networkpolicy.yaml");
+    validate(std::slice::from_ref(&policy));
+    let dir = tempfile::tempdir().unwrap();
+    let rendered = dir.path().join("rendered.yaml");
+    let example = repo().join("deploy/examples/kiwicluster.yaml");
+    std::fs::write(
+        &rendered,
+        operator(&["render", "-f", example.to_str().unwrap()]),
+    )
+    .unwrap();
+    let script = r#"
+import sys, yaml
+policy = yaml.safe_load(open(sys.argv[1]))
+sts = [d for d in yaml.safe_load_all(open(sys.argv[2])) if d and d["kind"] == "StatefulSet"][0]
+operator = yaml.safe_load(open(sys.argv[3]))
+def selects(selector, labels):
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+pod_labels = sts["spec"]["template"]["metadata"]["labels"]
+assert policy["metadata"]["namespace"] == sts["metadata"]["namespace"]
+assert selects(policy["spec"]["podSelector"], pod_labels), "the policy does not select the pods"
+ports = {p["name"]: p["containerPort"] for p in sts["spec"]["template"]["spec"]["containers"][0]["ports"]}
+rules = {r["ports"][0]["port"]: r["from"] for r in policy["spec"]["ingress"]}
+assert set(rules) == {ports["raft"], ports["resp"]}, rules
+raft_from = rules[ports["raft"]]
+assert any("namespaceSelector" not in f and selects(f["podSelector"], pod_labels) for f in raft_from), "peers"
+op_labels = operator["spec"]["template"]["metadata"]["labels"]
+assert any(f.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == operator["metadata"]["namespace"]
+           and selects(f["podSelector"], op_labels) for f in raft_from), "operator"
+print("ok")
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&policy)
+        .arg(&rendered)
+        .arg(repo().join("deploy/operator/deployment.yaml"))
+        .output()
+        .expect("python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && text.contains("ok"), "{text}");
+}

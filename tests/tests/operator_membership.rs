@@ -71,17 +71,33 @@ impl Driver {
         let o = self.observe().await;
         let step = plan::plan(&o);
         let mut memory = o.memory.clone();
-        match act::execute(&step.action, &self.admin, self.pods.as_ref()).await {
+        let outcome = match act::execute(&step.action, &self.admin, self.pods.as_ref()).await {
             Ok(()) => {
                 act::remember(&mut memory, &step);
                 if act::changes_something(&step.action) {
                     eprintln!("operator: {}", act::describe(&step.action));
                     self.actions.push(step.action.clone());
                 }
+                status::Outcome::Done
             }
-            Err(e) => eprintln!("operator: {} failed: {e}", act::describe(&step.action)),
-        }
-        self.status = status::build(None, String::new(), &o, &step, &memory, &self.status, o.now);
+            Err(e) => {
+                eprintln!("operator: {} failed: {e}", act::describe(&step.action));
+                status::Outcome::Failed {
+                    reason: "OperationFailed".into(),
+                    message: e.to_string(),
+                }
+            }
+        };
+        self.status = status::build(
+            None,
+            String::new(),
+            &o,
+            &step,
+            &outcome,
+            &memory,
+            &self.status,
+            o.now,
+        );
         step.action
     }
 

@@ -42,6 +42,7 @@ fn pod(ordinal: u32, node: Option<NodeStatus>) -> PodObs {
         pvc_uid: Some(format!("uid-{ordinal}")),
         ready: node.is_some(),
         terminating: false,
+        pending: false,
         revision: Some(REV.into()),
         admin_addr: format!("demo-{ordinal}:8001"),
         raft_addr: format!("demo-{ordinal}:8001"),
@@ -92,6 +93,7 @@ fn healthy(desired: u32, voters: u32) -> Observed {
             .map(|i| PvcObs {
                 name: format!("data-demo-{i}"),
                 ordinal: i,
+                terminating: false,
             })
             .collect(),
         progress: caught_up(&ids),
@@ -350,6 +352,7 @@ fn volumes_of_removed_pods_are_reclaimed_or_kept_per_policy() {
     o.pvcs.push(PvcObs {
         name: "data-demo-3".into(),
         ordinal: 3,
+        terminating: false,
     });
     assert_eq!(
         action(&o),
@@ -472,6 +475,7 @@ fn a_kept_volume_of_a_removed_node_never_rejoins_under_its_old_id() {
     o.pvcs.push(PvcObs {
         name: "data-demo-2".into(),
         ordinal: 2,
+        terminating: false,
     });
     assert_eq!(
         action(&o),
@@ -568,10 +572,101 @@ fn quorum_lost_changes_nothing() {
 }
 
 #[test]
-fn pods_from_two_clusters_halt_the_operator() {
+fn pods_from_two_clusters_halt_the_operator_when_it_does_not_know_its_own() {
     let mut o = healthy(3, 3);
+    o.memory.cluster_id = None;
     o.pods[2].node.as_mut().unwrap().cluster_id = Some("other".into());
     assert!(matches!(action(&o), Action::Halt { .. }));
+}
+
+#[test]
+fn a_node_of_another_cluster_loses_the_seat_of_its_id_and_its_volume() {
+    let mut o = healthy(3, 3);
+    o.pods[2].node.as_mut().unwrap().cluster_id = Some("other".into());
+    // Its id is a voter here: that seat goes first (the two others are a healthy majority).
+    assert_eq!(
+        action(&o),
+        Action::RemoveMember {
+            leader: "demo-0:8001".into(),
+            node_id: 3,
+            pod: Some("demo-2".into()),
+            reason: RemoveReason::Replaced,
+        }
+    );
+    // Then the volume, so that the pod comes back blank as a new member.
+    set_membership(&mut o, 1, &[1, 2], &[]);
+    o.pods[2].node.as_mut().unwrap().cluster_id = Some("other".into());
+    assert_eq!(
+        action(&o),
+        Action::DeletePodAndPvc {
+            pod: "demo-2".into(),
+            pvc: "data-demo-2".into(),
+            node_id: 3,
+        }
+    );
+}
+
+#[test]
+fn a_node_on_another_volume_does_not_vote_under_its_old_id() {
+    // Pod 2's claim was recreated from an older snapshot: node 3 is back with an old log.
+    let mut o = healthy(3, 3);
+    o.pods[2].pvc_uid = Some("uid-restored".into());
+    let (screened, impostors) = screen(&o);
+    assert_eq!(
+        impostors,
+        [Impostor {
+            pod: "demo-2".into(),
+            ordinal: 2,
+            node_id: 3
+        }]
+    );
+    assert!(screened.pods[2].node.is_none(), "it counts for no quorum");
+    assert!(matches!(
+        action(&o),
+        Action::RemoveMember {
+            node_id: 3,
+            reason: RemoveReason::Replaced,
+            ..
+        }
+    ));
+    // With only one other voter healthy, its seat is not taken (that would lose the
+    // majority), and it is not trusted either: the cluster waits.
+    o.pods[1].node = None;
+    assert!(matches!(
+        action(&o),
+        Action::QuorumLost {
+            reachable: 1,
+            voters: 3
+        }
+    ));
+    // The status keeps the volume the id was recorded on, so the check holds next time.
+    let o = healthy(3, 3);
+    let mut restored = o.clone();
+    restored.pods[2].pvc_uid = Some("uid-restored".into());
+    let step = plan(&restored);
+    let status = crate::status::build(
+        None,
+        String::new(),
+        &restored,
+        &step,
+        &crate::status::Outcome::Done,
+        &restored.memory,
+        &Default::default(),
+        restored.now,
+    );
+    let m3 = status.members.iter().find(|m| m.node_id == 3).unwrap();
+    assert_eq!(m3.pvc_uid.as_deref(), Some("uid-2"));
+    assert!(!m3.healthy);
+}
+
+#[test]
+fn a_volume_without_a_recorded_uid_is_trusted() {
+    let mut o = healthy(3, 3);
+    for m in &mut o.memory.members {
+        m.pvc_uid = None;
+    }
+    o.pods[2].pvc_uid = Some("uid-other".into());
+    assert_eq!(action(&o), Action::Idle);
 }
 
 #[test]
@@ -604,4 +699,88 @@ fn the_highest_term_leader_counts() {
 #[test]
 fn a_converged_cluster_is_idle() {
     assert_eq!(action(&healthy(3, 3)), Action::Idle);
+}
+
+#[test]
+fn a_roll_recorded_but_never_carried_out_deletes_the_pod_on_resume() {
+    // The intent (pending Roll of demo-2) reached the status, the delete did not happen.
+    let mut o = healthy(3, 3);
+    o.pods[2].revision = Some("rev-old".into());
+    o.memory.pending = Some(pending(
+        OperationKind::Roll,
+        "demo-2",
+        3,
+        "2026-11-25T11:59:00Z",
+    ));
+    assert!(matches!(action(&o), Action::DeletePod { ref pod, .. } if pod == "demo-2"));
+    // Deleted: the pod is terminating, then absent, then back on the new revision.
+    o.pods[2].terminating = true;
+    assert!(is_wait(&action(&o)));
+    o.pods[2].terminating = false;
+    o.pods[2].revision = Some(REV.into());
+    let step = plan(&o);
+    assert!(is_wait(&step.action));
+    assert_eq!(step.pending, Pending::Clear);
+    // Not while the rest lacks a caught-up majority.
+    let mut o = healthy(3, 3);
+    o.pods[2].revision = Some("rev-old".into());
+    o.memory.pending = Some(pending(
+        OperationKind::Roll,
+        "demo-2",
+        3,
+        "2026-11-25T11:59:00Z",
+    ));
+    o.progress.get_mut(&2).unwrap().lag = 1_000;
+    assert!(!matches!(action(&o), Action::DeletePod { .. }));
+}
+
+#[test]
+fn a_pending_pod_whose_claim_is_gone_or_going_is_deleted_again() {
+    // kubernetes/kubernetes#74374: pod 2 was recreated while its claim was being deleted.
+    let mut o = healthy(3, 3);
+    o.pods[2].node = None;
+    o.pods[2].ready = false;
+    o.pods[2].pending = true;
+    o.pvcs[2].terminating = true;
+    assert!(matches!(
+        action(&o),
+        Action::DeletePod { ref pod, ref reason } if pod == "demo-2" && reason.contains("being deleted")
+    ));
+    o.pvcs.remove(2);
+    assert!(matches!(
+        action(&o),
+        Action::DeletePod { ref pod, ref reason } if pod == "demo-2" && reason.contains("missing")
+    ));
+    // A Pending pod with its claim in place is merely starting.
+    let mut o = healthy(3, 3);
+    o.pods[2].node = None;
+    o.pods[2].ready = false;
+    o.pods[2].pending = true;
+    assert!(!matches!(action(&o), Action::DeletePod { .. }));
+    // And one already being deleted is left to go.
+    o.pvcs.remove(2);
+    o.pods[2].terminating = true;
+    assert!(!matches!(action(&o), Action::DeletePod { .. }));
+}
+
+#[test]
+fn pods_that_answer_as_impostors_are_not_unreachable() {
+    // Every pod answers, but as a node of another cluster: reachable, and no quorum of ours.
+    let mut o = healthy(3, 3);
+    for p in &mut o.pods {
+        p.node.as_mut().unwrap().cluster_id = Some("other".into());
+    }
+    assert_eq!(
+        action(&o),
+        Action::QuorumLost {
+            reachable: 0,
+            voters: 3
+        }
+    );
+    // None answering at all, while ready, is the operator's reach.
+    for p in &mut o.pods {
+        p.node = None;
+        p.ready = true;
+    }
+    assert_eq!(action(&o), Action::Unreachable { ready: 3 });
 }
