@@ -24,6 +24,8 @@
 #
 #   tests/docker/container_test.sh     # uses $CARGO_TARGET_DIR/debug/{kiwi,kiwi-operator}
 #   KIWI_BIN_DIR=/tmp/kiwi-bins tests/docker/container_test.sh
+#   KIWI_TEST_IMAGE=kiwi:0.1.0 tests/docker/container_test.sh   # an image built already (for
+#                                      # example `docker build .` from source); kept afterwards
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -50,12 +52,14 @@ source "$repo/tests/lib/kiwi-checks.sh"
 kc_exec_cmd() { KC_CMD=(docker exec "$1"); }
 
 bin_dir="${KIWI_BIN_DIR:-${CARGO_TARGET_DIR:-$HOME/.cache/kiwi-target}/debug}"
-for b in kiwi kiwi-operator; do
-    [ -x "$bin_dir/$b" ] || kc_fail "$bin_dir/$b not found: build first (cargo build --workspace --bins)"
-done
+if [ -z "${KIWI_TEST_IMAGE:-}" ]; then
+    for b in kiwi kiwi-operator; do
+        [ -x "$bin_dir/$b" ] || kc_fail "$bin_dir/$b not found: build first (cargo build --workspace --bins)"
+    done
+fi
 
 run="kiwict$$"
-image="kiwi-test:$run"
+image="${KIWI_TEST_IMAGE:-kiwi-test:$run}"
 single="$run-single"
 work=$(mktemp -d)
 export KIWI_IMAGE=$image
@@ -80,7 +84,7 @@ cleanup() {
     for c in $(compose ps -q 2>/dev/null); do docker unpause "$c" >/dev/null 2>&1; done
     docker rm -f -v "$single" >/dev/null 2>&1
     compose down -v --remove-orphans --timeout 5 >/dev/null 2>&1
-    docker rmi "$image" >/dev/null 2>&1
+    [ -n "${KIWI_TEST_IMAGE:-}" ] || docker rmi "$image" >/dev/null 2>&1
     rm -rf "$work"
     exit "$rc"
 }
@@ -88,19 +92,24 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- 1. the image
-bash "$repo/tests/docker/base-image.sh"
-mkdir -p "$work/ctx/bins"
-for b in kiwi kiwi-operator; do
-    strip -o "$work/ctx/bins/$b" "$bin_dir/$b"
-done
-kc_log "building $image (target runtime-host, base kiwi-base:bookworm)"
-docker build -q --target runtime-host \
-    --build-arg RUNTIME_BASE=kiwi-base:bookworm --build-arg HOST_BINS=bins \
-    --build-arg REVISION="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)" \
-    -f "$repo/Dockerfile" -t "$image" "$work/ctx" >/dev/null 2>"$work/build.log" || {
-    cat "$work/build.log" >&2
-    kc_fail "docker build"
-}
+if [ -n "${KIWI_TEST_IMAGE:-}" ]; then
+    docker image inspect "$image" >/dev/null 2>&1 || kc_fail "KIWI_TEST_IMAGE=$image does not exist"
+    kc_log "testing $image as built"
+else
+    bash "$repo/tests/docker/base-image.sh"
+    mkdir -p "$work/ctx/bins"
+    for b in kiwi kiwi-operator; do
+        strip -o "$work/ctx/bins/$b" "$bin_dir/$b"
+    done
+    kc_log "building $image (target runtime-host, base kiwi-base:bookworm)"
+    docker build -q --target runtime-host \
+        --build-arg RUNTIME_BASE=kiwi-base:bookworm --build-arg HOST_BINS=bins \
+        --build-arg REVISION="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)" \
+        -f "$repo/Dockerfile" -t "$image" "$work/ctx" >/dev/null 2>"$work/build.log" || {
+        cat "$work/build.log" >&2
+        kc_fail "docker build"
+    }
+fi
 [ "$(docker image inspect -f '{{.Config.User}}' "$image")" = 10001 ] || kc_fail "image does not run as 10001"
 docker image inspect -f '{{json .Config.Healthcheck.Test}}' "$image" | grep -q healthz ||
     kc_fail "image has no /healthz healthcheck"
@@ -170,8 +179,7 @@ old=$leader
 mapfile -t rest < <(others "$old")
 aliases=$(docker inspect "$old" | jq -r --arg net "$net" '.[0].NetworkSettings.Networks[$net].Aliases // [] | .[]')
 # Writes through a follower, bounded to 120 s in all; some are in flight when the cut happens.
-KC_EXEC_TIMEOUT=120 kc_agent "${rest[0]}" load cut 1 300 >"$work/cut.out" 2>&1 &
-bg=$!
+KC_EXEC_TIMEOUT=120 kc_agent_bg "$work/cut.out" "${rest[0]}" load cut 1 300 110
 kc_wait 30 "the write loop to start" grep -q '^ack ' "$work/cut.out"
 docker network disconnect "$net" "$old"
 kc_log "disconnected leader $(name "$old") from $net"
@@ -184,7 +192,7 @@ new=$(kc_wait_leader 30 "${rest[@]}")
 kc_log "majority elected $(name "$new")"
 kc_load "$new" majority 1 200 "$acked"
 [ "$KC_FAILED" = 0 ] || kc_fail "majority side: $KC_FAILED of 200 writes failed with a leader elected"
-wait "$bg" || true
+wait "$KC_BG_PID" || true
 kc_acks cut "$work/cut.out" "$acked"
 [ "$KC_ACKED" -gt 0 ] || kc_fail "no write through the follower was acknowledged during the cut"
 alias_args=()

@@ -205,8 +205,7 @@ kc_log "$victim rebuilt from the others as node $(kc_status "$victim" | jq -r .n
 # ---- a config change rolled while a write loop runs through the Service
 sts_rev() { k get statefulset "$kc" -o jsonpath='{.status.updateRevision}'; }
 before=$(sts_rev)
-KC_EXEC_TIMEOUT=900 via_service kc_agent "$client" load roll 1 100000 >"$work/roll.out" 2>&1 &
-loop=$!
+KC_EXEC_TIMEOUT=900 via_service kc_agent_bg "$work/roll.out" "$client" load roll 1 100000 890
 kc_wait 60 "the write loop to start" grep -q '^ack ' "$work/roll.out"
 k patch kiwicluster "$kc" --type merge -p '{"spec":{"config":{"raft-snapshot-logs":"20000"}}}' >/dev/null
 kc_log "patched config (raft-snapshot-logs 20000); waiting for the roll"
@@ -221,8 +220,8 @@ rolled() {
 }
 kc_wait 900 "every pod to run the new revision" rolled
 leader=$(wait_cluster 3)
-kill "$loop" 2>/dev/null || true
-wait "$loop" 2>/dev/null || true
+kill "$KC_BG_PID" 2>/dev/null || true
+wait "$KC_BG_PID" 2>/dev/null || true
 kc_acks roll "$work/roll.out" "$acked"
 [ "$KC_ACKED" -gt 0 ] || kc_fail "no write acknowledged during the roll"
 kc_log "roll: $KC_ACKED writes acknowledged, $KC_FAILED failed while the pods restarted"

@@ -23,8 +23,10 @@
 #   cmd ARG...             one command; prints the reply (arrays one element a line, nil as
 #                          "(nil)"); exit 1 on an error reply, 3 on timeout or a closed connection
 #   local KEY...           READONLY, then MGET: the values this node holds itself, stale or not
-#   load PREFIX FROM TO    SET PREFIX:i i for i in FROM..TO, one attempt each, printing "ack i"
-#                          or "fail i <why>"; a timed-out connection is replaced
+#   load PREFIX FROM TO [SECS]
+#                          SET PREFIX:i i for i in FROM..TO, one attempt each, printing "ack i"
+#                          or "fail i <why>"; a timed-out connection is replaced; stops after
+#                          SECS seconds when given
 #   http PATH              GET PATH on the node's HTTP port; prints the body, exit 1 unless 200
 # KC_IO_TIMEOUT (seconds, default 8: more than the node's 5 s raft-write-timeout, so a write
 # that cannot commit answers CLUSTERDOWN before the client gives up) bounds every read.
@@ -82,17 +84,25 @@ case $sub in
         send MGET "$@"
         reply ;;
     load)
-        prefix=$1 from=$2 to=$3 open=0
+        prefix=$1 from=$2 to=$3 max=${4:-0} open=0
         for ((i = from; i <= to; i++)); do
+            # Stop at the time bound, or once whoever reads the output has gone (an echo to a
+            # closed pipe fails: SIGPIPE is ignored above).
+            if [ "$max" -gt 0 ] && [ "$SECONDS" -ge "$max" ]; then break; fi
             if [ "$open" = 0 ]; then
-                if connect 2>/dev/null; then open=1; else echo "fail $i connect"; continue; fi
+                if ! connect 2>/dev/null; then
+                    echo "fail $i connect" || exit 0
+                    sleep 0.2 # a refused connection returns at once: do not spin through the loop
+                    continue
+                fi
+                open=1
             fi
-            send SET "$prefix:$i" "$i" 2>/dev/null || { echo "fail $i send"; exec 3>&-; open=0; continue; }
+            send SET "$prefix:$i" "$i" 2>/dev/null || { echo "fail $i send" || exit 0; exec 3>&-; open=0; continue; }
             out=$(reply); rc=$?
             if [ "$rc" = 0 ] && [ "$out" = OK ]; then
-                echo "ack $i"
+                echo "ack $i" || exit 0
             else
-                echo "fail $i ${out:-timeout}"
+                echo "fail $i ${out:-timeout}" || exit 0
                 if [ "$rc" = 3 ]; then exec 3>&-; open=0; fi
             fi
         done ;;
@@ -125,6 +135,24 @@ kc_agent() {
     timeout "${KC_EXEC_TIMEOUT:-60}" "${KC_CMD[@]}" env KC_IO_TIMEOUT="${KC_IO_TIMEOUT:-8}" \
         KIWI_PASS="${KIWI_PASS:-}" bash -c "$KC_AGENT" kiwi-agent \
         "${KC_HOST:-127.0.0.1}" "${KC_RESP_PORT:-7379}" "${KC_HTTP_PORT:-8001}" "$@"
+}
+
+# kc_agent_bg OUTFILE TARGET SUBCOMMAND ARGS...: kc_agent in the background, its output in
+# OUTFILE; sets KC_BG_PID to the process to `wait` for or kill (timeout, which passes a signal on
+# to the exec client).
+kc_agent_bg() {
+    local out=$1
+    shift
+    (
+        target=$1
+        shift
+        kc_exec_cmd "$target"
+        exec timeout "${KC_EXEC_TIMEOUT:-60}" "${KC_CMD[@]}" env KC_IO_TIMEOUT="${KC_IO_TIMEOUT:-8}" \
+            KIWI_PASS="${KIWI_PASS:-}" bash -c "$KC_AGENT" kiwi-agent \
+            "${KC_HOST:-127.0.0.1}" "${KC_RESP_PORT:-7379}" "${KC_HTTP_PORT:-8001}" "$@"
+    ) >"$out" 2>&1 &
+    # shellcheck disable=SC2034 # read by the sourcing script
+    KC_BG_PID=$!
 }
 
 # kc_resp TARGET ARG...: one RESP command; prints the reply.
@@ -210,7 +238,7 @@ kc_acks() {
 
 # kc_load TARGET PREFIX FROM TO ACKFILE: SET PREFIX:i i for i in FROM..TO through TARGET, each
 # write tried once and bounded in time, then kc_acks. For a load running while something
-# else happens, run `kc_agent TARGET load PREFIX FROM TO >OUTFILE &` and kc_acks afterwards.
+# else happens: kc_agent_bg OUTFILE TARGET load PREFIX FROM TO [SECS], then kc_acks.
 kc_load() {
     local target=$1 prefix=$2 from=$3 to=$4 ackfile=$5 out
     out=$(mktemp)
