@@ -15,8 +15,8 @@
 #        `docker network connect` the old leader follows the new one, catches up, and the writes
 #        it was sent while alone are nowhere;
 #      - `docker kill` of a follower, writes, `docker restart`: it catches up;
-#      - `docker pause` of the leader: the other two elect and take writes; after
-#        `docker unpause` it rejoins as a follower and catches up.
+#      - `docker pause` of the leader while a write loop runs: the other two elect and take
+#        writes; after `docker unpause` it rejoins as a follower and catches up.
 #
 # Every wait polls with a deadline, every write loop is bounded, and the containers, network,
 # volumes and test image are removed on exit (the base image is kept: it is the slow part).
@@ -221,12 +221,18 @@ kc_log "kill/restart: $(name "$victim") caught up"
 # ---- 4c. the leader paused (frozen: no crash, no network change)
 old=$leader
 mapfile -t rest < <(others "$old")
+# Again writes through a follower are in flight when the leader freezes.
+KC_EXEC_TIMEOUT=120 kc_agent_bg "$work/frozen.out" "${rest[0]}" load frozen 1 300 110
+kc_wait 30 "the write loop to start" grep -q '^ack ' "$work/frozen.out"
 docker pause "$old" >/dev/null
 kc_log "paused leader $(name "$old")"
 new=$(kc_wait_leader 30 "${rest[@]}")
 kc_log "the other two elected $(name "$new")"
 kc_load "$new" paused 1 200 "$acked"
 [ "$KC_FAILED" = 0 ] || kc_fail "$KC_FAILED of 200 writes failed while the old leader was paused"
+wait "$KC_BG_PID" || true
+kc_acks frozen "$work/frozen.out" "$acked"
+[ "$KC_ACKED" -gt 0 ] || kc_fail "no write through the follower was acknowledged around the pause"
 docker unpause "$old" >/dev/null
 leader=$(kc_wait_leader 60 "${nodes[@]}")
 kc_wait_holds 60 "$acked" "${nodes[@]}"
