@@ -32,33 +32,36 @@ mirror_from_apt() {
 mirror="${KIWI_DEBIAN_MIRROR:-$(mirror_from_apt)}"
 mirror="${mirror:-http://deb.debian.org/debian}"
 
-if ! command -v debootstrap >/dev/null 2>&1; then
+# debootstrap needs root (it chroots and makes device nodes).
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if ! command -v debootstrap >/dev/null 2>&1 && [ ! -x /usr/sbin/debootstrap ]; then
     echo "base-image: installing debootstrap"
-    apt-get install -y debootstrap >/dev/null || { apt-get update >/dev/null && apt-get install -y debootstrap >/dev/null; }
+    $SUDO apt-get install -y debootstrap >/dev/null ||
+        { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y debootstrap >/dev/null; }
 fi
 
 root=$(mktemp -d /tmp/kiwi-base.XXXXXX)
-trap 'rm -rf "$root"' EXIT
+trap '$SUDO rm -rf "$root" "$root.log"' EXIT
 
 # minbase: Essential packages and apt only. ca-certificates for the operator's TLS to the API
 # server; libstdc++6 and libgcc-s1 (RocksDB's C++) come with apt but are named so the image does
 # not depend on that.
 echo "base-image: debootstrap $suite from $mirror (a few minutes)"
-debootstrap --variant=minbase --include=ca-certificates,libstdc++6,libgcc-s1 \
+$SUDO /usr/sbin/debootstrap --variant=minbase --include=ca-certificates,libstdc++6,libgcc-s1 \
     "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
     tail -n 30 "$root.log" >&2
-    rm -f "$root.log"
     echo "base-image: debootstrap failed" >&2
     exit 1
 }
-rm -f "$root.log"
 # Smaller and closer to debian:bookworm-slim: no package cache, lists or docs.
-rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
-    "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/*
+# shellcheck disable=SC2016 # $1 belongs to the inner shell
+$SUDO bash -c 'shopt -s nullglob; cd "$1" && rm -rf var/cache/apt/archives/*.deb var/lib/apt/lists/* \
+    usr/share/doc/* usr/share/man/* usr/share/info/*' rm-docs "$root"
 # Point apt at the same mirror, so `apt-get install` in a Dockerfile stage works on this base.
-echo "deb $mirror $suite main" >"$root/etc/apt/sources.list"
+echo "deb $mirror $suite main" | $SUDO tee "$root/etc/apt/sources.list" >/dev/null
 
-tar -C "$root" -c . | docker import \
+$SUDO tar -C "$root" -c . | docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["bash"]' \
     --message "debootstrap --variant=minbase $suite $mirror" \
