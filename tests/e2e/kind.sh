@@ -41,7 +41,8 @@ if [ "${#missing[@]}" -eq 0 ] && ! docker info >/dev/null 2>&1; then
     missing+=("a Docker engine")
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
-    echo "kind e2e: skipped: ${missing[*]} not found"
+    list=$(printf '%s, ' "${missing[@]}")
+    echo "kind e2e: skipped: ${list%, } not found"
     [ "${KIWI_E2E_REQUIRED:-0}" = 1 ] && exit 1
     exit 0
 fi
