@@ -103,7 +103,12 @@ fn init_logging(config: &Config) -> Result<(), String> {
                 .with_writer(std::sync::Mutex::new(file))
                 .init();
         }
-        None => builder.with_writer(std::io::stderr).init(),
+        // Colour only for a person at a terminal: `docker logs`, kubectl logs and files
+        // captured from stderr must not carry escape codes.
+        None => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .init(),
     }
     Ok(())
 }

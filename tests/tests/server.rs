@@ -121,3 +121,14 @@ fn reset_returns_to_defaults() {
     assert_eq!(c.run("GET k"), bulk("in3"));
     assert_eq!(c.run("EXEC"), err("ERR EXEC without MULTI"));
 }
+
+#[test]
+fn a_log_captured_from_stderr_carries_no_colour_codes() {
+    let server = KiwiServer::start();
+    let log = server.log();
+    assert!(log.contains("ready to accept connections"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a log that is not a terminal:\n{log}"
+    );
+}
