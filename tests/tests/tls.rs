@@ -379,7 +379,12 @@ fn a_tls_cluster_forms_replicates_and_turns_plain_callers_away() {
     let said = plain.wait_for_log("join failed");
     assert!(said.contains("TLS"), "{said}");
     // A TLS node whose certificate another CA signed cannot join either.
-    make_cert(certs.dir.path(), "other-ca", "impostor", "serverAuth,clientAuth");
+    make_cert(
+        certs.dir.path(),
+        "other-ca",
+        "impostor",
+        "serverAuth,clientAuth",
+    );
     let impostor = Joiner::start(
         &join,
         &[
