@@ -233,6 +233,35 @@ pub struct TlsSpec {
     /// `ca.crt`. Nodes reload rotated files without a restart.
     #[x_kube(validation = Rule::new("self != ''").message("tls.secretName must not be empty"))]
     pub secret_name: String,
+    /// Also serve RESP over TLS (the node's `tls-port`) on this container port, published as
+    /// `resp-tls` on port 6380 of the client and leader Services (`redis-cli --tls`). Unset:
+    /// RESP stays plain only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 1 && self <= 65535 && self != 7379 && self != 8001").message("tls.respPort must be a port number other than 7379 and 8001"))]
+    pub resp_port: Option<i32>,
+    /// Whether RESP clients over TLS must present a certificate signed by `ca.crt`
+    /// (`tls-auth-clients`): `yes`, `optional` or `no` (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_clients: Option<TlsClientAuth>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsClientAuth {
+    Yes,
+    Optional,
+    No,
+}
+
+impl TlsClientAuth {
+    /// The value of the node's `tls-auth-clients` key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsClientAuth::Yes => "yes",
+            TlsClientAuth::Optional => "optional",
+            TlsClientAuth::No => "no",
+        }
+    }
 }
 
 fn default_password_key() -> String {

@@ -30,6 +30,8 @@ pub const RESP_PORT: i32 = 7379;
 pub const RAFT_PORT: i32 = 8001;
 /// The port the client Services expose: Redis clients' default.
 pub const SERVICE_RESP_PORT: i32 = 6379;
+/// The Services' port for RESP over TLS (`spec.tls.respPort`), as Redis deployments use it.
+pub const SERVICE_RESP_TLS_PORT: i32 = 6380;
 pub const DATA_DIR: &str = "/data";
 /// Where the ConfigMap is mounted. Not `/etc/kiwi` itself: a ConfigMap volume is read-only,
 /// and the TLS Secret could not be mounted inside it.
@@ -93,6 +95,8 @@ pub const RESERVED_CONFIG_KEYS: &[&str] = &[
     "tls-cert-file",
     "tls-key-file",
     "tls-ca-cert-file",
+    "tls-port",
+    "tls-auth-clients",
 ];
 
 /// The per-cluster Secret's keys: the admin API's bearer token, and the secret peers prove.
@@ -268,6 +272,13 @@ pub fn kiwi_conf(kc: &KiwiCluster) -> String {
             conf.push_str(&format!("{key} {TLS_DIR}/{file}\n"));
         }
     }
+    if let Some(tls) = &kc.spec.tls {
+        if let Some(port) = tls.resp_port {
+            conf.push_str(&format!("tls-port {port}\n"));
+            let auth = tls.auth_clients.unwrap_or(crate::crd::TlsClientAuth::No);
+            conf.push_str(&format!("tls-auth-clients {}\n", auth.as_str()));
+        }
+    }
     for (key, value) in &kc.spec.config {
         conf.push_str(&format!("{key} {value}\n"));
     }
@@ -282,16 +293,24 @@ pub fn config_map(kc: &KiwiCluster) -> ConfigMap {
     }
 }
 
-fn port(name: &str, port: i32, target: i32) -> ServicePort {
+/// A Service port named `name`, sent to the container port of the same name.
+fn port(name: &str, port: i32) -> ServicePort {
     ServicePort {
         name: Some(name.into()),
         port,
-        target_port: Some(IntOrString::String(
-            if target == RESP_PORT { "resp" } else { "raft" }.into(),
-        )),
+        target_port: Some(IntOrString::String(name.into())),
         protocol: Some("TCP".into()),
         ..Default::default()
     }
+}
+
+/// The RESP-over-TLS port of the client and leader Services, when `spec.tls.respPort` is set.
+fn resp_tls_port(kc: &KiwiCluster) -> Option<ServicePort> {
+    kc.spec
+        .tls
+        .as_ref()
+        .and_then(|t| t.resp_port)
+        .map(|_| port("resp-tls", SERVICE_RESP_TLS_PORT))
 }
 
 /// Gives every pod a stable DNS name, published before the pod is ready: nodes must reach a
@@ -304,10 +323,7 @@ pub fn headless_service(kc: &KiwiCluster) -> Service {
             cluster_ip: Some("None".into()),
             publish_not_ready_addresses: Some(true),
             selector: Some(selector_labels(&name)),
-            ports: Some(vec![
-                port("resp", RESP_PORT, RESP_PORT),
-                port("raft", RAFT_PORT, RAFT_PORT),
-            ]),
+            ports: Some(vec![port("resp", RESP_PORT), port("raft", RAFT_PORT)]),
             ..Default::default()
         }),
         ..Default::default()
@@ -322,7 +338,11 @@ pub fn client_service(kc: &KiwiCluster) -> Service {
         spec: Some(ServiceSpec {
             type_: Some("ClusterIP".into()),
             selector: Some(selector_labels(&name)),
-            ports: Some(vec![port("resp", SERVICE_RESP_PORT, RESP_PORT)]),
+            ports: Some(
+                std::iter::once(port("resp", SERVICE_RESP_PORT))
+                    .chain(resp_tls_port(kc))
+                    .collect(),
+            ),
             ..Default::default()
         }),
         ..Default::default()
@@ -339,10 +359,12 @@ pub fn leader_service(kc: &KiwiCluster) -> Service {
         spec: Some(ServiceSpec {
             type_: Some("ClusterIP".into()),
             selector: Some(selector),
-            ports: Some(vec![
-                port("resp", SERVICE_RESP_PORT, RESP_PORT),
-                port("raft", RAFT_PORT, RAFT_PORT),
-            ]),
+            ports: Some(
+                [port("resp", SERVICE_RESP_PORT), port("raft", RAFT_PORT)]
+                    .into_iter()
+                    .chain(resp_tls_port(kc))
+                    .collect(),
+            ),
             ..Default::default()
         }),
         ..Default::default()
@@ -496,20 +518,36 @@ fn pod_template(kc: &KiwiCluster, secrets_hash: Option<&str>) -> PodTemplateSpec
         image_pull_policy: kc.spec.image_pull_policy.map(|p| p.as_str().to_string()),
         args: Some(args),
         env: Some(env),
-        ports: Some(vec![
-            ContainerPort {
-                name: Some("resp".into()),
-                container_port: RESP_PORT,
-                protocol: Some("TCP".into()),
-                ..Default::default()
-            },
-            ContainerPort {
-                name: Some("raft".into()),
-                container_port: RAFT_PORT,
-                protocol: Some("TCP".into()),
-                ..Default::default()
-            },
-        ]),
+        ports: Some(
+            vec![
+                ContainerPort {
+                    name: Some("resp".into()),
+                    container_port: RESP_PORT,
+                    protocol: Some("TCP".into()),
+                    ..Default::default()
+                },
+                ContainerPort {
+                    name: Some("raft".into()),
+                    container_port: RAFT_PORT,
+                    protocol: Some("TCP".into()),
+                    ..Default::default()
+                },
+            ]
+            .into_iter()
+            .chain(
+                kc.spec
+                    .tls
+                    .as_ref()
+                    .and_then(|t| t.resp_port)
+                    .map(|p| ContainerPort {
+                        name: Some("resp-tls".into()),
+                        container_port: p,
+                        protocol: Some("TCP".into()),
+                        ..Default::default()
+                    }),
+            )
+            .collect(),
+        ),
         // Until the startup probe passes the liveness probe is off: a node replaying a long
         // log (or a large snapshot) gets up to an hour to come up instead of being killed and
         // starting the replay over.
@@ -904,6 +942,49 @@ pub(crate) mod tests {
             .clone()
             .unwrap();
         assert_eq!(get.scheme, None);
+    }
+
+    #[test]
+    fn a_tls_resp_port_is_configured_exposed_and_published_on_6380() {
+        let kc = cluster(serde_json::json!({
+            "tls": {"secretName": "demo-tls", "respPort": 7380, "authClients": "optional"}
+        }));
+        let conf = kiwi_conf(&kc);
+        assert!(conf.contains("\ntls-port 7380\n"), "{conf}");
+        assert!(conf.contains("\ntls-auth-clients optional\n"), "{conf}");
+        let pod = stateful_set(&kc, 3, None).spec.template.spec.unwrap();
+        let ports = pod.containers[0].ports.clone().unwrap();
+        assert!(ports
+            .iter()
+            .any(|p| p.name.as_deref() == Some("resp-tls") && p.container_port == 7380));
+        for svc in [client_service(&kc), leader_service(&kc)] {
+            let tls_port = svc
+                .spec
+                .unwrap()
+                .ports
+                .unwrap()
+                .into_iter()
+                .find(|p| p.name.as_deref() == Some("resp-tls"))
+                .expect("a resp-tls Service port");
+            assert_eq!(tls_port.port, SERVICE_RESP_TLS_PORT);
+            assert_eq!(
+                tls_port.target_port,
+                Some(IntOrString::String("resp-tls".into()))
+            );
+        }
+        // Clients must present a certificate only when asked; the default is no.
+        let default = cluster(serde_json::json!({"tls": {"secretName": "t", "respPort": 7380}}));
+        assert!(kiwi_conf(&default).contains("\ntls-auth-clients no\n"));
+        // Without respPort: no RESP TLS port anywhere, and the keys stay the operator's.
+        let cluster_only = cluster(serde_json::json!({"tls": {"secretName": "t"}}));
+        assert!(!kiwi_conf(&cluster_only).contains("tls-port"));
+        let svc = client_service(&cluster_only).spec.unwrap().ports.unwrap();
+        assert_eq!(svc.len(), 1);
+        let clash = cluster(serde_json::json!({"config": {"tls-port": "7380"}}));
+        assert_eq!(
+            validate(&clash),
+            Err(SpecError::ReservedKey("tls-port".into()))
+        );
     }
 
     #[test]

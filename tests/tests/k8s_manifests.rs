@@ -250,6 +250,7 @@ assert policy["metadata"]["namespace"] == sts["metadata"]["namespace"]
 assert selects(policy["spec"]["podSelector"], pod_labels), "the policy does not select the pods"
 ports = {p["name"]: p["containerPort"] for p in sts["spec"]["template"]["spec"]["containers"][0]["ports"]}
 rules = {r["ports"][0]["port"]: r["from"] for r in policy["spec"]["ingress"]}
+assert len(rules) == len(policy["spec"]["ingress"]), "one rule per port (a second would hide the first here)"
 assert set(rules) == {ports["raft"], ports["resp"]}, rules
 raft_from = rules[ports["raft"]]
 assert any("namespaceSelector" not in f and selects(f["podSelector"], pod_labels) for f in raft_from), "peers"
