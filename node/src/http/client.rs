@@ -116,21 +116,34 @@ async fn request(
             "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             payload.len()
         );
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(payload.as_bytes()).await?;
-        let mut raw = Vec::new();
-        match stream.read_to_end(&mut raw).await {
-            Ok(_) => {}
-            // A TLS peer that closes without close_notify: the reply is whole if it parses.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
-            Err(e) => return Err(e.into()),
+        let mut request = head.into_bytes();
+        request.extend_from_slice(payload.as_bytes());
+        if let Err(e) = stream.write_all(&request).await {
+            // A TLS-only port may already have reset the connection; what the read below
+            // gets says so better than a broken pipe.
+            if transport.is_tls() || e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(e.into());
+            }
         }
-        if !transport.is_tls() && (raw.is_empty() || raw[0] == TLS_ALERT) {
-            // What a TLS-only port (tls-cluster yes) does with a plain request.
+        let mut raw = Vec::new();
+        let read = stream.read_to_end(&mut raw).await;
+        let closed_or_reset = match &read {
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        };
+        if !transport.is_tls() && closed_or_reset && (raw.is_empty() || raw[0] == TLS_ALERT) {
+            // What a TLS-only port (tls-cluster yes) does with a plain request: an alert, a
+            // close or a reset.
             return Err(HttpError::Malformed(format!(
                 "{addr} closed the connection without an HTTP answer: if that node has \
                  tls-cluster yes, this one needs TLS too"
             )));
+        }
+        match read {
+            Ok(_) => {}
+            // A TLS peer that closes without close_notify: the reply is whole if it parses.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+            Err(e) => return Err(e.into()),
         }
         parse_response(&raw)
     })
