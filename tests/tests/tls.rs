@@ -272,16 +272,17 @@ fn curl(url: &str, extra: &[&str]) -> Result<(u16, String), String> {
     Ok((code.trim().parse().unwrap_or(0), body.to_string()))
 }
 
-fn cluster_tls_flags(certs: &Certs) -> Vec<String> {
+/// The flags of a node of a TLS cluster holding `<node>.crt`/`<node>.key` and trusting `<ca>.crt`.
+fn cluster_tls_flags(certs: &Certs, node: &str, ca: &str) -> Vec<String> {
     [
         "--tls-cluster",
         "yes",
         "--tls-cert-file",
-        &certs.arg("node.crt"),
+        &certs.arg(&format!("{node}.crt")),
         "--tls-key-file",
-        &certs.arg("node.key"),
+        &certs.arg(&format!("{node}.key")),
         "--tls-ca-cert-file",
-        &certs.arg("ca.crt"),
+        &certs.arg(&format!("{ca}.crt")),
     ]
     .iter()
     .map(|s| s.to_string())
@@ -304,7 +305,7 @@ fn voters(raft_port: u16, cacert: &str) -> Option<usize> {
 fn a_tls_cluster_forms_replicates_and_turns_plain_callers_away() {
     let certs = Certs::new();
     let ca = certs.arg("ca.crt");
-    let tls = cluster_tls_flags(&certs);
+    let tls = cluster_tls_flags(&certs, "node", "ca");
     let first = start_node(&tls);
     let join = format!("127.0.0.1:{}", first.raft_port());
     let with_join = |mut flags: Vec<String>| {
@@ -385,19 +386,7 @@ fn a_tls_cluster_forms_replicates_and_turns_plain_callers_away() {
         "impostor",
         "serverAuth,clientAuth",
     );
-    let impostor = Joiner::start(
-        &join,
-        &[
-            "--tls-cluster",
-            "yes",
-            "--tls-cert-file",
-            &certs.arg("impostor.crt"),
-            "--tls-key-file",
-            &certs.arg("impostor.key"),
-            "--tls-ca-cert-file",
-            &certs.arg("other-ca.crt"),
-        ],
-    );
+    let impostor = Joiner::start(&join, &cluster_tls_flags(&certs, "impostor", "other-ca"));
     impostor.wait_for_log("join failed");
     assert_eq!(voters(raft, &ca), Some(3));
 }
@@ -410,7 +399,7 @@ struct Joiner {
 }
 
 impl Joiner {
-    fn start(join: &str, flags: &[&str]) -> Joiner {
+    fn start(join: &str, flags: &[String]) -> Joiner {
         let dir = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(dir.path().join("log")).unwrap();
         let child = Command::new(kiwi_tests::kiwi_bin())
