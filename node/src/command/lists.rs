@@ -8,8 +8,7 @@ use bytes::Bytes;
 
 use super::args::{parse_i64, resolve_range};
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
-use super::strings::spec;
-use super::{Args, CmdError, CmdResult, CommandSpec, Ctx, Kind};
+use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::resp::Reply;
 use crate::storage::keys::{list_index, member_key, member_prefix};
 use crate::storage::{Cf, KeyType, Meta, StorageError, Txn};

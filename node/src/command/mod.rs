@@ -42,6 +42,20 @@ pub struct Ctx<'t, 'a> {
     pub rng: &'t mut SplitMix64,
 }
 
+/// One row of a command table: `spec!(name, arity, flags, (first, last, step), handler)`.
+macro_rules! spec {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:expr) => {
+        $crate::command::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $keys,
+            kind: $crate::command::Kind::Data($handler),
+        }
+    };
+}
+pub(crate) use spec;
+
 pub type CmdResult = Result<Reply, CmdError>;
 pub type Handler = fn(&mut Ctx<'_, '_>, &Args) -> CmdResult;
 

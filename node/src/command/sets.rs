@@ -11,8 +11,7 @@ use bytes::Bytes;
 
 use super::cursor::{scan_page, ScanOptions};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
-use super::strings::spec;
-use super::{Args, CmdError, CmdResult, CommandSpec, Ctx, Kind};
+use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::resp::Reply;
 use crate::storage::keys::{member_key, member_prefix, prefix_end};
 use crate::storage::{Cf, KeyType, Meta};

@@ -5,25 +5,12 @@ use bytes::Bytes;
 use super::args::parse_i64;
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::long_double::{sum_text, LongDouble, Parsed};
-use super::{Args, CmdError, CmdResult, CommandSpec, Ctx, Kind};
+use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::resp::Reply;
 use crate::storage::{KeyType, Meta};
 
 /// Largest string value (Redis's default `proto-max-bulk-len`).
 pub const MAX_STRING_LEN: usize = 512 * 1024 * 1024;
-
-macro_rules! spec {
-    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: $keys,
-            kind: Kind::Data($handler),
-        }
-    };
-}
-pub(crate) use spec;
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec!("get", 2, READONLY | FAST, (1, 1, 1), get),

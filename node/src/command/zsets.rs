@@ -17,8 +17,7 @@ use super::args::{parse_f64, parse_i64, resolve_range};
 use super::cursor::{scan_page, ScanOptions};
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::long_double::{is_c_space, strtod};
-use super::strings::spec;
-use super::{Args, CmdError, CmdResult, CommandSpec, Ctx, Kind};
+use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::resp::reply::format_double;
 use crate::resp::Reply;
 use crate::storage::keys::{
