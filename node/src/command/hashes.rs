@@ -40,14 +40,6 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// A (field, value) pair.
 type Entry = (Vec<u8>, Vec<u8>);
 
-/// The live hash stored at `key`, or WRONGTYPE.
-fn hash_meta(ctx: &Ctx<'_, '_>, key: &[u8]) -> Result<Option<Meta>, CmdError> {
-    match ctx.txn.live_meta(ctx.db, key, ctx.now_ms)? {
-        Some(m) if m.ty != KeyType::Hash => Err(CmdError::WrongType),
-        other => Ok(other),
-    }
-}
-
 /// The hash at `key`, created empty (not yet saved) when missing. Call only once the command
 /// can no longer fail, so a failed command never leaves a half-created key behind.
 fn hash_or_create(
@@ -92,7 +84,7 @@ fn set_pairs(ctx: &mut Ctx<'_, '_>, args: &Args) -> Result<i64, CmdError> {
             String::from_utf8_lossy(args.get(0)?).to_lowercase(),
         ));
     }
-    let existing = hash_meta(ctx, key)?;
+    let existing = ctx.typed_meta(KeyType::Hash, key)?;
     let mut meta = hash_or_create(ctx, key, existing)?;
     let prefix = prefix_of(ctx, key, &meta);
     let mut added = 0;
@@ -119,7 +111,7 @@ fn hmset(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let (key, field) = (args.get(1)?, args.get(2)?);
-    let existing = hash_meta(ctx, key)?;
+    let existing = ctx.typed_meta(KeyType::Hash, key)?;
     if let Some(meta) = &existing {
         if get_field(ctx, &prefix_of(ctx, key, meta), field)?.is_some() {
             return Ok(Reply::Int(0));
@@ -136,7 +128,7 @@ fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn hget(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let Some(meta) = hash_meta(ctx, key)? else {
+    let Some(meta) = ctx.typed_meta(KeyType::Hash, key)? else {
         return Ok(Reply::Nil);
     };
     Ok(
@@ -150,7 +142,7 @@ fn hget(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 fn hmget(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
     let fields = args.from(2);
-    let Some(meta) = hash_meta(ctx, key)? else {
+    let Some(meta) = ctx.typed_meta(KeyType::Hash, key)? else {
         return Ok(Reply::Array(vec![Reply::Nil; fields.len()]));
     };
     let prefix = prefix_of(ctx, key, &meta);
@@ -166,7 +158,7 @@ fn hmget(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn hgetall(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let Some(meta) = hash_meta(ctx, key)? else {
+    let Some(meta) = ctx.typed_meta(KeyType::Hash, key)? else {
         return Ok(Reply::Map(Vec::new()));
     };
     let pairs = entries(ctx, key, &meta)?
@@ -178,7 +170,7 @@ fn hgetall(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn hkeys(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let Some(meta) = hash_meta(ctx, key)? else {
+    let Some(meta) = ctx.typed_meta(KeyType::Hash, key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
     Ok(Reply::bulks(
@@ -188,7 +180,7 @@ fn hkeys(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn hvals(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let Some(meta) = hash_meta(ctx, key)? else {
+    let Some(meta) = ctx.typed_meta(KeyType::Hash, key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
     Ok(Reply::bulks(
@@ -198,7 +190,7 @@ fn hvals(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn hdel(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let Some(mut meta) = hash_meta(ctx, key)? else {
+    let Some(mut meta) = ctx.typed_meta(KeyType::Hash, key)? else {
         return Ok(Reply::Int(0));
     };
     let prefix = prefix_of(ctx, key, &meta);
@@ -219,7 +211,7 @@ fn hdel(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn hlen(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     Ok(Reply::Int(
-        hash_meta(ctx, args.get(1)?)?
+        ctx.typed_meta(KeyType::Hash, args.get(1)?)?
             .map(|m| m.count as i64)
             .unwrap_or(0),
     ))
@@ -227,7 +219,7 @@ fn hlen(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn hexists(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let found = match hash_meta(ctx, key)? {
+    let found = match ctx.typed_meta(KeyType::Hash, key)? {
         Some(meta) => get_field(ctx, &prefix_of(ctx, key, &meta), args.get(2)?)?.is_some(),
         None => false,
     };
@@ -236,7 +228,7 @@ fn hexists(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let len = match hash_meta(ctx, key)? {
+    let len = match ctx.typed_meta(KeyType::Hash, key)? {
         Some(meta) => {
             get_field(ctx, &prefix_of(ctx, key, &meta), args.get(2)?)?.map_or(0, |v| v.len())
         }
@@ -267,7 +259,7 @@ fn store_field(
 fn hincrby(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let (key, field) = (args.get(1)?, args.get(2)?);
     let delta = args.int(3)?;
-    let existing = hash_meta(ctx, key)?;
+    let existing = ctx.typed_meta(KeyType::Hash, key)?;
     let current = match &existing {
         Some(meta) => get_field(ctx, &prefix_of(ctx, key, meta), field)?,
         None => None,
@@ -296,7 +288,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     if delta == Parsed::Infinite {
         return Err(CmdError::msg("value is NaN or Infinity"));
     }
-    let existing = hash_meta(ctx, key)?;
+    let existing = ctx.typed_meta(KeyType::Hash, key)?;
     let current = match &existing {
         Some(meta) => get_field(ctx, &prefix_of(ctx, key, meta), field)?,
         None => None,
@@ -318,7 +310,7 @@ fn hscan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
     // Redis checks the cursor, then the key, and only then the options.
     ScanOptions::parse(&Args::new(&args.all()[..3]), 2, false, true)?;
-    let Some(meta) = hash_meta(ctx, key)? else {
+    let Some(meta) = ctx.typed_meta(KeyType::Hash, key)? else {
         return Ok(Reply::Array(vec![
             Reply::bulk("0"),
             Reply::Array(Vec::new()),
@@ -380,7 +372,7 @@ fn entries_at(
 fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
     if args.len() < 3 {
-        let Some(meta) = hash_meta(ctx, key)? else {
+        let Some(meta) = ctx.typed_meta(KeyType::Hash, key)? else {
             return Ok(Reply::Nil);
         };
         if meta.count == 0 {
@@ -406,7 +398,7 @@ fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(CmdError::msg("value is out of range"));
     }
-    let Some(meta) = hash_meta(ctx, key)? else {
+    let Some(meta) = ctx.typed_meta(KeyType::Hash, key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
     if count == 0 || meta.count == 0 {

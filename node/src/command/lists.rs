@@ -200,11 +200,9 @@ fn missing(pos: u64) -> StorageError {
 
 /// The live list stored at `key`, or WRONGTYPE.
 fn load(ctx: &Ctx<'_, '_>, key: &[u8]) -> Result<Option<List>, CmdError> {
-    match ctx.txn.live_meta(ctx.db, key, ctx.now_ms)? {
-        Some(m) if m.ty != KeyType::List => Err(CmdError::WrongType),
-        Some(m) => Ok(Some(List::new(ctx.db, key, m))),
-        None => Ok(None),
-    }
+    Ok(ctx
+        .typed_meta(KeyType::List, key)?
+        .map(|m| List::new(ctx.db, key, m)))
 }
 
 /// The list at `key`, created empty (not yet saved) if there is none.

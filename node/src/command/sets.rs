@@ -41,14 +41,6 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// exhaust it. Larger counts are refused instead.
 pub const MAX_RANDOM_REPEATS: u64 = 10_000_000;
 
-/// The live set stored at `key`, or WRONGTYPE.
-fn set_meta(ctx: &Ctx<'_, '_>, key: &[u8]) -> Result<Option<Meta>, CmdError> {
-    match ctx.txn.live_meta(ctx.db, key, ctx.now_ms)? {
-        Some(m) if m.ty != KeyType::Set => Err(CmdError::WrongType),
-        other => Ok(other),
-    }
-}
-
 fn prefix_of(ctx: &Ctx<'_, '_>, key: &[u8], meta: &Meta) -> Vec<u8> {
     member_prefix(ctx.db, key, meta.version)
 }
@@ -125,7 +117,7 @@ fn set_reply(items: Vec<Vec<u8>>) -> Reply {
 
 fn sadd(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let mut meta = match set_meta(ctx, key)? {
+    let mut meta = match ctx.typed_meta(KeyType::Set, key)? {
         Some(m) => m,
         None => ctx.txn.create_key(ctx.db, key, KeyType::Set)?,
     };
@@ -147,7 +139,7 @@ fn sadd(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn srem(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let Some(mut meta) = set_meta(ctx, key)? else {
+    let Some(mut meta) = ctx.typed_meta(KeyType::Set, key)? else {
         return Ok(Reply::Int(0));
     };
     let prefix = prefix_of(ctx, key, &meta);
@@ -167,7 +159,7 @@ fn srem(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn smembers(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    Ok(match set_meta(ctx, key)? {
+    Ok(match ctx.typed_meta(KeyType::Set, key)? {
         Some(meta) => set_reply(members(ctx, &prefix_of(ctx, key, &meta))?),
         None => Reply::Set(Vec::new()),
     })
@@ -175,7 +167,7 @@ fn smembers(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn sismember(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    Ok(Reply::Int(match set_meta(ctx, key)? {
+    Ok(Reply::Int(match ctx.typed_meta(KeyType::Set, key)? {
         Some(meta) => is_member(ctx, &prefix_of(ctx, key, &meta), args.get(2)?)? as i64,
         None => 0,
     }))
@@ -183,7 +175,7 @@ fn sismember(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn smismember(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let prefix = set_meta(ctx, key)?.map(|meta| prefix_of(ctx, key, &meta));
+    let prefix = ctx.typed_meta(KeyType::Set, key)?.map(|meta| prefix_of(ctx, key, &meta));
     let mut out = Vec::with_capacity(args.len() - 2);
     for member in args.from(2) {
         let found = match &prefix {
@@ -197,7 +189,7 @@ fn smismember(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn scard(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     Ok(Reply::Int(
-        set_meta(ctx, args.get(1)?)?.map_or(0, |m| m.count as i64),
+        ctx.typed_meta(KeyType::Set, args.get(1)?)?.map_or(0, |m| m.count as i64),
     ))
 }
 
@@ -218,7 +210,7 @@ fn spop(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 }
 
 fn spop_one(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CmdResult {
-    let Some(mut meta) = set_meta(ctx, key)? else {
+    let Some(mut meta) = ctx.typed_meta(KeyType::Set, key)? else {
         return Ok(Reply::Nil);
     };
     let prefix = prefix_of(ctx, key, &meta);
@@ -233,7 +225,7 @@ fn spop_one(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CmdResult {
 }
 
 fn spop_count(ctx: &mut Ctx<'_, '_>, key: &[u8], count: u64) -> CmdResult {
-    let Some(mut meta) = set_meta(ctx, key)? else {
+    let Some(mut meta) = ctx.typed_meta(KeyType::Set, key)? else {
         return Ok(Reply::Set(Vec::new()));
     };
     if count == 0 {
@@ -259,7 +251,7 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
     match args.len() {
         2 => {
-            let Some(meta) = set_meta(ctx, key)? else {
+            let Some(meta) = ctx.typed_meta(KeyType::Set, key)? else {
                 return Ok(Reply::Nil);
             };
             let index = ctx.rng.below(meta.count);
@@ -280,7 +272,7 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
                 )));
             }
             let (count, repeats) = (n.unsigned_abs(), n < 0);
-            let Some(meta) = set_meta(ctx, key)? else {
+            let Some(meta) = ctx.typed_meta(KeyType::Set, key)? else {
                 return Ok(Reply::Array(Vec::new()));
             };
             if count == 0 {
@@ -311,13 +303,10 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 fn smove(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let (src, dst, member) = (args.get(1)?, args.get(2)?, args.get(3)?);
     // A missing source answers 0 before the destination's type is looked at, as in Redis.
-    let Some(mut src_meta) = ctx.txn.live_meta(ctx.db, src, ctx.now_ms)? else {
+    let Some(mut src_meta) = ctx.typed_meta(KeyType::Set, src)? else {
         return Ok(Reply::Int(0));
     };
-    if src_meta.ty != KeyType::Set {
-        return Err(CmdError::WrongType);
-    }
-    let dst_meta = set_meta(ctx, dst)?;
+    let dst_meta = ctx.typed_meta(KeyType::Set, dst)?;
     let src_prefix = prefix_of(ctx, src, &src_meta);
     if !is_member(ctx, &src_prefix, member)? {
         return Ok(Reply::Int(0));
@@ -356,7 +345,7 @@ type LoadedSet = Option<(Vec<u8>, u64)>;
 
 fn load_sets(ctx: &Ctx<'_, '_>, keys: &[Bytes]) -> Result<Vec<LoadedSet>, CmdError> {
     keys.iter()
-        .map(|key| Ok(set_meta(ctx, key)?.map(|meta| (prefix_of(ctx, key, &meta), meta.count))))
+        .map(|key| Ok(ctx.typed_meta(KeyType::Set, key)?.map(|meta| (prefix_of(ctx, key, &meta), meta.count))))
         .collect()
 }
 
@@ -517,7 +506,7 @@ fn sscan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         return Err(CmdError::msg("invalid cursor"));
     }
     let empty = || Reply::Array(vec![Reply::bulk("0"), Reply::Array(Vec::new())]);
-    let Some(meta) = set_meta(ctx, key)? else {
+    let Some(meta) = ctx.typed_meta(KeyType::Set, key)? else {
         return Ok(empty());
     };
     let opts = ScanOptions::parse(args, 2, false, false)?;

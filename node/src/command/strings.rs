@@ -7,7 +7,7 @@ use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::long_double::{sum_text, LongDouble, Parsed};
 use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::resp::Reply;
-use crate::storage::{KeyType, Meta};
+use crate::storage::KeyType;
 
 /// Largest string value (Redis's default `proto-max-bulk-len`).
 pub const MAX_STRING_LEN: usize = 512 * 1024 * 1024;
@@ -53,14 +53,6 @@ pub enum Ttl {
     At(u64),
 }
 
-/// The live string stored at `key`, or WRONGTYPE.
-pub fn string_meta(ctx: &Ctx<'_, '_>, key: &[u8]) -> Result<Option<Meta>, CmdError> {
-    match ctx.txn.live_meta(ctx.db, key, ctx.now_ms)? {
-        Some(m) if m.ty != KeyType::String => Err(CmdError::WrongType),
-        other => Ok(other),
-    }
-}
-
 /// Stores a string at `key`, replacing any value of any type.
 pub fn put_string(
     ctx: &mut Ctx<'_, '_>,
@@ -90,7 +82,7 @@ pub fn put_string(
 }
 
 fn get(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
-    Ok(match string_meta(ctx, args.get(1)?)? {
+    Ok(match ctx.typed_meta(KeyType::String, args.get(1)?)? {
         Some(m) => Reply::bulk(m.value),
         None => Reply::Nil,
     })
@@ -141,7 +133,7 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         i += 1;
     }
     // Without GET a value of another type is simply replaced; a storage failure still fails.
-    let old = match string_meta(ctx, key) {
+    let old = match ctx.typed_meta(KeyType::String, key) {
         Err(CmdError::WrongType) if !want_old => None,
         other => other?,
     };
@@ -221,14 +213,14 @@ fn msetnx(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn getset(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let old = string_meta(ctx, key)?;
+    let old = ctx.typed_meta(KeyType::String, key)?;
     put_string(ctx, key, args.get(2)?.to_vec(), Ttl::Clear)?;
     Ok(old.map(|m| Reply::bulk(m.value)).unwrap_or(Reply::Nil))
 }
 
 fn getdel(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    match string_meta(ctx, key)? {
+    match ctx.typed_meta(KeyType::String, key)? {
         Some(m) => {
             ctx.txn.delete_key(ctx.db, key)?;
             Ok(Reply::bulk(m.value))
@@ -257,7 +249,7 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         }
         i += 1;
     }
-    let Some(mut meta) = string_meta(ctx, key)? else {
+    let Some(mut meta) = ctx.typed_meta(KeyType::String, key)? else {
         return Ok(Reply::Nil);
     };
     let value = meta.value.clone();
@@ -273,7 +265,7 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn append(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let mut value = string_meta(ctx, key)?.map(|m| m.value).unwrap_or_default();
+    let mut value = ctx.typed_meta(KeyType::String, key)?.map(|m| m.value).unwrap_or_default();
     let suffix = args.get(2)?;
     if value.len() + suffix.len() > MAX_STRING_LEN {
         return Err(CmdError::msg(
@@ -287,14 +279,14 @@ fn append(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 }
 
 fn strlen(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
-    let len = string_meta(ctx, args.get(1)?)?
+    let len = ctx.typed_meta(KeyType::String, args.get(1)?)?
         .map(|m| m.value.len())
         .unwrap_or(0);
     Ok(Reply::Int(len as i64))
 }
 
 fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) -> CmdResult {
-    let current = match string_meta(ctx, key)? {
+    let current = match ctx.typed_meta(KeyType::String, key)? {
         Some(m) => parse_i64(&m.value)?,
         None => 0,
     };
@@ -326,7 +318,7 @@ fn decrby(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
     // Redis checks the key's type and current value before it reads the increment.
-    let current = match string_meta(ctx, key)? {
+    let current = match ctx.typed_meta(KeyType::String, key)? {
         Some(m) => LongDouble::parse(&m.value).ok_or(CmdError::NotFloat)?,
         None => Parsed::Finite(LongDouble::ZERO),
     };
@@ -339,7 +331,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn getrange(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let (start, end) = (args.int(2)?, args.int(3)?);
-    let value = string_meta(ctx, args.get(1)?)?
+    let value = ctx.typed_meta(KeyType::String, args.get(1)?)?
         .map(|m| m.value)
         .unwrap_or_default();
     let len = value.len() as i64;
@@ -369,7 +361,7 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     if offset < 0 {
         return Err(CmdError::msg("offset is out of range"));
     }
-    let existing = string_meta(ctx, key)?;
+    let existing = ctx.typed_meta(KeyType::String, key)?;
     if patch.is_empty() {
         return Ok(Reply::Int(
             existing.map(|m| m.value.len()).unwrap_or(0) as i64

@@ -86,14 +86,10 @@ struct ZSet {
 impl ZSet {
     /// The sorted set at `key`, `None` when there is none, WRONGTYPE for another type.
     fn open(ctx: &Ctx<'_, '_>, key: &[u8]) -> Result<Option<ZSet>, CmdError> {
-        match ctx.txn.live_meta(ctx.db, key, ctx.now_ms)? {
-            None => Ok(None),
-            Some(m) if m.ty != KeyType::ZSet => Err(CmdError::WrongType),
-            Some(meta) => Ok(Some(ZSet {
-                prefix: member_prefix(ctx.db, key, meta.version),
-                meta,
-            })),
-        }
+        Ok(ctx.typed_meta(KeyType::ZSet, key)?.map(|meta| ZSet {
+            prefix: member_prefix(ctx.db, key, meta.version),
+            meta,
+        }))
     }
 
     /// A new, empty sorted set replacing whatever `key` held (saved by [`ZSet::save`]).
