@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::args::parse_i64;
-use super::cursor::{scan_page, ScanOptions};
+use super::cursor::{page_reply, parse_cursor, scan_page, ScanOptions};
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::long_double::{sum_text, LongDouble, Parsed};
 use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
@@ -309,12 +309,9 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 fn hscan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
     // Redis checks the cursor, then the key, and only then the options.
-    ScanOptions::parse(&Args::new(&args.all()[..3]), 2, false, true)?;
+    parse_cursor(args.get(2)?)?;
     let Some(meta) = ctx.typed_meta(KeyType::Hash, key)? else {
-        return Ok(Reply::Array(vec![
-            Reply::bulk("0"),
-            Reply::Array(Vec::new()),
-        ]));
+        return Ok(page_reply(0, Vec::new()));
     };
     let opts = ScanOptions::parse(args, 2, false, true)?;
     let prefix = prefix_of(ctx, key, &meta);
@@ -330,10 +327,7 @@ fn hscan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
             items.push(Reply::bulk(v));
         }
     }
-    Ok(Reply::Array(vec![
-        Reply::bulk(next.to_string()),
-        Reply::Array(items),
-    ]))
+    Ok(page_reply(next, items))
 }
 
 /// The entries at the given positions (in field order) of the hash, one per position, in the

@@ -1,6 +1,6 @@
 //! Generic key commands: existence, deletion, renaming, iteration and TTLs.
 
-use super::cursor::{scan_page, ScanOptions};
+use super::cursor::{page_reply, scan_page, ScanOptions};
 use super::flags::{FAST, RANDOM, READONLY, WRITE};
 use super::glob::glob_match;
 use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
@@ -97,10 +97,7 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         }
         keys.push(key);
     }
-    Ok(Reply::Array(vec![
-        Reply::bulk(next.to_string()),
-        Reply::bulks(keys),
-    ]))
+    Ok(page_reply(next, keys.into_iter().map(Reply::bulk).collect()))
 }
 
 /// Moves `src` (live, described by `meta`) to `dst`, replacing `dst`. Members are copied under

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
-use super::cursor::{scan_page, ScanOptions};
+use super::cursor::{page_reply, parse_cursor, scan_page, ScanOptions};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
 use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::resp::Reply;
@@ -501,26 +501,20 @@ fn sscan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
     // Redis checks the cursor, then the key (a missing key answers an empty page whatever the
     // options), then the type, and only then the options.
-    let cursor_ok = std::str::from_utf8(args.get(2)?).is_ok_and(|s| s.parse::<u64>().is_ok());
-    if !cursor_ok {
-        return Err(CmdError::msg("invalid cursor"));
-    }
-    let empty = || Reply::Array(vec![Reply::bulk("0"), Reply::Array(Vec::new())]);
+    parse_cursor(args.get(2)?)?;
     let Some(meta) = ctx.typed_meta(KeyType::Set, key)? else {
-        return Ok(empty());
+        return Ok(page_reply(0, Vec::new()));
     };
     let opts = ScanOptions::parse(args, 2, false, false)?;
     let prefix = prefix_of(ctx, key, &meta);
     let (next, page) = scan_page(ctx, Cf::Set, &prefix, &prefix_end(&prefix), &opts)?;
-    let found: Vec<Vec<u8>> = page
+    let found = page
         .into_iter()
         .map(|(k, _)| k[prefix.len()..].to_vec())
         .filter(|m| opts.matches(m))
+        .map(Reply::bulk)
         .collect();
-    Ok(Reply::Array(vec![
-        Reply::bulk(next.to_string()),
-        Reply::bulks(found),
-    ]))
+    Ok(page_reply(next, found))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use super::args::{parse_f64, parse_i64, resolve_range};
-use super::cursor::{scan_page, ScanOptions};
+use super::cursor::{page_reply, parse_cursor, scan_page, ScanOptions};
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::long_double::{is_c_space, strtod};
 use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
@@ -1014,15 +1014,9 @@ fn pop_generic(ctx: &mut Ctx<'_, '_>, args: &Args, max: bool) -> CmdResult {
 
 fn zscan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     // Redis checks the cursor before the key, and the options after it.
-    std::str::from_utf8(args.get(2)?)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| CmdError::msg("invalid cursor"))?;
+    parse_cursor(args.get(2)?)?;
     let Some(z) = ZSet::open(ctx, args.get(1)?)? else {
-        return Ok(Reply::Array(vec![
-            Reply::bulk("0"),
-            Reply::Array(Vec::new()),
-        ]));
+        return Ok(page_reply(0, Vec::new()));
     };
     let opts = ScanOptions::parse(args, 2, false, false)?;
     let (next, page) = scan_page(ctx, Cf::ZSet, &z.prefix, &z.end(), &opts)?;
@@ -1038,10 +1032,7 @@ fn zscan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         out.push(Reply::bulk(member.to_vec()));
         out.push(Reply::bulk(format_double(score_from_bytes(&v))));
     }
-    Ok(Reply::Array(vec![
-        Reply::bulk(next.to_string()),
-        Reply::Array(out),
-    ]))
+    Ok(page_reply(next, out))
 }
 
 // ---------------------------------------------------------------------------------------------
