@@ -12,6 +12,10 @@ use crate::storage::KeyType;
 /// Largest string value (Redis's default `proto-max-bulk-len`).
 pub const MAX_STRING_LEN: usize = 512 * 1024 * 1024;
 
+mod store;
+
+use store::*;
+
 pub const COMMANDS: &[CommandSpec] = &[
     spec!("get", 2, READONLY | FAST, (1, 1, 1), get),
     spec!("set", -3, WRITE | DENYOOM, (1, 1, 1), set),
@@ -41,45 +45,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec!("substr", 4, READONLY, (1, 1, 1), getrange),
     spec!("setrange", 4, WRITE | DENYOOM, (1, 1, 1), setrange),
 ];
-
-/// What a write does to the key's TTL.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Ttl {
-    /// Keep the current deadline (KEEPTTL, APPEND, INCR, SETRANGE).
-    Keep,
-    /// Remove any deadline (plain SET).
-    Clear,
-    /// Expire at this Unix time in milliseconds.
-    At(u64),
-}
-
-/// Stores a string at `key`, replacing any value of any type.
-pub fn put_string(
-    ctx: &mut Ctx<'_, '_>,
-    key: &[u8],
-    value: Vec<u8>,
-    ttl: Ttl,
-) -> Result<(), CmdError> {
-    let existing = ctx.txn.live_meta(ctx.db, key, ctx.now_ms)?;
-    let mut meta = match existing {
-        Some(m) if m.ty == KeyType::String => m,
-        Some(old) => {
-            let expire_at = old.expire_at;
-            let mut m = ctx.txn.create_key(ctx.db, key, KeyType::String)?;
-            m.expire_at = expire_at;
-            m
-        }
-        None => ctx.txn.create_key(ctx.db, key, KeyType::String)?,
-    };
-    meta.value = value;
-    match ttl {
-        Ttl::Keep => {}
-        Ttl::Clear => meta.expire_at = 0,
-        Ttl::At(at) => meta.expire_at = at,
-    }
-    ctx.txn.save_meta(ctx.db, key, &meta)?;
-    Ok(())
-}
 
 fn get(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     Ok(match ctx.typed_meta(KeyType::String, args.get(1)?)? {
@@ -265,7 +230,10 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn append(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let mut value = ctx.typed_meta(KeyType::String, key)?.map(|m| m.value).unwrap_or_default();
+    let mut value = ctx
+        .typed_meta(KeyType::String, key)?
+        .map(|m| m.value)
+        .unwrap_or_default();
     let suffix = args.get(2)?;
     if value.len() + suffix.len() > MAX_STRING_LEN {
         return Err(CmdError::msg(
@@ -279,7 +247,8 @@ fn append(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 }
 
 fn strlen(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
-    let len = ctx.typed_meta(KeyType::String, args.get(1)?)?
+    let len = ctx
+        .typed_meta(KeyType::String, args.get(1)?)?
         .map(|m| m.value.len())
         .unwrap_or(0);
     Ok(Reply::Int(len as i64))
@@ -331,7 +300,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn getrange(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let (start, end) = (args.int(2)?, args.int(3)?);
-    let value = ctx.typed_meta(KeyType::String, args.get(1)?)?
+    let value = ctx
+        .typed_meta(KeyType::String, args.get(1)?)?
         .map(|m| m.value)
         .unwrap_or_default();
     let len = value.len() as i64;
