@@ -13,8 +13,12 @@ use super::cursor::{page_reply, parse_cursor, scan_page, ScanOptions};
 use super::flags::{DENYOOM, FAST, RANDOM, READONLY, WRITE};
 use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::resp::Reply;
-use crate::storage::keys::{member_key, member_prefix, prefix_end};
-use crate::storage::{Cf, KeyType, Meta};
+use crate::storage::keys::{member_key, prefix_end};
+use crate::storage::{Cf, KeyType};
+
+mod store;
+
+use store::*;
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec!("sadd", -3, WRITE | DENYOOM | FAST, (1, 1, 1), sadd),
@@ -40,80 +44,6 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// in batches; replies here are built in memory, so a count like -9223372036854775807 would
 /// exhaust it. Larger counts are refused instead.
 pub const MAX_RANDOM_REPEATS: u64 = 10_000_000;
-
-fn prefix_of(ctx: &Ctx<'_, '_>, key: &[u8], meta: &Meta) -> Vec<u8> {
-    member_prefix(ctx.db, key, meta.version)
-}
-
-fn is_member(ctx: &Ctx<'_, '_>, prefix: &[u8], member: &[u8]) -> Result<bool, CmdError> {
-    Ok(ctx.txn.get(Cf::Set, &member_key(prefix, member))?.is_some())
-}
-
-/// Every member under `prefix`, in key order.
-fn members(ctx: &Ctx<'_, '_>, prefix: &[u8]) -> Result<Vec<Vec<u8>>, CmdError> {
-    let mut out = Vec::new();
-    for entry in ctx.txn.scan(Cf::Set, prefix, &prefix_end(prefix), false)? {
-        let (k, _) = entry?;
-        out.push(k[prefix.len()..].to_vec());
-    }
-    Ok(out)
-}
-
-/// The member at position `index` (in key order) of a set of `len` members, walking from
-/// whichever end is nearer.
-fn member_at(
-    ctx: &Ctx<'_, '_>,
-    prefix: &[u8],
-    len: u64,
-    index: u64,
-) -> Result<Option<Vec<u8>>, CmdError> {
-    let reverse = index >= len / 2;
-    let skip = if reverse { len - 1 - index } else { index };
-    let mut scan = ctx
-        .txn
-        .scan(Cf::Set, prefix, &prefix_end(prefix), reverse)?;
-    match scan.nth(skip as usize) {
-        Some(entry) => Ok(Some(entry?.0[prefix.len()..].to_vec())),
-        None => Ok(None),
-    }
-}
-
-/// The members at `indexes` (key-order positions, repeats allowed), in the order given, resolved
-/// in one pass over the set.
-fn members_at(ctx: &Ctx<'_, '_>, prefix: &[u8], indexes: &[u64]) -> Result<Vec<Bytes>, CmdError> {
-    let mut order: Vec<usize> = (0..indexes.len()).collect();
-    order.sort_by_key(|&i| indexes[i]);
-    let mut out: Vec<Option<Bytes>> = vec![None; indexes.len()];
-    let mut next = 0;
-    for (pos, entry) in ctx
-        .txn
-        .scan(Cf::Set, prefix, &prefix_end(prefix), false)?
-        .enumerate()
-    {
-        if next == order.len() {
-            break;
-        }
-        let (k, _) = entry?;
-        if indexes[order[next]] != pos as u64 {
-            continue;
-        }
-        let member = Bytes::copy_from_slice(&k[prefix.len()..]);
-        while next < order.len() && indexes[order[next]] == pos as u64 {
-            out[order[next]] = Some(member.clone());
-            next += 1;
-        }
-    }
-    Ok(out.into_iter().flatten().collect())
-}
-
-/// `count` distinct key-order positions out of `len`, in the order drawn.
-fn distinct_indexes(ctx: &mut Ctx<'_, '_>, len: u64, count: u64) -> Vec<u64> {
-    ctx.rng.distinct_below(len, count)
-}
-
-fn set_reply(items: Vec<Vec<u8>>) -> Reply {
-    Reply::Set(items.into_iter().map(Reply::bulk).collect())
-}
 
 fn sadd(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
@@ -175,7 +105,9 @@ fn sismember(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn smismember(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let prefix = ctx.typed_meta(KeyType::Set, key)?.map(|meta| prefix_of(ctx, key, &meta));
+    let prefix = ctx
+        .typed_meta(KeyType::Set, key)?
+        .map(|meta| prefix_of(ctx, key, &meta));
     let mut out = Vec::with_capacity(args.len() - 2);
     for member in args.from(2) {
         let found = match &prefix {
@@ -189,7 +121,8 @@ fn smismember(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn scard(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     Ok(Reply::Int(
-        ctx.typed_meta(KeyType::Set, args.get(1)?)?.map_or(0, |m| m.count as i64),
+        ctx.typed_meta(KeyType::Set, args.get(1)?)?
+            .map_or(0, |m| m.count as i64),
     ))
 }
 
@@ -345,7 +278,11 @@ type LoadedSet = Option<(Vec<u8>, u64)>;
 
 fn load_sets(ctx: &Ctx<'_, '_>, keys: &[Bytes]) -> Result<Vec<LoadedSet>, CmdError> {
     keys.iter()
-        .map(|key| Ok(ctx.typed_meta(KeyType::Set, key)?.map(|meta| (prefix_of(ctx, key, &meta), meta.count))))
+        .map(|key| {
+            Ok(ctx
+                .typed_meta(KeyType::Set, key)?
+                .map(|meta| (prefix_of(ctx, key, &meta), meta.count)))
+        })
         .collect()
 }
 
