@@ -1,5 +1,6 @@
 use super::super::testing::{bulk, bulks, err, int, TestDb};
 use super::*;
+use crate::storage::keys::member_key;
 
 fn d(x: f64) -> Reply {
     Reply::Double(x)
@@ -320,7 +321,9 @@ fn zrange_by_rank() {
     assert_eq!(t.run("zrevrange z 0 1 byscore"), err("ERR syntax error"));
     assert_eq!(
         t.run("zrange z 0 -1 limit 0 1"),
-        err("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+        err(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+        )
     );
     // Redis only notices LIMIT when the count is not -1.
     assert_eq!(
