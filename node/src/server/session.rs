@@ -9,16 +9,13 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
-use super::{info, ClientInfo, ServerState};
+use super::{info, ClientInfo, ServerState, REDIS_VERSION};
 use crate::command::{self, flags, Args, CmdError, CommandSpec, Ctx, Kind, SplitMix64};
 use crate::config;
 use crate::engine::{self, Mutation, Op};
 use crate::raft::cluster::{ClusterError, PendingWrite, WriteOutcome};
 use crate::resp::client::RespClient;
 use crate::resp::Reply;
-
-/// Redis version reported to clients, which use it for feature detection.
-pub const REDIS_VERSION: &str = "7.2.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
