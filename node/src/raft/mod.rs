@@ -5,6 +5,7 @@
 //! lives under this module so an upgrade touches one place.
 
 pub mod cluster;
+pub mod error;
 pub mod log_store;
 pub mod network;
 pub mod peer_auth;
