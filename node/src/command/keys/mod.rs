@@ -97,7 +97,10 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         }
         keys.push(key);
     }
-    Ok(page_reply(next, keys.into_iter().map(Reply::bulk).collect()))
+    Ok(page_reply(
+        next,
+        keys.into_iter().map(Reply::bulk).collect(),
+    ))
 }
 
 /// Moves `src` (live, described by `meta`) to `dst`, replacing `dst`. Members are copied under
