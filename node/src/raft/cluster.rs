@@ -46,7 +46,7 @@ pub struct PendingWrite(OneshotReceiverOf<TypeConfig, ClientWriteResult<TypeConf
 impl PendingWrite {
     pub async fn outcome(self) -> WriteOutcome {
         match self.0.await {
-            Ok(Ok(resp)) => Ok(resp.data),
+            Ok(Ok(resp)) => Ok(resp.data.0),
             Ok(Err(e)) => Err(write_error(e)),
             Err(_) => Err(ClusterError::Fatal(
                 "the write was dropped; it may or may not have been applied".into(),

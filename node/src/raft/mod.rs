@@ -18,8 +18,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Mutation;
-use crate::resp::Reply;
+use crate::engine::{Mutation, Response};
 
 /// How other nodes and clients reach a node: its Raft/HTTP address and its RESP address.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +42,7 @@ impl fmt::Display for Mutation {
 openraft::declare_raft_types!(
     pub TypeConfig:
         D = Mutation,
-        R = Reply,
+        R = Response,
         NodeId = u64,
         Node = KiwiNode,
 );

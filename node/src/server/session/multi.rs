@@ -45,7 +45,7 @@ impl Session {
                 }
                 Err(e) => Op::Settled {
                     argv,
-                    reply: e.into_reply(),
+                    reply: e.into(),
                 },
             }
         } else {
