@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::command::{self, Ctx, SplitMix64};
+use crate::command::{self, CmdError, Ctx, SplitMix64};
 use crate::resp::Reply;
 use crate::storage::{StorageError, Txn};
 
@@ -31,7 +31,53 @@ pub enum Op {
     ExpireKeys { db: u8, keys: Vec<Bytes> },
     /// A queued command whose reply was settled when it was queued, but which Redis reports only
     /// at EXEC (a SELECT of a database that does not exist). `argv` is kept for forwarding.
-    Settled { argv: Vec<Bytes>, reply: Reply },
+    Settled {
+        argv: Vec<Bytes>,
+        reply: SettledReply,
+    },
+}
+
+/// The reply of an [`Op::Settled`]: so far always an error.
+///
+/// It is part of the log format, so the engine owns it rather than borrowing the RESP layer's
+/// `Reply`, and its encoding must never change. Entries written before this type existed hold a
+/// `resp::Reply` here. postcard writes an enum as its variant index then the variant's fields,
+/// and these two variants are that enum's first two (`Simple` = 0, `Error` = 1) with the same
+/// fields: old entries decode, new ones are the same bytes. New variants go at the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SettledReply {
+    /// A status line, such as `OK`.
+    Status(String),
+    /// An error line with its own prefix (`ERR ...`).
+    Error(String),
+}
+
+impl SettledReply {
+    pub fn to_reply(&self) -> Reply {
+        match self {
+            SettledReply::Status(s) => Reply::Simple(s.clone()),
+            SettledReply::Error(e) => Reply::Error(e.clone()),
+        }
+    }
+}
+
+impl From<CmdError> for SettledReply {
+    fn from(e: CmdError) -> SettledReply {
+        SettledReply::Error(e.to_string())
+    }
+}
+
+/// What applying a log entry answers the node that proposed it (Raft's response type): the
+/// client's reply. openraft hands it to the proposer in memory; it is never written to the log
+/// or sent to a peer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response(pub Reply);
+
+impl Response {
+    /// The answer to an entry that carries no command (a blank or a membership entry).
+    pub fn ok() -> Response {
+        Response(Reply::ok())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,7 +192,7 @@ pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation) -> Result<Reply, StorageErr
                 }
                 Reply::Int(deleted)
             }
-            Op::Settled { reply, .. } => reply.clone(),
+            Op::Settled { reply, .. } => reply.to_reply(),
         };
         replies.push(reply);
     }
@@ -256,7 +302,7 @@ mod tests {
                 },
                 Op::Settled {
                     argv: argv("SELECT 99"),
-                    reply: Reply::err("DB index is out of range"),
+                    reply: SettledReply::Error("ERR DB index is out of range".into()),
                 },
             ]),
         ];
@@ -265,6 +311,50 @@ mod tests {
             let bound = m.encoded_len_bound();
             assert!(bound >= exact, "bound {bound} < {exact}");
             assert!(bound <= exact + 400, "bound {bound} far above {exact}");
+        }
+    }
+
+    /// `Op` as it was when a settled reply was a `resp::Reply`: entries in existing logs.
+    #[derive(Serialize)]
+    enum OpWithReply {
+        #[allow(dead_code)]
+        Command {
+            db: u8,
+            argv: Vec<Bytes>,
+        },
+        #[allow(dead_code)]
+        ExpireKeys {
+            db: u8,
+            keys: Vec<Bytes>,
+        },
+        Settled {
+            argv: Vec<Bytes>,
+            reply: Reply,
+        },
+    }
+
+    /// The log format did not change when the settled reply became the engine's own type: the
+    /// same bytes both ways, and an entry written the old way decodes to the same op.
+    #[test]
+    fn a_settled_reply_keeps_the_encoding_of_a_resp_reply() {
+        for (old, new) in [
+            (
+                Reply::err("DB index is out of range"),
+                SettledReply::Error("ERR DB index is out of range".into()),
+            ),
+            (Reply::ok(), SettledReply::Status("OK".into())),
+        ] {
+            let old = OpWithReply::Settled {
+                argv: argv("SELECT 99"),
+                reply: old,
+            };
+            let new = Op::Settled {
+                argv: argv("SELECT 99"),
+                reply: new,
+            };
+            let old_bytes = crate::raft::encode(&old).unwrap();
+            assert_eq!(old_bytes, crate::raft::encode(&new).unwrap());
+            assert_eq!(crate::raft::decode::<Op>(&old_bytes).unwrap(), new);
         }
     }
 

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use super::args::parse_i64;
 use super::glob::glob_match;
 use super::{Args, CmdError, Ctx};
+use crate::resp::Reply;
 use crate::storage::{Cf, StorageError};
 
 const MAX_CURSORS: usize = 100_000;
@@ -54,6 +55,21 @@ fn load(id: u64) -> Option<Vec<u8>> {
     t.positions.get(&id).cloned()
 }
 
+/// Reads a SCAN-family cursor: an unsigned 64-bit decimal, else `ERR invalid cursor`. HSCAN,
+/// SSCAN and ZSCAN check it before they look at the key, as Redis does, so a bad cursor is
+/// reported even for a missing key or one of another type.
+pub fn parse_cursor(raw: &[u8]) -> Result<u64, CmdError> {
+    std::str::from_utf8(raw)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| CmdError::msg("invalid cursor"))
+}
+
+/// A SCAN-family reply: the cursor to continue from (0 when done), then the page's items.
+pub fn page_reply(next: u64, items: Vec<Reply>) -> Reply {
+    Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(items)])
+}
+
 /// Options shared by the SCAN family: `MATCH pattern`, `COUNT n`, and (SCAN only) `TYPE t`.
 pub struct ScanOptions {
     pub cursor: u64,
@@ -72,11 +88,7 @@ impl ScanOptions {
         allow_type: bool,
         allow_novalues: bool,
     ) -> Result<ScanOptions, CmdError> {
-        let raw = args.get(at)?;
-        let cursor = std::str::from_utf8(raw)
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .ok_or_else(|| CmdError::msg("invalid cursor"))?;
+        let cursor = parse_cursor(args.get(at)?)?;
         let mut opts = ScanOptions {
             cursor,
             pattern: None,

@@ -26,7 +26,7 @@ use std::sync::LazyLock;
 use bytes::Bytes;
 
 use crate::resp::Reply;
-use crate::storage::{StorageError, Txn};
+use crate::storage::{KeyType, Meta, StorageError, Txn};
 
 pub use args::Args;
 pub use random::SplitMix64;
@@ -40,6 +40,32 @@ pub struct Ctx<'t, 'a> {
     /// Milliseconds since the Unix epoch, read once by the node that accepted the command.
     pub now_ms: u64,
     pub rng: &'t mut SplitMix64,
+}
+
+/// One row of a command table: `spec!(name, arity, flags, (first, last, step), handler)`.
+macro_rules! spec {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:expr) => {
+        $crate::command::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $keys,
+            kind: $crate::command::Kind::Data($handler),
+        }
+    };
+}
+pub(crate) use spec;
+
+impl Ctx<'_, '_> {
+    /// The live value at `key` if it is of type `ty`: `None` when there is none (or it has
+    /// expired), WRONGTYPE when the key holds another type. Every data-type family looks its
+    /// keys up through here.
+    pub fn typed_meta(&self, ty: KeyType, key: &[u8]) -> Result<Option<Meta>, CmdError> {
+        match self.txn.live_meta(self.db, key, self.now_ms)? {
+            Some(m) if m.ty != ty => Err(CmdError::WrongType),
+            other => Ok(other),
+        }
+    }
 }
 
 pub type CmdResult = Result<Reply, CmdError>;

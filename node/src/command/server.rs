@@ -2,8 +2,7 @@
 //! and the table entries of the session commands that `server::session` carries out.
 
 use super::flags::{ADMIN, FAST, NOAUTH, NOMULTI, READONLY, WRITE};
-use super::strings::spec;
-use super::{Args, CmdError, CmdResult, CommandSpec, Ctx, Kind};
+use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx, Kind};
 use crate::resp::Reply;
 
 pub const COMMANDS: &[CommandSpec] = &[

@@ -16,6 +16,7 @@ use openraft::{
 };
 use tokio::sync::watch;
 
+pub use super::error::ClusterError;
 use super::log_store::LogStore;
 use super::network::{Faults, NetworkFactory};
 use super::peer_auth::PeerAuth;
@@ -28,24 +29,6 @@ use crate::engine::Mutation;
 use crate::resp::Reply;
 use crate::storage::Db;
 use crate::transport::Transport;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    #[error("not the leader")]
-    NotLeader { leader: Option<(NodeId, KiwiNode)> },
-    #[error("no raft leader")]
-    NoLeader,
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("raft stopped: {0}")]
-    Fatal(String),
-    #[error("storage: {0}")]
-    Io(#[from] std::io::Error),
-}
 
 /// The outcome of a proposal, once applied (or failed).
 pub type WriteOutcome = Result<Reply, ClusterError>;
@@ -63,7 +46,7 @@ pub struct PendingWrite(OneshotReceiverOf<TypeConfig, ClientWriteResult<TypeConf
 impl PendingWrite {
     pub async fn outcome(self) -> WriteOutcome {
         match self.0.await {
-            Ok(Ok(resp)) => Ok(resp.data),
+            Ok(Ok(resp)) => Ok(resp.data.0),
             Ok(Err(e)) => Err(write_error(e)),
             Err(_) => Err(ClusterError::Fatal(
                 "the write was dropped; it may or may not have been applied".into(),

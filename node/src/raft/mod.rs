@@ -5,6 +5,7 @@
 //! lives under this module so an upgrade touches one place.
 
 pub mod cluster;
+pub mod error;
 pub mod log_store;
 pub mod network;
 pub mod peer_auth;
@@ -17,8 +18,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Mutation;
-use crate::resp::Reply;
+use crate::engine::{Mutation, Response};
 
 /// How other nodes and clients reach a node: its Raft/HTTP address and its RESP address.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +42,7 @@ impl fmt::Display for Mutation {
 openraft::declare_raft_types!(
     pub TypeConfig:
         D = Mutation,
-        R = Reply,
+        R = Response,
         NodeId = u64,
         Node = KiwiNode,
 );

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 use tokio::sync::watch;
 
-use super::cluster::ClusterError;
+use super::error::ClusterError;
 use super::{KiwiNode, NodeId};
 
 /// A confirmation's outcome, as every read that shares it receives it.

@@ -18,8 +18,7 @@ use tokio::sync::watch;
 use super::snapshot::{SnapshotDir, SnapshotStore, APPLIED_KEY, CLUSTER_ID_KEY, MEMBERSHIP_KEY};
 use super::{decode, encode, io_err, LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::command;
-use crate::engine;
-use crate::resp::Reply;
+use crate::engine::{self, Response};
 use crate::storage::{Cf, Db};
 
 pub struct StateMachine {
@@ -80,18 +79,18 @@ pub fn cluster_id_of(m: &openraft::Membership<super::NodeId, super::KiwiNode>) -
 fn apply_entries(
     db: &Db,
     entries: &[openraft::type_config::alias::EntryOf<TypeConfig>],
-) -> std::io::Result<Vec<Reply>> {
+) -> std::io::Result<Vec<Response>> {
     let mut txn = db.writer();
     let mut replies = Vec::with_capacity(entries.len());
     let mut membership = None;
     for entry in entries {
         let reply = match &entry.payload {
-            EntryPayload::Blank => Reply::ok(),
+            EntryPayload::Blank => Response::ok(),
             EntryPayload::Normal(mutation) => {
                 // Returning drops `txn`: none of the group's writes reach RocksDB.
-                engine::apply(&mut txn, mutation).map_err(|e| {
+                Response(engine::apply(&mut txn, mutation).map_err(|e| {
                     std::io::Error::other(format!("cannot apply log entry {}: {e}", entry.log_id))
-                })?
+                })?)
             }
             EntryPayload::Membership(m) => {
                 if entry.log_id.index == 0 {
@@ -104,7 +103,7 @@ fn apply_entries(
                     );
                 }
                 membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
-                Reply::ok()
+                Response::ok()
             }
         };
         replies.push(reply);
@@ -227,6 +226,7 @@ mod tests {
 
     use super::*;
     use crate::engine::{Mutation, Op};
+    use crate::resp::Reply;
     use crate::storage::keys::meta_key;
     use crate::storage::StorageOptions;
 
@@ -262,7 +262,7 @@ mod tests {
             )],
         )
         .unwrap();
-        assert_eq!(applied, vec![Reply::ok()]);
+        assert_eq!(applied, vec![Response::ok()]);
         let mut txn = db.writer();
         txn.put(Cf::Meta, meta_key(0, b"bad"), b"\x09short".to_vec());
         db.commit(txn, false).unwrap();
@@ -298,7 +298,7 @@ mod tests {
             Mutation::transaction(vec![command("SET a 1"), command("LPUSH s y")]),
         );
         let replies = apply_entries(&db, &[wrongtype]).unwrap();
-        let Reply::Array(items) = &replies[0] else {
+        let Reply::Array(items) = &replies[0].0 else {
             panic!("{replies:?}")
         };
         assert_eq!(items[0], Reply::ok());

@@ -3,8 +3,7 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-use super::session::REDIS_VERSION;
-use super::{ClientInfo, ServerState};
+use super::{ClientInfo, ServerState, REDIS_VERSION};
 
 pub fn client_line(c: &ClientInfo) -> String {
     format!(

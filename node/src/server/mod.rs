@@ -20,6 +20,9 @@ use crate::resp::FrameLimits;
 use crate::storage::Db;
 use crate::tls::ReloadingAcceptor;
 
+/// Redis version reported to clients (INFO, HELLO), which use it for feature detection.
+pub const REDIS_VERSION: &str = "7.2.0";
+
 /// What CLIENT LIST shows of a connection.
 #[derive(Debug, Clone)]
 pub struct ClientInfo {

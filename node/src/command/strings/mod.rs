@@ -5,25 +5,16 @@ use bytes::Bytes;
 use super::args::parse_i64;
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::long_double::{sum_text, LongDouble, Parsed};
-use super::{Args, CmdError, CmdResult, CommandSpec, Ctx, Kind};
+use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::resp::Reply;
-use crate::storage::{KeyType, Meta};
+use crate::storage::KeyType;
 
 /// Largest string value (Redis's default `proto-max-bulk-len`).
 pub const MAX_STRING_LEN: usize = 512 * 1024 * 1024;
 
-macro_rules! spec {
-    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: $keys,
-            kind: Kind::Data($handler),
-        }
-    };
-}
-pub(crate) use spec;
+mod store;
+
+use store::*;
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec!("get", 2, READONLY | FAST, (1, 1, 1), get),
@@ -55,55 +46,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec!("setrange", 4, WRITE | DENYOOM, (1, 1, 1), setrange),
 ];
 
-/// What a write does to the key's TTL.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Ttl {
-    /// Keep the current deadline (KEEPTTL, APPEND, INCR, SETRANGE).
-    Keep,
-    /// Remove any deadline (plain SET).
-    Clear,
-    /// Expire at this Unix time in milliseconds.
-    At(u64),
-}
-
-/// The live string stored at `key`, or WRONGTYPE.
-pub fn string_meta(ctx: &Ctx<'_, '_>, key: &[u8]) -> Result<Option<Meta>, CmdError> {
-    match ctx.txn.live_meta(ctx.db, key, ctx.now_ms)? {
-        Some(m) if m.ty != KeyType::String => Err(CmdError::WrongType),
-        other => Ok(other),
-    }
-}
-
-/// Stores a string at `key`, replacing any value of any type.
-pub fn put_string(
-    ctx: &mut Ctx<'_, '_>,
-    key: &[u8],
-    value: Vec<u8>,
-    ttl: Ttl,
-) -> Result<(), CmdError> {
-    let existing = ctx.txn.live_meta(ctx.db, key, ctx.now_ms)?;
-    let mut meta = match existing {
-        Some(m) if m.ty == KeyType::String => m,
-        Some(old) => {
-            let expire_at = old.expire_at;
-            let mut m = ctx.txn.create_key(ctx.db, key, KeyType::String)?;
-            m.expire_at = expire_at;
-            m
-        }
-        None => ctx.txn.create_key(ctx.db, key, KeyType::String)?,
-    };
-    meta.value = value;
-    match ttl {
-        Ttl::Keep => {}
-        Ttl::Clear => meta.expire_at = 0,
-        Ttl::At(at) => meta.expire_at = at,
-    }
-    ctx.txn.save_meta(ctx.db, key, &meta)?;
-    Ok(())
-}
-
 fn get(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
-    Ok(match string_meta(ctx, args.get(1)?)? {
+    Ok(match ctx.typed_meta(KeyType::String, args.get(1)?)? {
         Some(m) => Reply::bulk(m.value),
         None => Reply::Nil,
     })
@@ -154,7 +98,7 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         i += 1;
     }
     // Without GET a value of another type is simply replaced; a storage failure still fails.
-    let old = match string_meta(ctx, key) {
+    let old = match ctx.typed_meta(KeyType::String, key) {
         Err(CmdError::WrongType) if !want_old => None,
         other => other?,
     };
@@ -234,14 +178,14 @@ fn msetnx(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn getset(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let old = string_meta(ctx, key)?;
+    let old = ctx.typed_meta(KeyType::String, key)?;
     put_string(ctx, key, args.get(2)?.to_vec(), Ttl::Clear)?;
     Ok(old.map(|m| Reply::bulk(m.value)).unwrap_or(Reply::Nil))
 }
 
 fn getdel(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    match string_meta(ctx, key)? {
+    match ctx.typed_meta(KeyType::String, key)? {
         Some(m) => {
             ctx.txn.delete_key(ctx.db, key)?;
             Ok(Reply::bulk(m.value))
@@ -270,7 +214,7 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         }
         i += 1;
     }
-    let Some(mut meta) = string_meta(ctx, key)? else {
+    let Some(mut meta) = ctx.typed_meta(KeyType::String, key)? else {
         return Ok(Reply::Nil);
     };
     let value = meta.value.clone();
@@ -286,7 +230,10 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn append(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let mut value = string_meta(ctx, key)?.map(|m| m.value).unwrap_or_default();
+    let mut value = ctx
+        .typed_meta(KeyType::String, key)?
+        .map(|m| m.value)
+        .unwrap_or_default();
     let suffix = args.get(2)?;
     if value.len() + suffix.len() > MAX_STRING_LEN {
         return Err(CmdError::msg(
@@ -300,14 +247,15 @@ fn append(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 }
 
 fn strlen(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
-    let len = string_meta(ctx, args.get(1)?)?
+    let len = ctx
+        .typed_meta(KeyType::String, args.get(1)?)?
         .map(|m| m.value.len())
         .unwrap_or(0);
     Ok(Reply::Int(len as i64))
 }
 
 fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) -> CmdResult {
-    let current = match string_meta(ctx, key)? {
+    let current = match ctx.typed_meta(KeyType::String, key)? {
         Some(m) => parse_i64(&m.value)?,
         None => 0,
     };
@@ -339,7 +287,7 @@ fn decrby(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
     // Redis checks the key's type and current value before it reads the increment.
-    let current = match string_meta(ctx, key)? {
+    let current = match ctx.typed_meta(KeyType::String, key)? {
         Some(m) => LongDouble::parse(&m.value).ok_or(CmdError::NotFloat)?,
         None => Parsed::Finite(LongDouble::ZERO),
     };
@@ -352,7 +300,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 
 fn getrange(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let (start, end) = (args.int(2)?, args.int(3)?);
-    let value = string_meta(ctx, args.get(1)?)?
+    let value = ctx
+        .typed_meta(KeyType::String, args.get(1)?)?
         .map(|m| m.value)
         .unwrap_or_default();
     let len = value.len() as i64;
@@ -382,7 +331,7 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     if offset < 0 {
         return Err(CmdError::msg("offset is out of range"));
     }
-    let existing = string_meta(ctx, key)?;
+    let existing = ctx.typed_meta(KeyType::String, key)?;
     if patch.is_empty() {
         return Ok(Reply::Int(
             existing.map(|m| m.value.len()).unwrap_or(0) as i64
@@ -405,124 +354,4 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::command::testing::{bulk, err, int, TestDb};
-    use crate::resp::Reply;
-
-    #[test]
-    fn set_get_and_options() {
-        let mut t = TestDb::new();
-        assert_eq!(t.run("SET k v"), Reply::ok());
-        assert_eq!(t.run("GET k"), bulk("v"));
-        assert_eq!(t.run("SET k w NX"), Reply::Nil);
-        assert_eq!(t.run("SET k w XX GET"), bulk("v"));
-        assert_eq!(t.run("SET other w XX"), Reply::Nil);
-        assert_eq!(t.run("SET k v NX XX"), err("ERR syntax error"));
-        assert_eq!(
-            t.run("SET k v EX 0"),
-            err("ERR invalid expire time in 'set' command")
-        );
-        assert_eq!(
-            t.run("SET k v EX abc"),
-            err("ERR value is not an integer or out of range")
-        );
-        assert_eq!(t.run("GET missing"), Reply::Nil);
-        assert_eq!(
-            t.run("GET"),
-            err("ERR wrong number of arguments for 'get' command")
-        );
-    }
-
-    #[test]
-    fn ttl_options_are_absolute_deadlines() {
-        let mut t = TestDb::new();
-        t.run("SET k v PX 100");
-        assert_eq!(t.run("GET k"), bulk("v"));
-        t.now_ms += 100;
-        assert_eq!(
-            t.run("GET k"),
-            Reply::Nil,
-            "expired exactly at the deadline"
-        );
-        t.run("SET k v EX 10");
-        t.run("SET k w KEEPTTL");
-        t.now_ms += 10_000;
-        assert_eq!(t.run("GET k"), Reply::Nil, "KEEPTTL kept the deadline");
-    }
-
-    #[test]
-    fn counters() {
-        let mut t = TestDb::new();
-        assert_eq!(t.run("INCR n"), int(1));
-        assert_eq!(t.run("INCRBY n 41"), int(42));
-        assert_eq!(t.run("DECRBY n 2"), int(40));
-        assert_eq!(t.run("DECR n"), int(39));
-        t.run("SET n 9223372036854775807");
-        assert_eq!(
-            t.run("INCR n"),
-            err("ERR increment or decrement would overflow")
-        );
-        t.run("SET s abc");
-        assert_eq!(
-            t.run("INCR s"),
-            err("ERR value is not an integer or out of range")
-        );
-        t.run("SET f 10.50");
-        assert_eq!(t.run("INCRBYFLOAT f 0.1"), bulk("10.6"));
-        assert_eq!(t.run("INCRBYFLOAT f -5.6"), bulk("5"));
-        assert_eq!(t.run("INCRBYFLOAT f 5.0e3"), bulk("5005"));
-        assert_eq!(
-            t.run("INCRBYFLOAT f inf"),
-            err("ERR increment would produce NaN or Infinity")
-        );
-    }
-
-    #[test]
-    fn ranges_and_appends() {
-        let mut t = TestDb::new();
-        assert_eq!(t.run("APPEND k Hello"), int(5));
-        assert_eq!(t.run("APPEND k \" World\""), int(11));
-        assert_eq!(t.run("GETRANGE k 0 3"), bulk("Hell"));
-        assert_eq!(t.run("GETRANGE k -3 -1"), bulk("rld"));
-        assert_eq!(t.run("GETRANGE k 0 -1"), bulk("Hello World"));
-        assert_eq!(t.run("GETRANGE k 10 100"), bulk("d"));
-        assert_eq!(t.run("GETRANGE k 5 3"), bulk(""));
-        assert_eq!(t.run("SETRANGE k 6 Redis"), int(11));
-        assert_eq!(t.run("GET k"), bulk("Hello Redis"));
-        assert_eq!(t.run("SETRANGE pad 3 x"), int(4));
-        assert_eq!(t.run("GET pad"), Reply::bulk(&b"\0\0\0x"[..]));
-        assert_eq!(t.run("SETRANGE k -1 x"), err("ERR offset is out of range"));
-        assert_eq!(t.run("STRLEN k"), int(11));
-    }
-
-    #[test]
-    fn multi_key_and_getters() {
-        let mut t = TestDb::new();
-        assert_eq!(t.run("MSET a 1 b 2"), Reply::ok());
-        assert_eq!(
-            t.run("MSET a 1 b"),
-            err("ERR wrong number of arguments for 'mset' command")
-        );
-        assert_eq!(t.run("MSETNX b 3 c 4"), int(0));
-        assert_eq!(t.run("MSETNX c 3 d 4"), int(1));
-        t.run("LPUSH list x");
-        assert_eq!(
-            t.run("MGET a b missing list"),
-            Reply::Array(vec![bulk("1"), bulk("2"), Reply::Nil, Reply::Nil])
-        );
-        assert_eq!(t.run("GETSET a 10"), bulk("1"));
-        assert_eq!(t.run("GETDEL a"), bulk("10"));
-        assert_eq!(t.run("GETDEL a"), Reply::Nil);
-        assert_eq!(
-            t.run("GET list"),
-            err("WRONGTYPE Operation against a key holding the wrong kind of value")
-        );
-        assert_eq!(t.run("SETNX b x"), int(0));
-        assert_eq!(
-            t.run("SETEX e 0 v"),
-            err("ERR invalid expire time in 'setex' command")
-        );
-        assert_eq!(t.run("GETEX b EX 10"), bulk("2"));
-        assert_eq!(t.run("GETEX b PERSIST"), bulk("2"));
-    }
-}
+mod tests;

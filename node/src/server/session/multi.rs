@@ -1,0 +1,91 @@
+//! MULTI/EXEC: queueing a block's commands, and proposing it as one mutation at EXEC.
+
+use bytes::Bytes;
+
+use super::{Session, Step};
+use crate::command::{flags, CommandSpec};
+use crate::engine::{Mutation, Op};
+use crate::resp::Reply;
+
+impl Session {
+    pub(super) fn queue_in_multi(&mut self, spec: &CommandSpec, argv: Vec<Bytes>) -> Reply {
+        if spec.has(flags::NOMULTI) {
+            self.multi_failed = true;
+            return Reply::err(format!(
+                "Command not allowed inside a transaction: '{}'",
+                spec.name
+            ));
+        }
+        if self.multi_failed {
+            // EXEC will abort: the command need not be kept.
+            return Reply::Simple("QUEUED".into());
+        }
+        let cost = std::mem::size_of::<Op>()
+            + argv
+                .iter()
+                .map(|a| a.len() + std::mem::size_of::<Bytes>())
+                .sum::<usize>();
+        let limit = self.state.config().client_query_buffer_limit;
+        if self.multi_bytes + cost > limit {
+            self.multi_failed = true;
+            self.multi = Some(Vec::new());
+            return Reply::err(format!(
+                "MULTI queue exceeds client-query-buffer-limit ({limit} bytes)"
+            ));
+        }
+        self.multi_bytes += cost;
+        let db = self.multi_db;
+        let op = if spec.name == "select" {
+            // Redis queues a SELECT of any index and answers it at EXEC; the commands after a
+            // failed one stay in the database before it.
+            match self.parse_db(&argv[1]) {
+                Ok(db) => {
+                    self.multi_db = db;
+                    Op::Command { db, argv }
+                }
+                Err(e) => Op::Settled {
+                    argv,
+                    reply: e.into(),
+                },
+            }
+        } else {
+            Op::Command { db, argv }
+        };
+        if let Some(ops) = self.multi.as_mut() {
+            ops.push(op);
+        }
+        Reply::Simple("QUEUED".into())
+    }
+
+    pub(super) async fn exec(&mut self) -> Step {
+        let Some(ops) = self.multi.take() else {
+            self.push_reply(&Reply::err("EXEC without MULTI"));
+            return Step::Continue;
+        };
+        if self.multi_failed {
+            self.push_reply(&Reply::Error(
+                "EXECABORT Transaction discarded because of previous errors.".into(),
+            ));
+            return Step::Continue;
+        }
+        if ops.is_empty() {
+            self.push_reply(&Reply::Array(Vec::new()));
+            return Step::Continue;
+        }
+        let mutation = Mutation::transaction(ops);
+        let mut requests = vec![vec![Bytes::from_static(b"MULTI")]];
+        requests.extend(mutation.commands().cloned());
+        requests.push(vec![Bytes::from_static(b"EXEC")]);
+        // Forwarded, the block runs from the database MULTI started in (its SELECTs travel
+        // with it); afterwards the session is in the database the block ended in.
+        self.write(mutation, Some(requests)).await;
+        if self.db != self.multi_db {
+            if let Some(fwd) = self.forward.as_mut() {
+                // The block's SELECTs ran on the forwarding connection too: re-SELECT next time.
+                fwd.db = u8::MAX;
+            }
+        }
+        self.db = self.multi_db;
+        Step::Continue
+    }
+}

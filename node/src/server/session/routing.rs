@@ -1,0 +1,257 @@
+//! Where a command runs: a write is proposed to Raft on the leader, forwarded to it (or
+//! redirected) on a follower; a read is served after a read barrier, or forwarded. Replies owed
+//! by writes in flight and forwarded requests wait in the session's queue, in request order.
+
+use bytes::Bytes;
+
+use super::Session;
+use crate::command::{self, CmdError, CommandSpec, Ctx, SplitMix64};
+use crate::engine::{self, Mutation};
+use crate::raft::cluster::{ClusterError, PendingWrite, WriteOutcome};
+use crate::resp::client::RespClient;
+use crate::resp::Reply;
+
+pub(super) enum Queued {
+    Ready(Reply),
+    /// A write proposed on this node (the leader); the reply arrives once it is applied.
+    Write(PendingWrite),
+    /// A request forwarded to the leader: read `skip` replies and drop them (MULTI, QUEUED,
+    /// SELECT), then the one that answers the client.
+    Forwarded {
+        skip: usize,
+    },
+}
+
+/// The connection a follower forwards this client's commands on, in order (so a pipeline of
+/// writes keeps its order, and reads see the client's earlier writes).
+pub(super) struct Forward {
+    pub(super) leader_addr: String,
+    pub(super) client: RespClient,
+    pub(super) db: u8,
+    /// The protocol this connection speaks: the client's, so that the leader's replies are
+    /// passed on in the shape the client expects (a RESP3 reply of pairs cannot be told from
+    /// nested arrays, to flatten it for a RESP2 client).
+    pub(super) resp3: bool,
+    pub(super) broken: Option<String>,
+}
+
+pub(super) fn clusterdown() -> Reply {
+    Reply::Error("CLUSTERDOWN No raft leader".into())
+}
+
+/// A proposed write that did not commit in time: the cluster has no working leader, but the
+/// entry may still commit later, so the client is told its outcome is unknown.
+pub(super) fn commit_timeout() -> Reply {
+    Reply::Error(
+        "CLUSTERDOWN No raft leader: the write did not commit within raft-write-timeout and may still be applied".into(),
+    )
+}
+
+pub(super) fn outcome_reply(outcome: WriteOutcome) -> Reply {
+    match outcome {
+        Ok(r) => r,
+        Err(ClusterError::NotLeader { .. }) => Reply::Error(
+            "TRYAGAIN leadership changed before the write committed; it may or may not have been applied".into(),
+        ),
+        Err(ClusterError::Timeout(_) | ClusterError::NoLeader) => clusterdown(),
+        Err(e) => Reply::err(e.to_string()),
+    }
+}
+
+impl Session {
+    /// Waits for every submitted write and encodes all replies in order.
+    pub async fn finish_pending(&mut self) {
+        let timeout = self.state.config().raft_write_timeout;
+        while let Some(item) = self.queue.pop_front() {
+            let reply = match item {
+                Queued::Ready(r) => r,
+                Queued::Write(pending) => {
+                    match tokio::time::timeout(timeout, pending.outcome()).await {
+                        Ok(outcome) => outcome_reply(outcome),
+                        Err(_) => commit_timeout(),
+                    }
+                }
+                Queued::Forwarded { skip } => self.forwarded_reply(skip, timeout).await,
+            };
+            reply.encode(&mut self.out, self.resp3);
+        }
+    }
+
+    pub(super) async fn forwarded_reply(
+        &mut self,
+        skip: usize,
+        timeout: std::time::Duration,
+    ) -> Reply {
+        let Some(fwd) = self.forward.as_mut() else {
+            return clusterdown();
+        };
+        if let Some(why) = &fwd.broken {
+            return Reply::Error(format!(
+                "CLUSTERDOWN forwarding to the leader failed ({why}); the command may or may not have been applied"
+            ));
+        }
+        let mut last = Reply::Nil;
+        for _ in 0..=skip {
+            match tokio::time::timeout(timeout, fwd.client.recv()).await {
+                Ok(Ok(r)) => last = r,
+                Ok(Err(e)) => {
+                    fwd.broken = Some(e.to_string());
+                    return Reply::Error(format!(
+                        "CLUSTERDOWN forwarding to the leader failed ({e}); the command may or may not have been applied"
+                    ));
+                }
+                Err(_) => {
+                    fwd.broken = Some("timed out".into());
+                    return commit_timeout();
+                }
+            }
+        }
+        last
+    }
+
+    /// Sends a write the way the cluster wants it: proposed here on the leader, forwarded to
+    /// the leader (or redirected with -MOVED) on a follower, refused when there is no leader.
+    /// `requests` are the client's original commands, for forwarding; `None` stands for the
+    /// mutation's own single command (so the common case copies nothing).
+    pub(super) async fn write(&mut self, mutation: Mutation, requests: Option<Vec<Vec<Bytes>>>) {
+        let cluster = self.state.cluster.clone();
+        let leader = if cluster.is_leader() {
+            Some((cluster.id, cluster.me.clone()))
+        } else {
+            let timeout = self.state.config().raft_write_timeout;
+            cluster.wait_for_leader(timeout).await
+        };
+        let Some((leader_id, leader)) = leader else {
+            self.push_reply(&clusterdown());
+            return;
+        };
+        if leader_id == cluster.id {
+            match cluster.propose(mutation).await {
+                Ok(pending) => self.queue.push_back(Queued::Write(pending)),
+                Err(e) => self.push_reply(&outcome_reply(Err(e))),
+            }
+        } else if self.state.config().raft_follower_forward {
+            let requests = requests.unwrap_or_else(|| mutation.commands().cloned().collect());
+            self.forward(&leader.resp_addr, requests).await;
+        } else {
+            self.push_reply(&Reply::Error(format!("MOVED 0 {}", leader.resp_addr)));
+        }
+    }
+
+    /// Queues `requests` on the forwarding connection to the leader; only the last reply is
+    /// the client's.
+    pub(super) async fn forward(&mut self, leader_addr: &str, requests: Vec<Vec<Bytes>>) {
+        let resp3 = self.resp3;
+        let stale = self
+            .forward
+            .as_ref()
+            .is_none_or(|f| f.leader_addr != leader_addr || f.broken.is_some() || f.resp3 != resp3);
+        if stale {
+            // Replies still owed by the old connection are read before it is replaced.
+            self.finish_pending().await;
+            let password = self.state.config().requirepass.clone();
+            let connect = RespClient::connect(leader_addr, password.as_deref(), resp3);
+            let failure =
+                match tokio::time::timeout(std::time::Duration::from_secs(2), connect).await {
+                    Ok(Ok(client)) => {
+                        self.forward = Some(Forward {
+                            leader_addr: leader_addr.to_string(),
+                            client,
+                            db: 0,
+                            resp3,
+                            broken: None,
+                        });
+                        None
+                    }
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some("timed out".to_string()),
+                };
+            if let Some(why) = failure {
+                self.push_reply(&Reply::Error(format!(
+                    "CLUSTERDOWN cannot reach the leader at {leader_addr}: {why}"
+                )));
+                return;
+            }
+        }
+        let db = self.db;
+        let Some(fwd) = self.forward.as_mut() else {
+            return;
+        };
+        let mut skip = requests.len() - 1;
+        if fwd.db != db {
+            fwd.client
+                .send(&[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())]);
+            fwd.db = db;
+            skip += 1;
+        }
+        for req in &requests {
+            fwd.client.send(req);
+        }
+        if let Err(e) = fwd.client.flush().await {
+            fwd.broken = Some(e.to_string());
+        }
+        self.queue.push_back(Queued::Forwarded { skip });
+    }
+
+    /// Runs a read. Linearizable by default: the leader confirms its leadership (read index)
+    /// first, a follower forwards to the leader. After READONLY a follower reads locally,
+    /// possibly stale. Earlier replies of this connection are settled first, so a client
+    /// always reads its own writes.
+    pub(super) async fn read(&mut self, spec: &CommandSpec, argv: Vec<Bytes>) {
+        let cluster = self.state.cluster.clone();
+        if !self.readonly && !cluster.is_leader() {
+            let timeout = self.state.config().raft_write_timeout;
+            match cluster.wait_for_leader(timeout).await {
+                Some((id, leader)) if id != cluster.id => {
+                    if self.state.config().raft_follower_forward {
+                        self.forward(&leader.resp_addr, vec![argv]).await;
+                    } else {
+                        self.push_reply(&Reply::Error(format!("MOVED 0 {}", leader.resp_addr)));
+                    }
+                    return;
+                }
+                Some(_) => {}
+                None => {
+                    self.push_reply(&clusterdown());
+                    return;
+                }
+            }
+        }
+        self.finish_pending().await;
+        if !self.readonly && !self.barrier_covers_batch {
+            let timeout = self.state.config().raft_write_timeout;
+            if let Err(e) = cluster.read_barrier(timeout).await {
+                self.push_reply(&outcome_reply(Err(e)));
+                return;
+            }
+            self.barrier_covers_batch = true;
+        }
+        if self.state.db.replacing() {
+            self.push_reply(&Reply::Error(
+                "LOADING Kiwi is installing a snapshot from the leader".into(),
+            ));
+            return;
+        }
+        let reply = if spec.may_run_long(&argv) {
+            command::run_long(|| self.execute_local(spec, &argv))
+        } else {
+            self.execute_local(spec, &argv)
+        };
+        self.push_reply(&reply);
+    }
+
+    pub(super) fn execute_local(&self, spec: &CommandSpec, argv: &[Bytes]) -> Reply {
+        let db = self.state.db.clone();
+        let mut txn = db.reader();
+        // A read's random picks stay on this node: any seed will do.
+        let mut rng = SplitMix64::new(rand::random());
+        let mut ctx = Ctx {
+            txn: &mut txn,
+            db: self.db,
+            now_ms: engine::now_ms(),
+            rng: &mut rng,
+        };
+        // A read that meets a storage failure just answers it: it changed nothing.
+        command::execute(&mut ctx, spec, argv).unwrap_or_else(|e| CmdError::Storage(e).into_reply())
+    }
+}
