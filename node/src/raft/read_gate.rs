@@ -23,6 +23,8 @@ use super::{KiwiNode, NodeId};
 enum Shared {
     Confirmed,
     NotLeader(Option<(NodeId, KiwiNode)>),
+    /// No quorum answered this round: transient (CLUSTERDOWN), unlike `Failed`.
+    NoLeader,
     Timeout(std::time::Duration),
     Failed(String),
 }
@@ -32,6 +34,7 @@ impl Shared {
         match outcome {
             Ok(()) => Shared::Confirmed,
             Err(ClusterError::NotLeader { leader }) => Shared::NotLeader(leader.clone()),
+            Err(ClusterError::NoLeader) => Shared::NoLeader,
             Err(ClusterError::Timeout(t)) => Shared::Timeout(*t),
             Err(e) => Shared::Failed(e.to_string()),
         }
@@ -41,6 +44,7 @@ impl Shared {
         match self {
             Shared::Confirmed => Ok(()),
             Shared::NotLeader(leader) => Err(ClusterError::NotLeader { leader }),
+            Shared::NoLeader => Err(ClusterError::NoLeader),
             Shared::Timeout(t) => Err(ClusterError::Timeout(t)),
             Shared::Failed(why) => Err(ClusterError::Fatal(why)),
         }
@@ -225,6 +229,25 @@ mod tests {
             2,
             "the second read needs its own"
         );
+    }
+
+    /// Every reader that shares a confirmation gets its outcome's kind: a round without a
+    /// quorum is CLUSTERDOWN for all of them, not "raft stopped" for those that waited (the
+    /// soak saw that under partitions).
+    #[test]
+    fn a_shared_outcome_keeps_its_kind() {
+        for outcome in [
+            Err(ClusterError::NoLeader),
+            Err(ClusterError::NotLeader { leader: None }),
+            Err(ClusterError::Timeout(Duration::from_secs(1))),
+            Ok(()),
+        ] {
+            let shared = Shared::of(&outcome).into_result();
+            assert_eq!(
+                shared.err().map(|e| std::mem::discriminant(&e)),
+                outcome.err().map(|e| std::mem::discriminant(&e)),
+            );
+        }
     }
 
     #[tokio::test]
