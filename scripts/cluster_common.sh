@@ -37,8 +37,11 @@ is_running() {
 http_get() { curl -s --max-time 2 "http://$HOST:$(raft_port "$1")$2"; }
 
 # The pid of the process answering on node i's HTTP port (GET /status), or empty.
-node_pid() {
-    http_get "$1" /status | python3 -c 'import sys,json; print(json.load(sys.stdin)["pid"])' 2>/dev/null
+node_pid() { status_field "$1" pid; }
+
+# One field of node i's GET /status, or empty.
+status_field() {
+    http_get "$1" /status | python3 -c 'import sys,json; print(json.load(sys.stdin)[sys.argv[1]])' "$2" 2>/dev/null
 }
 
 # True when something listens on (or accepts connections at) HOST:port.
@@ -53,9 +56,7 @@ port_owner() {
 }
 
 # Node i's Raft id, as it reports it on GET /status, or empty.
-node_id() {
-    http_get "$1" /status | python3 -c 'import sys,json; print(json.load(sys.stdin)["node_id"])' 2>/dev/null
-}
+node_id() { status_field "$1" node_id; }
 
 # The leader's node number (its slot, not its Raft id) as seen by any running node, or empty.
 leader_node() {

@@ -63,7 +63,7 @@ pub struct TlsFiles {
     pub client_auth: ClientAuth,
 }
 
-pub(crate) fn file_err(path: &Path, message: impl ToString) -> TlsError {
+fn file_err(path: &Path, message: impl ToString) -> TlsError {
     TlsError::File {
         path: path.display().to_string(),
         message: message.to_string(),
@@ -81,11 +81,25 @@ pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
     Ok(certs)
 }
 
+/// The private key in a PEM file.
+pub(crate) fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| file_err(path, e))
+}
+
+/// The CA certificates in a PEM file, as the roots a peer's certificate is checked against.
+pub(crate) fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in load_certs(path)? {
+        roots.add(cert).map_err(|e| file_err(path, e))?;
+    }
+    Ok(roots)
+}
+
 /// Builds the server configuration from the files as they are now.
 pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = load_certs(&files.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| file_err(&files.key, e))?;
+    let key = load_key(&files.key)?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?;
@@ -97,11 +111,8 @@ pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
             ))
         }
         (Some(ca), auth) => {
-            let mut roots = RootCertStore::empty();
-            for cert in load_certs(ca)? {
-                roots.add(cert).map_err(|e| file_err(ca, e))?;
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(load_roots(ca)?), provider);
             let verifier = if auth == ClientAuth::Optional {
                 verifier.allow_unauthenticated()
             } else {

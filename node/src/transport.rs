@@ -17,14 +17,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, RootCertStore};
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsConnector, TlsStream};
 
-use crate::tls::{load_certs, ReloadingAcceptor, TlsError};
+use crate::tls::{load_certs, load_key, load_roots, ReloadingAcceptor, TlsError};
 
 /// A connection on the Raft/HTTP port, accepted or dialed.
 pub enum Stream {
@@ -65,15 +64,9 @@ pub fn host_of(addr: &str) -> &str {
 
 pub fn client_config(files: &ClientFiles) -> Result<ClientConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    for cert in load_certs(&files.ca)? {
-        roots
-            .add(cert)
-            .map_err(|e| crate::tls::file_err(&files.ca, e))?;
-    }
+    let roots = load_roots(&files.ca)?;
     let certs = load_certs(&files.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .map_err(|e| crate::tls::file_err(&files.key, e))?;
+    let key = load_key(&files.key)?;
     ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?
