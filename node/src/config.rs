@@ -427,6 +427,7 @@ pub const KEYS: &[ConfigKey] = &[
     key!("binding", "address the RESP port listens on [127.0.0.1]", |c, v| c.binding = v.to_string(), |c| c.binding.clone()),
     key!("bind", "alias of binding", |c, v| c.binding = v.split_whitespace().next().unwrap_or(v).to_string(), |c| c.binding.clone()),
     key!("db-path", "data directory [./kiwi-data]", |c, v| c.db_path = PathBuf::from(v), |c| c.db_path.display().to_string()),
+    key!("dir", "Redis's name for db-path (CONFIG GET shows it absolute, as Redis shows its working directory)", |c, v| c.db_path = PathBuf::from(v), |c| std::path::absolute(&c.db_path).unwrap_or_else(|_| c.db_path.clone()).display().to_string()),
     key!("databases", "number of databases for SELECT, 1..255 [16]", |c, v| {
         let n: u16 = parse_num(v)?;
         if !(1..=255).contains(&n) {
@@ -525,7 +526,7 @@ pub fn find_key(name: &str) -> Option<&'static ConfigKey> {
 }
 
 /// Kiwi's own keys that are other names of a key (CONFIG REWRITE writes the key's name).
-pub const KEY_ALIASES: &[(&str, &str)] = &[("bind", "binding")];
+pub const KEY_ALIASES: &[(&str, &str)] = &[("bind", "binding"), ("dir", "db-path")];
 
 /// Secrets CONFIG REWRITE never writes nor removes: they come from the config file as written,
 /// the environment, a flag or a file of their own, and are not settable at run time.

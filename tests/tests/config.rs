@@ -537,3 +537,56 @@ fn config_set_on_one_node_of_a_cluster_is_local_and_harmless() {
         assert_eq!(field(&role, "role"), expected, "{role}");
     }
 }
+
+/// Every parameter Redis 7 lists is known, with Redis's default unless Kiwi's differs on purpose;
+/// and, as Redis's own "CONFIG sanity" test checks, setting any settable parameter to the value
+/// CONFIG GET shows is accepted and changes nothing.
+#[test]
+fn every_redis_parameter_is_known_and_round_trips() {
+    let kiwi = KiwiServer::start();
+    let redis = KiwiServer::start_reference_redis();
+    let mut k = kiwi.client();
+    let mut r = redis.client();
+    // Kiwi's own value, or one set by the test harness on either server.
+    let differs = [
+        "appenddirname",
+        "appendfilename",
+        "appendonly",
+        "appendfsync",
+        "bind",
+        "daemonize",
+        "dbfilename",
+        "dir",
+        "logfile",
+        "loglevel",
+        "pidfile",
+        "port",
+        "save",
+    ];
+    let reference = pairs(r.run("CONFIG GET *"));
+    assert!(reference.len() > 150, "{}", reference.len());
+    for (name, value) in &reference {
+        let got = pairs(k.run_args(&["CONFIG", "GET", name]));
+        assert_eq!(got.len(), 1, "Kiwi does not know {name}");
+        if !differs.contains(&name.as_str()) {
+            assert_eq!(got[0].1, *value, "default of {name}");
+        }
+    }
+    for (name, value) in pairs(k.run("CONFIG GET *")) {
+        let reply = k.run_args(&["CONFIG", "SET", &name, &value]);
+        if reply.is_err() {
+            let text = format!("{reply:?}");
+            assert!(
+                text.contains("can't set immutable config")
+                    || text.contains("can't set protected config"),
+                "CONFIG SET {name} {value:?}: {text}"
+            );
+            continue;
+        }
+        assert_eq!(
+            pairs(k.run_args(&["CONFIG", "GET", &name])),
+            vec![(name.clone(), value.clone())],
+            "{name} changed by setting it to itself"
+        );
+    }
+}

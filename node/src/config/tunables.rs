@@ -392,6 +392,37 @@ pub fn parse_notify_flags(v: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// `shutdown-on-sigint` / `shutdown-on-sigterm`: a set of `save`, `nosave`, `now` and `force`
+/// (or `default`, none of them), shown in that order.
+fn parse_shutdown_flags(v: &str) -> Result<String, String> {
+    const FLAGS: [&str; 5] = ["default", "save", "nosave", "now", "force"];
+    let mut set = [false; 5];
+    for w in v.split(' ') {
+        let i = FLAGS
+            .iter()
+            .position(|f| f.eq_ignore_ascii_case(w))
+            .ok_or_else(|| {
+                format!(
+                    "argument(s) must be one of the following: {}",
+                    FLAGS.join(", ")
+                )
+            })?;
+        set[i] = true;
+    }
+    if set[1] && set[2] {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+    }
+    let shown: Vec<&str> = (1..FLAGS.len())
+        .filter(|&i| set[i])
+        .map(|i| FLAGS[i])
+        .collect();
+    Ok(if shown.is_empty() {
+        "default".into()
+    } else {
+        shown.join(" ")
+    })
+}
+
 /// `oom-score-adj-values`: three scores between -2000 and 2000.
 fn parse_oom_values(v: &str) -> Result<String, String> {
     let words: Vec<&str> = v.split(' ').collect();
@@ -559,6 +590,7 @@ pub const TUNABLES: &[Tunable] = &[
     t!("replica-announced", None, Kind::Bool, "yes"),
     t!("latency-tracking", None, Kind::Bool, "yes"),
     t!("aof-disable-auto-gc", None, Kind::Bool, "no"),
+    t!("replica-ignore-disk-write-errors", None, Kind::Bool, "no"),
     t!("aclfile", None, Kind::Str, "", IMMUTABLE),
     t!("unixsocket", None, Kind::Str, "", IMMUTABLE),
     t!("pidfile", None, Kind::Str, "", IMMUTABLE),
@@ -591,6 +623,9 @@ pub const TUNABLES: &[Tunable] = &[
     t!("enable-protected-configs", None, Kind::Enum(PROTECTED_ACTION), "no", IMMUTABLE),
     t!("enable-debug-command", None, Kind::Enum(PROTECTED_ACTION), "no", IMMUTABLE),
     t!("enable-module-command", None, Kind::Enum(PROTECTED_ACTION), "no", IMMUTABLE),
+    t!("propagation-error-behavior", None, Kind::Enum(&[("ignore", 0), ("panic", 1), ("panic-on-replicas", 2)]), "ignore"),
+    t!("shutdown-on-sigint", None, Kind::Special(parse_shutdown_flags), "default", MULTI_ARG),
+    t!("shutdown-on-sigterm", None, Kind::Special(parse_shutdown_flags), "default", MULTI_ARG),
     t!("cluster-preferred-endpoint-type", None, Kind::Enum(&[("ip", 0), ("hostname", 1), ("unknown-endpoint", 2)]), "ip"),
     t!("io-threads", None, num!(1, 128), "1", IMMUTABLE),
     t!("auto-aof-rewrite-percentage", None, num!(0, INT_MAX), "100"),
@@ -626,6 +661,7 @@ pub const TUNABLES: &[Tunable] = &[
     t!("shutdown-timeout", None, num!(0, INT_MAX), "10"),
     t!("repl-diskless-sync-max-replicas", None, num!(0, INT_MAX), "0"),
     t!("unixsocketperm", None, Kind::Str, "0", IMMUTABLE),
+    t!("socket-mark-id", None, num!(unsigned 0, u32::MAX as i128), "0", IMMUTABLE),
     t!("active-defrag-max-scan-fields", None, num!(unsigned 1, LONG_MAX), "1000"),
     t!("slowlog-max-len", None, num!(unsigned 0, LONG_MAX), "128"),
     t!("acllog-max-len", None, num!(unsigned 0, LONG_MAX), "128"),
@@ -813,6 +849,18 @@ mod tests {
                 "{bad}"
             );
         }
+        assert_eq!(
+            set("shutdown-on-sigint", "force save").unwrap(),
+            "save force"
+        );
+        assert_eq!(
+            set("shutdown-on-sigint", "nosave now").unwrap(),
+            "nosave now"
+        );
+        assert_eq!(
+            set("shutdown-on-sigint", "save nosave").unwrap_err(),
+            "shutdown options SAVE and NOSAVE can't be used simultaneously"
+        );
         assert_eq!(
             set("oom-score-adj-values", "1 2").unwrap_err(),
             "wrong number of arguments"
