@@ -590,3 +590,29 @@ fn every_redis_parameter_is_known_and_round_trips() {
         );
     }
 }
+
+/// INFO has every field Redis 7 shows in the sections both have (commandstats, errorstats and
+/// keyspace lines depend on what ran).
+#[test]
+fn info_has_every_field_redis_has() {
+    let kiwi = KiwiServer::start();
+    let redis = KiwiServer::start_reference_redis();
+    let names = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once(':').map(|(name, _)| name.to_string()))
+            .filter(|n| {
+                !["cmdstat_", "errorstat_", "latency_percentiles_", "db"]
+                    .iter()
+                    .any(|p| n.starts_with(p))
+            })
+            .collect()
+    };
+    let theirs = names(&info(&mut redis.client(), &["everything"]));
+    let mut k = kiwi.client();
+    // The reference Redis runs with its AOF on, which adds AOF fields.
+    assert_eq!(k.run("CONFIG SET appendonly yes"), ok());
+    let ours = names(&info(&mut k, &["everything"]));
+    let missing: Vec<&String> = theirs.iter().filter(|n| !ours.contains(n)).collect();
+    assert!(missing.is_empty(), "missing from Kiwi's INFO: {missing:?}");
+}
