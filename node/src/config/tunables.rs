@@ -205,7 +205,7 @@ fn parse_number(v: &str, memory: bool, percent: bool) -> Result<i128, String> {
         }
     }
     if percent && v.len() > 1 && v.ends_with('%') {
-        if let Ok(n) = parse_i64(v[..v.len() - 1].as_bytes()) {
+        if let Ok(n) = parse_i64(&v.as_bytes()[..v.len() - 1]) {
             if n >= 0 {
                 return Ok(-i128::from(n));
             }
