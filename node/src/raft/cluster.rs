@@ -27,6 +27,7 @@ use super::{KiwiNode, KiwiRaft, NodeId, TypeConfig};
 use crate::config::{Config, NodeIdSetting};
 use crate::engine::Mutation;
 use crate::resp::Reply;
+use crate::secrets::RotatingSecret;
 use crate::storage::Db;
 use crate::transport::Transport;
 
@@ -140,7 +141,12 @@ impl Cluster {
         let sm = StateMachine::new(db.clone(), snapshots.clone())?;
         let applied = sm.applied_index();
         let log = LogStore::new(db.clone());
-        let peer_auth = Arc::new(PeerAuth::new(cfg.cluster_secret.as_deref(), db.clone()));
+        let secret = RotatingSecret::configured(
+            cfg.cluster_secret.clone(),
+            cfg.cluster_secret_file.as_deref(),
+            cfg.secret_rotation_grace,
+        );
+        let peer_auth = Arc::new(PeerAuth::new(secret, db.clone()));
         let network = NetworkFactory::new(peer_auth.clone(), transport);
         let faults = cfg.raft_fault_injection.then(|| network.faults.clone());
         let raft = KiwiRaft::new(id, Arc::new(raft_config(cfg)?), network, log, sm)
