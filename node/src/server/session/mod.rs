@@ -21,6 +21,7 @@ use crate::resp::Reply;
 
 mod auth;
 mod client;
+mod command_docs;
 mod command_info;
 mod configure;
 mod multi;
