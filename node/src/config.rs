@@ -8,6 +8,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod rewrite;
+pub mod tunables;
+
+pub use rewrite::{rewrite_file, RewriteError};
+pub use tunables::{Tunable, Tunables, TUNABLES};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}:{line}: {message}")]
@@ -100,6 +106,14 @@ pub struct Config {
     /// Enables `POST /debug/partition` (tests): never on in production.
     pub raft_fault_injection: bool,
     pub active_expire_interval: Duration,
+    /// Redis's parameters that Kiwi keeps and reports but does not act on (see [`tunables`]).
+    pub tunables: Tunables,
+    /// The config file the node was started with (absolute), for CONFIG REWRITE.
+    pub config_file: Option<PathBuf>,
+    /// `requirepass` as the file, the environment and the flags left it at start, when the
+    /// environment or a flag set it: CONFIG REWRITE must not copy a password from there into
+    /// the file (only one set later by CONFIG SET).
+    pub requirepass_from_outside: Option<Option<String>>,
 }
 
 impl Default for Config {
@@ -150,7 +164,37 @@ impl Default for Config {
             raft_join: None,
             raft_fault_injection: false,
             active_expire_interval: Duration::from_millis(100),
+            tunables: Tunables::default(),
+            config_file: None,
+            requirepass_from_outside: None,
         }
+    }
+}
+
+/// What OBJECT reports against: Redis's encoding thresholds and eviction policy as this node's
+/// CONFIG has them. Kiwi stores every value the same way whatever these say; OBJECT ENCODING
+/// answers what Redis would have chosen for the value's size, which Redis's test suite asserts
+/// after changing the thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectSettings {
+    pub hash_max_listpack_entries: u64,
+    pub hash_max_listpack_value: u64,
+    pub set_max_intset_entries: u64,
+    pub set_max_listpack_entries: u64,
+    pub set_max_listpack_value: u64,
+    pub zset_max_listpack_entries: u64,
+    pub zset_max_listpack_value: u64,
+    pub list_max_listpack_size: i64,
+    /// An LFU `maxmemory-policy`: OBJECT FREQ answers and OBJECT IDLETIME refuses.
+    pub lfu: bool,
+    /// Redis shares the integers 0..9999 between keys (OBJECT REFCOUNT shows them as
+    /// referenced forever) unless `maxmemory` is set with an LRU or LFU policy.
+    pub shared_integers: bool,
+}
+
+impl Default for ObjectSettings {
+    fn default() -> Self {
+        Config::default().object_settings()
     }
 }
 
@@ -304,6 +348,18 @@ fn parse_int_setting(v: &str) -> Result<u64, String> {
     Ok(n as u64)
 }
 
+/// Parses an integer within `min..=max` as Redis's numeric settings do, with its error texts.
+fn parse_bounded(v: &str, min: i64, max: i64) -> Result<i64, String> {
+    let n = crate::command::args::parse_i64(v.as_bytes())
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    if !(min..=max).contains(&n) {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(n)
+}
+
 fn parse_millis(v: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(parse_num(v)?))
 }
@@ -380,6 +436,7 @@ pub const KEYS: &[ConfigKey] = &[
     key!("binding", "address the RESP port listens on [127.0.0.1]", |c, v| c.binding = v.to_string(), |c| c.binding.clone()),
     key!("bind", "alias of binding", |c, v| c.binding = v.split_whitespace().next().unwrap_or(v).to_string(), |c| c.binding.clone()),
     key!("db-path", "data directory [./kiwi-data]", |c, v| c.db_path = PathBuf::from(v), |c| c.db_path.display().to_string()),
+    key!("dir", "Redis's name for db-path (CONFIG GET shows it absolute, as Redis shows its working directory)", |c, v| c.db_path = PathBuf::from(v), |c| std::path::absolute(&c.db_path).unwrap_or_else(|_| c.db_path.clone()).display().to_string()),
     key!("databases", "number of databases for SELECT, 1..255 [16]", |c, v| {
         let n: u16 = parse_num(v)?;
         if !(1..=255).contains(&n) {
@@ -401,7 +458,7 @@ pub const KEYS: &[ConfigKey] = &[
     key!("tls-cluster", "TLS on the raft/HTTP port too: peers and the admin API, with tls-cert-file, tls-key-file and tls-ca-cert-file; client certificates there are checked when presented (yes/no) [no]", |c, v| c.tls_cluster = parse_bool(v)?, |c| if c.tls_cluster { "yes".into() } else { "no".into() }),
     key!("tls-client-cert-file", "PEM certificate this node presents to peers with tls-cluster [tls-cert-file]", |c, v| c.tls_client_cert_file = path_or_none(v), |c| show_path(&c.tls_client_cert_file)),
     key!("tls-client-key-file", "PEM private key of tls-client-cert-file [tls-key-file]", |c, v| c.tls_client_key_file = path_or_none(v), |c| show_path(&c.tls_client_key_file)),
-    key!("maxclients", "most simultaneous client connections [10000]", |c, v| c.maxclients = parse_num(v)?, |c| c.maxclients.to_string()),
+    key!("maxclients", "most simultaneous client connections [10000]", |c, v| c.maxclients = parse_bounded(v, 1, u32::MAX.into())? as usize, |c| c.maxclients.to_string()),
     key!("proto-max-bulk-len", "longest bulk string accepted [512mb]", |c, v| c.proto_max_bulk_len = parse_size(v)? as usize, |c| c.proto_max_bulk_len.to_string()),
     key!("client-query-buffer-limit", "most unparsed bytes buffered per client, and most bytes of commands queued by MULTI [1gb]", |c, v| c.client_query_buffer_limit = parse_size(v)? as usize, |c| c.client_query_buffer_limit.to_string()),
     key!("client-output-buffer-limit", "<class> <hard> <soft> <soft-seconds>: close a client whose pending replies exceed hard bytes, or soft bytes for soft-seconds; 0 is no limit; classes normal, replica, pubsub, as in Redis [normal 0 0 0]", |c, v| c.client_output_buffer_limit.apply(v)?, |c| c.client_output_buffer_limit.to_string()),
@@ -478,6 +535,136 @@ pub fn find_key(name: &str) -> Option<&'static ConfigKey> {
     KEYS.iter().find(|k| k.name.eq_ignore_ascii_case(name))
 }
 
+/// Kiwi's own keys that are other names of a key (CONFIG REWRITE writes the key's name).
+pub const KEY_ALIASES: &[(&str, &str)] = &[("bind", "binding"), ("dir", "db-path")];
+
+/// Secrets CONFIG REWRITE never writes nor removes: they come from the config file as written,
+/// the environment, a flag or a file of their own, and are not settable at run time.
+pub const NEVER_REWRITTEN: &[&str] = &[
+    "admin-token",
+    "admin-token-file",
+    "cluster-secret",
+    "cluster-secret-file",
+];
+
+/// A parameter as the config file, the command line, CONFIG GET and CONFIG SET name it: one of
+/// Kiwi's [`KEYS`] or one of Redis's [`TUNABLES`] (by its name or its alias).
+#[derive(Clone, Copy)]
+pub enum Param {
+    Kiwi(&'static ConfigKey),
+    Redis {
+        index: usize,
+        /// The name it goes by here: the tunable's name or its alias.
+        name: &'static str,
+    },
+}
+
+impl Param {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Param::Kiwi(k) => k.name,
+            Param::Redis { name, .. } => name,
+        }
+    }
+
+    /// The name CONFIG REWRITE writes: aliases give way to the parameter's own name.
+    pub fn canonical(&self) -> &'static str {
+        match self {
+            Param::Kiwi(k) => KEY_ALIASES
+                .iter()
+                .find(|(alias, _)| *alias == k.name)
+                .map_or(k.name, |(_, name)| name),
+            Param::Redis { index, .. } => TUNABLES[*index].name,
+        }
+    }
+
+    pub fn get(&self, c: &Config) -> String {
+        match self {
+            Param::Kiwi(k) => (k.get)(c),
+            Param::Redis { index, .. } => c.tunables.get(*index).to_string(),
+        }
+    }
+
+    pub fn set(&self, c: &mut Config, value: &str) -> Result<(), String> {
+        match self {
+            Param::Kiwi(k) => (k.set)(c, value),
+            Param::Redis { index, .. } => c.tunables.set(*index, value),
+        }
+    }
+
+    /// The Redis tunable behind it, if it is one.
+    pub fn tunable(&self) -> Option<&'static Tunable> {
+        match self {
+            Param::Kiwi(_) => None,
+            Param::Redis { index, .. } => Some(&TUNABLES[*index]),
+        }
+    }
+
+    fn has(&self, flag: u8) -> bool {
+        self.tunable().is_some_and(|t| t.has(flag))
+    }
+
+    /// CONFIG GET matches it only by its exact name.
+    pub fn hidden(&self) -> bool {
+        self.has(tunables::HIDDEN)
+    }
+
+    /// A Redis parameter only the config file may set.
+    pub fn immutable(&self) -> bool {
+        self.has(tunables::IMMUTABLE)
+    }
+
+    /// Settable at run time only with `enable-protected-configs`.
+    pub fn protected(&self) -> bool {
+        self.has(tunables::PROTECTED)
+    }
+
+    /// Whether CONFIG GET `pattern` shows it.
+    pub fn matches(&self, pattern: &[u8]) -> bool {
+        if self.hidden() {
+            pattern.eq_ignore_ascii_case(self.name().as_bytes())
+        } else {
+            crate::command::glob::glob_match_nocase(pattern, self.name().as_bytes())
+        }
+    }
+}
+
+/// Every parameter in CONFIG GET's order: Kiwi's keys, then Redis's, each tunable's name then
+/// its alias.
+pub fn params() -> impl Iterator<Item = Param> {
+    KEYS.iter()
+        .map(Param::Kiwi)
+        .chain(TUNABLES.iter().enumerate().flat_map(|(index, t)| {
+            std::iter::once(Param::Redis {
+                index,
+                name: t.name,
+            })
+            .chain(t.alias.map(|name| Param::Redis { index, name }))
+        }))
+}
+
+/// The parameter called `name` (any case).
+pub fn find_param(name: &str) -> Option<Param> {
+    if let Some(k) = find_key(name) {
+        return Some(Param::Kiwi(k));
+    }
+    let index = tunables::find(name)?;
+    let t = &TUNABLES[index];
+    let name = if t.name.eq_ignore_ascii_case(name) {
+        t.name
+    } else {
+        t.alias.unwrap_or(t.name)
+    };
+    Some(Param::Redis { index, name })
+}
+
+/// Config-file directives Redis no longer reads but still accepts (and ignores).
+const DEPRECATED: &[&str] = &[
+    "list-max-ziplist-entries",
+    "list-max-ziplist-value",
+    "lua-replicate-commands",
+];
+
 impl Config {
     /// Applies a config file's lines on top of `self`.
     pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
@@ -489,6 +676,8 @@ impl Config {
     }
 
     pub fn apply_text(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        // As in Redis, the file's `save` lines add up (`save 900 1` then `save 300 10`).
+        let mut saves: Vec<String> = Vec::new();
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -507,10 +696,42 @@ impl Config {
                 .strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
                 .unwrap_or(value);
-            let key = find_key(name).ok_or_else(|| err(format!("unknown config key '{name}'")))?;
-            (key.set)(self, value).map_err(|m| err(format!("bad value for '{name}': {m}")))?;
+            if DEPRECATED.iter().any(|d| d.eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            let param =
+                find_param(name).ok_or_else(|| err(format!("unknown config key '{name}'")))?;
+            let value = if param.name() == "save" && !value.is_empty() {
+                saves.push(value.to_string());
+                saves.join(" ")
+            } else {
+                value.to_string()
+            };
+            param
+                .set(self, &value)
+                .map_err(|m| err(format!("bad value for '{name}': {m}")))?;
         }
         Ok(())
+    }
+
+    /// What OBJECT reports against (see [`ObjectSettings`]).
+    pub fn object_settings(&self) -> ObjectSettings {
+        let t = &self.tunables;
+        let n = |name: &str| t.number(name).clamp(0, i128::from(u64::MAX)) as u64;
+        let policy = t.value("maxmemory-policy");
+        ObjectSettings {
+            hash_max_listpack_entries: n("hash-max-listpack-entries"),
+            hash_max_listpack_value: n("hash-max-listpack-value"),
+            set_max_intset_entries: n("set-max-intset-entries"),
+            set_max_listpack_entries: n("set-max-listpack-entries"),
+            set_max_listpack_value: n("set-max-listpack-value"),
+            zset_max_listpack_entries: n("zset-max-listpack-entries"),
+            zset_max_listpack_value: n("zset-max-listpack-value"),
+            list_max_listpack_size: t.number("list-max-listpack-size") as i64,
+            lfu: policy.ends_with("-lfu"),
+            shared_integers: t.number("maxmemory") == 0
+                || !(policy.ends_with("-lru") || policy.ends_with("-lfu")),
+        }
     }
 
     /// Applies the secrets named in [`SECRET_ENV`] that `lookup` finds (the process environment
@@ -532,11 +753,11 @@ impl Config {
     }
 
     pub fn set_flag(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let key = find_key(name).ok_or_else(|| ConfigError::Flag {
+        let param = find_param(name).ok_or_else(|| ConfigError::Flag {
             key: name.to_string(),
             message: "unknown option".into(),
         })?;
-        (key.set)(self, value).map_err(|message| ConfigError::Flag {
+        param.set(self, value).map_err(|message| ConfigError::Flag {
             key: name.to_string(),
             message,
         })
@@ -834,6 +1055,54 @@ mod tests {
             c.set_flag("tcp-keepalive", "x").unwrap_err().to_string(),
             "--tcp-keepalive: argument couldn't be parsed into an integer"
         );
+    }
+
+    #[test]
+    fn redis_parameters_in_the_file_and_as_flags() {
+        let mut c = Config::default();
+        c.apply_text(
+            "hash-max-ziplist-entries 16\nmaxmemory 1gb\nsave 900 1\nsave 300 10\nlist-max-ziplist-entries 5\nnotify-keyspace-events \"KEA\"\n",
+            "r.conf",
+        )
+        .unwrap();
+        assert_eq!(c.tunables.value("hash-max-listpack-entries"), "16");
+        assert_eq!(c.tunables.value("maxmemory"), "1073741824");
+        assert_eq!(c.tunables.value("save"), "900 1 300 10");
+        assert_eq!(c.tunables.value("notify-keyspace-events"), "AKE");
+        let e = c.apply_text("\nmaxmemory lots\n", "r.conf").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "r.conf:2: bad value for 'maxmemory': argument must be a memory value"
+        );
+        assert_eq!(c.object_settings().hash_max_listpack_entries, 16);
+        assert!(!c.object_settings().lfu);
+        c.set_flag("maxmemory-policy", "allkeys-lfu").unwrap();
+        let s = c.object_settings();
+        assert!(s.lfu && !s.shared_integers, "maxmemory with an LFU policy");
+        assert_eq!(ObjectSettings::default().list_max_listpack_size, -2);
+        assert_eq!(
+            c.set_flag("maxclients", "0").unwrap_err().to_string(),
+            "--maxclients: argument must be between 1 and 4294967295 inclusive"
+        );
+    }
+
+    #[test]
+    fn every_parameter_has_one_name() {
+        let mut names: Vec<&str> = params().map(|p| p.name()).collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n, "a Redis parameter shadows a Kiwi key");
+        let p = find_param("HASH-MAX-ZIPLIST-ENTRIES").unwrap();
+        assert_eq!(
+            (p.name(), p.canonical()),
+            ("hash-max-ziplist-entries", "hash-max-listpack-entries")
+        );
+        assert_eq!(find_param("bind").unwrap().canonical(), "binding");
+        assert!(find_param("rdb-key-save-delay").unwrap().hidden());
+        assert!(find_param("daemonize").unwrap().immutable());
+        assert!(find_param("dbfilename").unwrap().protected());
+        assert!(find_param("nosuch").is_none());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
-use kiwi::config::{flag_refused, Config, KEYS};
+use kiwi::config::{flag_refused, Config, KEYS, TUNABLES};
 use kiwi::node::Node;
 
 // A request allocates a few small buffers at every step (arguments, the log entry, the write
@@ -30,7 +30,25 @@ fn cli() -> Command {
                 .overrides_with(key.name),
         );
     }
+    // Redis's own parameters are flags too, as redis-server takes them, but kept out of --help:
+    // they change nothing in how Kiwi stores data (see config::tunables).
+    for name in tunable_names() {
+        cmd = cmd.arg(
+            Arg::new(name)
+                .long(name)
+                .value_name("VALUE")
+                .action(ArgAction::Set)
+                .overrides_with(name)
+                .hide(true),
+        );
+    }
     cmd
+}
+
+fn tunable_names() -> impl Iterator<Item = &'static str> {
+    TUNABLES
+        .iter()
+        .flat_map(|t| std::iter::once(t.name).chain(t.alias))
 }
 
 fn load_config(args: Vec<String>) -> Result<Config, String> {
@@ -47,6 +65,12 @@ fn load_config(args: Vec<String>) -> Result<Config, String> {
     config
         .apply_env(|var| std::env::var(var).ok())
         .map_err(|e| e.to_string())?;
+    let mut requirepass_from_outside = std::env::var_os("KIWI_REQUIREPASS").is_some();
+    for name in tunable_names() {
+        if let Some(value) = matches.get_one::<String>(name) {
+            config.set_flag(name, value).map_err(|e| e.to_string())?;
+        }
+    }
     for key in KEYS {
         if let Some(value) = matches.get_one::<String>(key.name) {
             if let Some(var) = flag_refused(key.name) {
@@ -58,6 +82,7 @@ fn load_config(args: Vec<String>) -> Result<Config, String> {
                 ));
             }
             if key.name == "requirepass" {
+                requirepass_from_outside = true;
                 eprintln!(
                     "kiwi: warning: --requirepass shows the password in `ps`; prefer the \
                      config file or KIWI_REQUIREPASS"
@@ -67,6 +92,17 @@ fn load_config(args: Vec<String>) -> Result<Config, String> {
                 .set_flag(key.name, value)
                 .map_err(|e| e.to_string())?;
         }
+    }
+    if requirepass_from_outside {
+        // CONFIG REWRITE must not copy it into the file (see config::rewrite).
+        config.requirepass_from_outside = Some(config.requirepass.clone());
+    }
+    if let Some(path) = file {
+        // Absolute, as Redis keeps it: CONFIG REWRITE writes the file the node started with.
+        config.config_file = Some(
+            std::path::absolute(path)
+                .map_err(|e| format!("cannot resolve config file {path}: {e}"))?,
+        );
     }
     if let Some(addr) = matches.get_one::<String>("join") {
         config

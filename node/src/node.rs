@@ -193,6 +193,10 @@ impl Node {
             expire_interval,
             shutdown_rx.clone(),
         )));
+        tasks.push(tokio::spawn(server::sample_ops(
+            state.clone(),
+            shutdown_rx.clone(),
+        )));
 
         // A node with Raft state restarts as what it was: never re-initialized, never re-joined.
         if !cluster.is_initialized().await {

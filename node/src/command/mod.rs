@@ -227,7 +227,14 @@ impl From<CmdError> for Reply {
     }
 }
 
-static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::new(|| {
+/// Every command once, in a fixed order: a command's position is its id, which indexes the
+/// per-command counters of INFO commandstats (an array of atomics, no map on the hot path).
+struct Table {
+    specs: Vec<&'static CommandSpec>,
+    by_name: HashMap<&'static str, usize>,
+}
+
+static TABLE: LazyLock<Table> = LazyLock::new(|| {
     let families: [&'static [CommandSpec]; 8] = [
         server::COMMANDS,
         keys::COMMANDS,
@@ -238,27 +245,44 @@ static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::
         zsets::COMMANDS,
         server::SESSION_COMMANDS,
     ];
-    let mut table = HashMap::new();
-    for spec in families.into_iter().flatten() {
-        let previous = table.insert(spec.name, spec);
+    let specs: Vec<&'static CommandSpec> = families.into_iter().flatten().collect();
+    let mut by_name = HashMap::new();
+    for (id, spec) in specs.iter().enumerate() {
+        let previous = by_name.insert(spec.name, id);
         assert!(previous.is_none(), "command {} defined twice", spec.name);
     }
-    table
+    Table { specs, by_name }
 });
 
-/// Finds a command by name, case-insensitively.
-pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+/// Finds a command by name, case-insensitively, with its id (see [`by_id`]).
+pub fn lookup_id(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
     if name.len() > 32 {
         return None;
     }
     let lower = name.to_ascii_lowercase();
     let name = std::str::from_utf8(&lower).ok()?;
-    TABLE.get(name).copied()
+    let id = *TABLE.by_name.get(name)?;
+    Some((id, TABLE.specs[id]))
+}
+
+/// Finds a command by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    lookup_id(name).map(|(_, spec)| spec)
+}
+
+/// The command with id `id` (below [`count`]).
+pub fn by_id(id: usize) -> &'static CommandSpec {
+    TABLE.specs[id]
+}
+
+/// How many commands there are: ids run from 0 to this, excluded.
+pub fn count() -> usize {
+    TABLE.specs.len()
 }
 
 /// Every command, for COMMAND / COMMAND COUNT.
 pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
-    TABLE.values().copied()
+    TABLE.specs.iter().copied()
 }
 
 /// Runs a data command whose arity has been checked. Session commands reaching here are a bug
@@ -322,12 +346,20 @@ fn unknown_command(argv: &[Bytes]) -> CmdError {
 
 /// Checks that `argv` names a known command with a valid arity.
 pub fn resolve(argv: &[Bytes]) -> Result<&'static CommandSpec, CmdError> {
-    let name = argv.first().ok_or(CmdError::Syntax)?;
-    let spec = lookup(name).ok_or_else(|| unknown_command(argv))?;
+    resolve_id(argv).map(|(_, spec)| spec).map_err(|(_, e)| e)
+}
+
+/// [`resolve`], with the command's id; a command refused for its arity keeps its id (INFO
+/// counts it as rejected).
+pub fn resolve_id(
+    argv: &[Bytes],
+) -> Result<(usize, &'static CommandSpec), (Option<usize>, CmdError)> {
+    let name = argv.first().ok_or((None, CmdError::Syntax))?;
+    let (id, spec) = lookup_id(name).ok_or_else(|| (None, unknown_command(argv)))?;
     if !spec.arity_ok(argv.len()) {
-        return Err(CmdError::WrongArity(spec.name.to_string()));
+        return Err((Some(id), CmdError::WrongArity(spec.name.to_string())));
     }
-    Ok(spec)
+    Ok((id, spec))
 }
 
 #[cfg(test)]

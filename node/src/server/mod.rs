@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod info;
 pub mod session;
+pub mod stats;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -53,6 +54,13 @@ pub struct ServerState {
     pub total_commands: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub expired_keys: AtomicU64,
+    /// INFO commandstats, errorstats and instantaneous_ops_per_sec.
+    pub stats: stats::Stats,
+    /// Unix time (seconds) of the start: INFO's `rdb_last_save_time` (Kiwi's data is always
+    /// on disk).
+    pub started_unix: u64,
+    /// Highest resident memory INFO has seen (`used_memory_peak`).
+    pub memory_peak: AtomicU64,
 }
 
 impl ServerState {
@@ -61,6 +69,8 @@ impl ServerState {
             max_bulk_len: config.proto_max_bulk_len,
             ..FrameLimits::default()
         };
+        // OBJECT answers against this node's thresholds from the start.
+        db.set_object_settings(config.object_settings());
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
             .collect();
@@ -78,7 +88,26 @@ impl ServerState {
             total_commands: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             expired_keys: AtomicU64::new(0),
+            stats: stats::Stats::default(),
+            started_unix: crate::engine::now_ms() / 1000,
+            memory_peak: AtomicU64::new(0),
         })
+    }
+
+    /// CONFIG RESETSTAT: every counter INFO shows goes back to zero.
+    pub fn reset_stats(&self) {
+        for n in [
+            &self.total_commands,
+            &self.total_connections,
+            &self.rejected_connections,
+            &self.expired_keys,
+            &self.memory_peak,
+            &self.db.keyspace_hits,
+            &self.db.keyspace_misses,
+        ] {
+            n.store(0, Ordering::Relaxed);
+        }
+        self.stats.reset();
     }
 
     pub fn config(&self) -> std::sync::RwLockReadGuard<'_, Config> {
@@ -91,6 +120,18 @@ impl ServerState {
 
     pub fn count_command(&self) {
         self.total_commands.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Samples the command rate every 100 ms for INFO's `instantaneous_ops_per_sec`, as Redis's
+/// server cron does, until `shutdown` flips to true.
+pub async fn sample_ops(state: Arc<ServerState>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => state.stats.sample_ops(state.total_commands.load(Ordering::Relaxed)),
+            _ = shutdown.changed() => return,
+        }
     }
 }
 

@@ -24,9 +24,20 @@ impl Txn<'_> {
             .transpose()
     }
 
-    /// The key's meta record if the key exists and has not expired at `now_ms`.
+    /// The key's meta record if the key exists and has not expired at `now_ms`. A read
+    /// command's lookup counts as a keyspace hit or miss (INFO), as Redis counts its read
+    /// lookups; the applier's do not.
     pub fn live_meta(&self, db: u8, key: &[u8], now_ms: u64) -> Result<Option<Meta>> {
-        Ok(self.raw_meta(db, key)?.filter(|m| !m.is_expired(now_ms)))
+        let meta = self.raw_meta(db, key)?.filter(|m| !m.is_expired(now_ms));
+        if !self.is_writable() {
+            let counter = if meta.is_some() {
+                &self.db().keyspace_hits
+            } else {
+                &self.db().keyspace_misses
+            };
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(meta)
     }
 
     /// Number of keys stored in `db`, counting expired keys not yet deleted (as Redis's DBSIZE does).

@@ -14,8 +14,8 @@ pub mod keyspace;
 pub mod txn;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use answers::AnswerCache;
 pub use keys::{KeyType, Meta};
@@ -123,6 +123,15 @@ pub struct Db {
     /// A snapshot is being installed (see [`Db::replacing`]).
     replacing: AtomicBool,
     answers: AnswerCache,
+    /// What OBJECT reports against (encoding thresholds, eviction policy), as this node's CONFIG
+    /// has them. Not storage's concern, and it changes nothing in how values are stored: it is
+    /// kept here because a command handler sees the node only through its transaction, and
+    /// every handler of this node (reads, and MULTI blocks run by the applier) reaches it so.
+    object_settings: Mutex<crate::config::ObjectSettings>,
+    /// Key lookups of read commands that found their key, and that did not (INFO's
+    /// `keyspace_hits` and `keyspace_misses`).
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
 }
 
 impl Db {
@@ -159,6 +168,9 @@ impl Db {
             commit_gate: RwLock::new(()),
             replacing: AtomicBool::new(false),
             answers: AnswerCache::new((opts.memory / 16) as usize),
+            object_settings: Mutex::default(),
+            keyspace_hits: AtomicU64::new(0),
+            keyspace_misses: AtomicU64::new(0),
         };
         for cf in Cf::ALL {
             db.cf(cf)?;
@@ -199,6 +211,21 @@ impl Db {
             Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
             Err(std::sync::TryLockError::WouldBlock) => None,
         }
+    }
+
+    pub fn object_settings(&self) -> crate::config::ObjectSettings {
+        *self
+            .object_settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called at start and by every CONFIG SET.
+    pub fn set_object_settings(&self, settings: crate::config::ObjectSettings) {
+        *self
+            .object_settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = settings;
     }
 
     pub(crate) fn answers(&self) -> &AnswerCache {

@@ -96,6 +96,15 @@ impl<'a> Txn<'a> {
         }
     }
 
+    pub(super) fn db(&self) -> &'a Db {
+        self.db
+    }
+
+    /// The node's OBJECT settings (see [`Db::object_settings`]).
+    pub fn object_settings(&self) -> crate::config::ObjectSettings {
+        self.db.object_settings()
+    }
+
     pub fn is_writable(&self) -> bool {
         self.writable
     }

@@ -1,5 +1,7 @@
 //! Generic key commands: existence, deletion, renaming, iteration and TTLs.
 
+mod object;
+
 use super::cursor::{page_reply, scan_page, ScanOptions};
 use super::flags::{FAST, RANDOM, READONLY, WRITE};
 use super::glob::glob_match;
@@ -27,6 +29,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec!("expiretime", 2, READONLY | FAST, (1, 1, 1), expiretime),
     spec!("pexpiretime", 2, READONLY | FAST, (1, 1, 1), pexpiretime),
     spec!("persist", 2, WRITE | FAST, (1, 1, 1), persist),
+    spec!("object", -2, READONLY, (2, 2, 1), object::object),
 ];
 
 fn del(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {

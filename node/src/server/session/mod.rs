@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
+use super::stats::CallTag;
 use super::{info, ClientInfo, ServerState};
 use crate::command::{self, flags, Args, CmdError, CommandSpec, Kind};
 use crate::engine::{Mutation, Op};
@@ -52,8 +53,10 @@ pub struct Session {
     /// Memory the MULTI queue holds, counted against `client-query-buffer-limit` (as Redis
     /// counts queued commands as part of the query buffer).
     multi_bytes: usize,
-    /// Replies not yet written, in request order.
-    queue: VecDeque<Queued>,
+    /// Replies not yet written, in request order, each with the call it answers (INFO).
+    queue: VecDeque<(Queued, Option<CallTag>)>,
+    /// The command being handled, until its reply is pushed or queued (see [`CallTag`]).
+    tag: Option<CallTag>,
     out: BytesMut,
     /// READONLY: reads may be served locally on a follower (possibly stale).
     readonly: bool,
@@ -91,6 +94,7 @@ impl Session {
             multi_failed: false,
             multi_bytes: 0,
             queue: VecDeque::new(),
+            tag: None,
             out: BytesMut::with_capacity(16 * 1024),
             readonly: false,
             barrier_covers_batch: false,
@@ -104,10 +108,12 @@ impl Session {
     }
 
     pub fn push_reply(&mut self, reply: &Reply) {
+        let tag = self.tag.take();
         if self.queue.is_empty() {
+            self.state.stats.reply(reply, tag.as_ref());
             reply.encode(&mut self.out, self.resp3);
         } else {
-            self.queue.push_back(Queued::Ready(reply.clone()));
+            self.queue.push_back((Queued::Ready(reply.clone()), tag));
         }
     }
 
@@ -140,9 +146,13 @@ impl Session {
     /// Runs one request.
     pub async fn handle(&mut self, argv: Vec<Bytes>) -> Step {
         self.state.count_command();
-        let spec = match command::resolve(&argv) {
-            Ok(spec) => spec,
-            Err(e) => {
+        self.tag = None;
+        let (id, spec) = match command::resolve_id(&argv) {
+            Ok(found) => found,
+            Err((id, e)) => {
+                if let Some(id) = id {
+                    self.state.stats.rejected(id);
+                }
                 if self.multi.is_some() {
                     self.multi_failed = true;
                 }
@@ -158,6 +168,7 @@ impl Session {
             self.update_info(|i| i.last_command = spec.name);
         }
         if !self.authenticated && !spec.has(flags::NOAUTH) {
+            self.state.stats.rejected(id);
             self.push_reply(&noauth());
             return Step::Continue;
         }
@@ -168,9 +179,13 @@ impl Session {
             )
         {
             let reply = self.queue_in_multi(spec, argv);
+            if reply.is_error() {
+                self.state.stats.rejected(id);
+            }
             self.push_reply(&reply);
             return Step::Continue;
         }
+        self.tag = Some(self.call_tag(id, spec));
         match spec.kind {
             Kind::Data(_) if spec.is_write() => {
                 let db = self.db;
@@ -188,6 +203,24 @@ impl Session {
                 self.session_command(spec, &argv).await
             }
         }
+    }
+
+    /// The tag of a command about to run; EXEC's names the commands it will run.
+    fn call_tag(&self, id: usize, spec: &CommandSpec) -> CallTag {
+        let mut tag = CallTag::new(id);
+        if spec.name == "exec" {
+            tag.inner = self.multi.as_ref().map(|ops| {
+                ops.iter()
+                    .map(|op| match op {
+                        Op::Command { argv, .. } | Op::Settled { argv, .. } => {
+                            command::lookup_id(&argv[0]).map(|(id, _)| id)
+                        }
+                        Op::ExpireKeys { .. } => None,
+                    })
+                    .collect()
+            });
+        }
+        tag
     }
 
     fn parse_db(&self, raw: &[u8]) -> Result<u8, CmdError> {
@@ -246,11 +279,12 @@ impl Session {
             "unwatch" => Reply::ok(),
             "client" => self.client(&args),
             "info" => {
-                let section = args
+                let sections: Vec<String> = args
                     .from(1)
-                    .first()
-                    .map(|s| String::from_utf8_lossy(s).to_lowercase());
-                Reply::Verbatim(info::render(&self.state, section.as_deref()))
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).to_lowercase())
+                    .collect();
+                Reply::Verbatim(info::render(&self.state, &sections))
             }
             "config" => self.config(&args),
             "command" => command_info(&args),

@@ -62,7 +62,7 @@ impl Session {
     /// Waits for every submitted write and encodes all replies in order.
     pub async fn finish_pending(&mut self) {
         let timeout = self.state.config().raft_write_timeout;
-        while let Some(item) = self.queue.pop_front() {
+        while let Some((item, tag)) = self.queue.pop_front() {
             let reply = match item {
                 Queued::Ready(r) => r,
                 Queued::Write(pending) => {
@@ -73,6 +73,7 @@ impl Session {
                 }
                 Queued::Forwarded { skip } => self.forwarded_reply(skip, timeout).await,
             };
+            self.state.stats.reply(&reply, tag.as_ref());
             reply.encode(&mut self.out, self.resp3);
         }
     }
@@ -127,7 +128,10 @@ impl Session {
         };
         if leader_id == cluster.id {
             match cluster.propose(mutation).await {
-                Ok(pending) => self.queue.push_back(Queued::Write(pending)),
+                Ok(pending) => {
+                    let tag = self.tag.take();
+                    self.queue.push_back((Queued::Write(pending), tag));
+                }
                 Err(e) => self.push_reply(&outcome_reply(Err(e))),
             }
         } else if self.state.config().raft_follower_forward {
@@ -190,7 +194,8 @@ impl Session {
         if let Err(e) = fwd.client.flush().await {
             fwd.broken = Some(e.to_string());
         }
-        self.queue.push_back(Queued::Forwarded { skip });
+        let tag = self.tag.take();
+        self.queue.push_back((Queued::Forwarded { skip }, tag));
     }
 
     /// Runs a read. Linearizable by default: the leader confirms its leadership (read index)
