@@ -137,13 +137,24 @@ impl CommandSpec {
     /// flag marks the commands whose time is bounded; of the others, the writes listed below
     /// take the time their arguments do (DEL is a range tombstone per key here, a list move one
     /// pop and one push), and SET is the write hot path, so they run in place. RENAMENX is
-    /// `fast` in Redis, which moves a pointer, but copies the members here.
+    /// `fast` in Redis, which moves a pointer, but copies the members here. SETBIT and
+    /// BITFIELD touch a few bits, unless they write so far into the string that growing it
+    /// (to up to 512 MB) is the work; BITCOUNT, BITPOS, BITOP and LCS scan whole strings.
     pub fn may_run_long(&self, argv: &[Bytes]) -> bool {
         if argv.len() > LONG_ARGC || argv.iter().map(Bytes::len).sum::<usize>() > LONG_ARG_BYTES {
             return true;
         }
         if self.has(flags::FAST) {
             return self.name == "renamenx";
+        }
+        match self.name {
+            "setbit" => {
+                return argv
+                    .get(2)
+                    .is_some_and(|o| strings::setbit_offset_reaches(o, LONG_ARG_BYTES))
+            }
+            "bitfield" => return strings::bitfield_writes_reach(argv, LONG_ARG_BYTES),
+            _ => {}
         }
         !matches!(
             self.name,
@@ -486,6 +497,36 @@ mod tests {
             "get", "set", "mget", "mset", "del", "incr", "hset", "sadd", "zadd", "lpush", "ping",
         ] {
             assert!(!long(name), "{name}");
+        }
+        for name in ["bitcount", "bitpos", "bitop", "lcs", "getrange"] {
+            assert!(long(name), "{name}");
+        }
+        let argv = |line: &str| -> Vec<Bytes> {
+            line.split(' ')
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect()
+        };
+        let runs_long = |line: &str| {
+            let argv = argv(line);
+            lookup(&argv[0]).unwrap().may_run_long(&argv)
+        };
+        for line in [
+            "getbit k 4294967295",
+            "bitfield_ro k GET u8 4294967200",
+            "setbit k 7 1",
+            "setbit k 8388607 1",
+            "setbit k x 1",
+            "bitfield k SET u8 8388592 1 GET u8 4294967200",
+            "bitfield k OVERFLOW SAT INCRBY i64 #10 1",
+        ] {
+            assert!(!runs_long(line), "{line}");
+        }
+        for line in [
+            "setbit k 8388608 1",
+            "setbit k 4294967295 0",
+            "bitfield k GET u8 0 SET u8 #1048576 1",
+        ] {
+            assert!(runs_long(line), "{line}");
         }
         let get = lookup(b"mget").unwrap();
         let many: Vec<Bytes> = (0..2000).map(|i| Bytes::from(i.to_string())).collect();
