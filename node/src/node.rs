@@ -84,6 +84,8 @@ pub fn cluster_transport(config: &Config) -> Result<Transport, StartError> {
 
 impl Node {
     pub async fn start(config: Config) -> Result<Node, StartError> {
+        // MOVE, COPY ... DB and SWAPDB check database indexes as they are applied.
+        crate::command::keys::set_databases(config.databases);
         std::fs::create_dir_all(&config.db_path).map_err(|source| StartError::DataDir {
             path: config.db_path.display().to_string(),
             source,

@@ -91,8 +91,10 @@ pub mod flags {
     /// Not allowed inside MULTI.
     pub const NOMULTI: u32 = 1 << 6;
     pub const RANDOM: u32 = 1 << 7;
+    /// Key positions beyond `keys` depend on the arguments (SORT ... STORE, BY and GET).
+    pub const MOVABLEKEYS: u32 = 1 << 8;
 
-    pub const NAMES: [(u32, &str); 8] = [
+    pub const NAMES: [(u32, &str); 9] = [
         (WRITE, "write"),
         (READONLY, "readonly"),
         (ADMIN, "admin"),
@@ -101,6 +103,7 @@ pub mod flags {
         (DENYOOM, "denyoom"),
         (NOMULTI, "no_multi"),
         (RANDOM, "random"),
+        (MOVABLEKEYS, "movablekeys"),
     ];
 }
 
@@ -136,16 +139,16 @@ impl CommandSpec {
     /// RENAME, ...), and any command with very many or very large arguments. Redis's `fast`
     /// flag marks the commands whose time is bounded; of the others, the writes listed below
     /// take the time their arguments do (DEL is a range tombstone per key here, a list move one
-    /// pop and one push), and SET is the write hot path, so they run in place. RENAMENX is
-    /// `fast` in Redis, which moves a pointer, but copies the members here. SETBIT and
-    /// BITFIELD touch a few bits, unless they write so far into the string that growing it
+    /// pop and one push), and SET is the write hot path, so they run in place. RENAMENX, MOVE
+    /// and SWAPDB are `fast` in Redis, which moves pointers, but copy the members here. SETBIT
+    /// and BITFIELD touch a few bits, unless they write so far into the string that growing it
     /// (to up to 512 MB) is the work; BITCOUNT, BITPOS, BITOP and LCS scan whole strings.
     pub fn may_run_long(&self, argv: &[Bytes]) -> bool {
         if argv.len() > LONG_ARGC || argv.iter().map(Bytes::len).sum::<usize>() > LONG_ARG_BYTES {
             return true;
         }
         if self.has(flags::FAST) {
-            return self.name == "renamenx";
+            return matches!(self.name, "renamenx" | "move" | "swapdb");
         }
         match self.name {
             "setbit" => {
@@ -406,6 +409,16 @@ pub(crate) mod testing {
         }
 
         pub fn run_argv(&mut self, argv: &[Bytes]) -> Reply {
+            self.run_argv_in(0, argv)
+        }
+
+        /// Runs one command line against database `db`, as after SELECT.
+        pub fn run_in(&mut self, db: u8, line: &str) -> Reply {
+            let argv = crate::resp::request::split_args(line.as_bytes()).unwrap();
+            self.run_argv_in(db, &argv)
+        }
+
+        pub fn run_argv_in(&mut self, db: u8, argv: &[Bytes]) -> Reply {
             let spec = match resolve(argv) {
                 Ok(spec) => spec,
                 Err(e) => return e.into_reply(),
@@ -418,7 +431,7 @@ pub(crate) mod testing {
             let reply = {
                 let mut ctx = Ctx {
                     txn: &mut txn,
-                    db: 0,
+                    db,
                     now_ms: self.now_ms,
                     rng: &mut self.rng,
                 };
@@ -488,6 +501,13 @@ mod tests {
             "zunionstore",
             "rename",
             "renamenx",
+            "move",
+            "swapdb",
+            "copy",
+            "dump",
+            "restore",
+            "sort",
+            "sort_ro",
             "ltrim",
             "flushall",
         ] {
@@ -495,6 +515,7 @@ mod tests {
         }
         for name in [
             "get", "set", "mget", "mset", "del", "incr", "hset", "sadd", "zadd", "lpush", "ping",
+            "touch",
         ] {
             assert!(!long(name), "{name}");
         }
