@@ -8,6 +8,7 @@
 //! and are carried out by `server::session`.
 
 pub mod args;
+pub mod blocking;
 pub mod cursor;
 pub mod glob;
 pub mod hashes;
@@ -91,8 +92,10 @@ pub mod flags {
     /// Not allowed inside MULTI.
     pub const NOMULTI: u32 = 1 << 6;
     pub const RANDOM: u32 = 1 << 7;
+    /// May block the client (BLPOP, ...): see `command::blocking`.
+    pub const BLOCKING: u32 = 1 << 8;
 
-    pub const NAMES: [(u32, &str); 8] = [
+    pub const NAMES: [(u32, &str); 9] = [
         (WRITE, "write"),
         (READONLY, "readonly"),
         (ADMIN, "admin"),
@@ -101,6 +104,7 @@ pub mod flags {
         (DENYOOM, "denyoom"),
         (NOMULTI, "no_multi"),
         (RANDOM, "random"),
+        (BLOCKING, "blocking"),
     ];
 }
 
@@ -156,6 +160,10 @@ impl CommandSpec {
                 | "del"
                 | "rpoplpush"
                 | "lmove"
+                | "blpop"
+                | "brpop"
+                | "brpoplpush"
+                | "blmove"
         )
     }
 

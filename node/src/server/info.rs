@@ -7,11 +7,12 @@ use super::{ClientInfo, ServerState, REDIS_VERSION};
 
 pub fn client_line(c: &ClientInfo) -> String {
     format!(
-        "id={} addr={} laddr= fd=0 name={} age={} idle=0 flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr= fd=0 name={} age={} idle=0 flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
         c.id,
         c.addr,
         c.name,
         c.connected_at.elapsed().as_secs(),
+        if c.blocked { "b" } else { "N" },
         c.db,
         if c.last_command.is_empty() { "NULL" } else { c.last_command },
         c.resp
@@ -43,9 +44,10 @@ pub fn render(state: &ServerState, section: Option<&str>) -> String {
     if want("clients") {
         let _ = write!(
             out,
-            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n\r\n",
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n\r\n",
             state.clients().len(),
-            cfg.maxclients
+            cfg.maxclients,
+            state.blocking.len()
         );
     }
     if want("memory") {
