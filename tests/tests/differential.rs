@@ -150,7 +150,7 @@ fn generate_one(rng: &mut Rng) -> Generated {
     use Compare::*;
     let mut compare = Exact;
     let s = |v: &str| v.to_string();
-    let args: Vec<String> = match rng.below(7) {
+    let args: Vec<String> = match rng.below(8) {
         6 => copies_and_sorts(rng, &mut compare),
         // Strings and keys.
         0 => {
@@ -773,6 +773,9 @@ fn generate_bits(rng: &mut Rng) -> Vec<String> {
             s(rng.pick(&["", "", "ab", "\x00"])),
         ],
         _ => vec![s("GETDEL"), k],
+    }
+}
+
 /// Keys SORT reads weights from (`w_*`, `hw_*->f`), for the elements of LISTS, SETS and ZSETS.
 const WEIGHTS: [&str; 8] = ["1", "2", "2", "-1.5", "10", "abc", "", " 3"];
 const SORT_PATTERNS: [&str; 6] = ["w_*", "w_*", "hw_*->f", "nosort", "#", "w_*->f"];

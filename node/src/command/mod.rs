@@ -8,6 +8,7 @@
 //! and are carried out by `server::session`.
 
 pub mod args;
+pub mod blocking;
 pub mod cursor;
 pub mod glob;
 pub mod hashes;
@@ -93,8 +94,10 @@ pub mod flags {
     pub const RANDOM: u32 = 1 << 7;
     /// Key positions beyond `keys` depend on the arguments (SORT ... STORE, BY and GET).
     pub const MOVABLEKEYS: u32 = 1 << 8;
+    /// May block the client (BLPOP, ...): see `command::blocking`.
+    pub const BLOCKING: u32 = 1 << 9;
 
-    pub const NAMES: [(u32, &str); 9] = [
+    pub const NAMES: [(u32, &str); 10] = [
         (WRITE, "write"),
         (READONLY, "readonly"),
         (ADMIN, "admin"),
@@ -104,6 +107,7 @@ pub mod flags {
         (NOMULTI, "no_multi"),
         (RANDOM, "random"),
         (MOVABLEKEYS, "movablekeys"),
+        (BLOCKING, "blocking"),
     ];
 }
 
@@ -170,6 +174,10 @@ impl CommandSpec {
                 | "del"
                 | "rpoplpush"
                 | "lmove"
+                | "blpop"
+                | "brpop"
+                | "brpoplpush"
+                | "blmove"
         )
     }
 

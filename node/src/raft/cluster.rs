@@ -22,7 +22,7 @@ use super::network::{Faults, NetworkFactory};
 use super::peer_auth::PeerAuth;
 use super::read_gate::ReadGate;
 use super::snapshot::SnapshotStore;
-use super::state_machine::StateMachine;
+use super::state_machine::{KeyEvents, StateMachine};
 use super::{KiwiNode, KiwiRaft, NodeId, TypeConfig};
 use crate::config::{Config, NodeIdSetting};
 use crate::engine::Mutation;
@@ -65,6 +65,8 @@ pub struct Cluster {
     pub peer_auth: Arc<PeerAuth>,
     /// Present when `raft-fault-injection` is on (tests only).
     pub faults: Option<Faults>,
+    /// What applied entries changed, told after each commit (see [`KeyEvents`]).
+    pub key_events: Arc<KeyEvents>,
     /// The commit index this node learned at start, for readiness.
     applied: watch::Receiver<u64>,
     startup_commit: u64,
@@ -138,7 +140,8 @@ impl Cluster {
             resp_addr: cfg.advertised_resp_addr(),
         };
         let snapshots = Arc::new(SnapshotStore::open(&cfg.raft_dir())?);
-        let sm = StateMachine::new(db.clone(), snapshots.clone())?;
+        let key_events = Arc::new(KeyEvents::default());
+        let sm = StateMachine::new(db.clone(), snapshots.clone(), key_events.clone())?;
         let applied = sm.applied_index();
         let log = LogStore::new(db.clone());
         let secret = RotatingSecret::configured(
@@ -163,6 +166,7 @@ impl Cluster {
             snapshots,
             peer_auth,
             faults,
+            key_events,
             applied,
             startup_commit,
             read_policy: if cfg.raft_lease_read {
