@@ -53,6 +53,12 @@ pub struct Config {
     /// Shared by every node of a cluster; peers prove they know it before any Raft RPC.
     /// Unset: protected mode (peers on this host only).
     pub cluster_secret: Option<String>,
+    /// Where `admin_token` and `cluster_secret` came from when read from files: the node reads
+    /// them again when they change (see [`crate::secrets`]).
+    pub admin_token_file: Option<PathBuf>,
+    pub cluster_secret_file: Option<PathBuf>,
+    /// How long a rotated secret's old value stays accepted.
+    pub secret_rotation_grace: Duration,
     /// RESP over TLS on this port (0: off), with Redis's tls-* keys.
     pub tls_port: u16,
     pub tls_cert_file: Option<PathBuf>,
@@ -120,6 +126,9 @@ impl Default for Config {
             requirepass: None,
             admin_token: None,
             cluster_secret: None,
+            admin_token_file: None,
+            cluster_secret_file: None,
+            secret_rotation_grace: Duration::from_secs(600),
             tls_port: 0,
             tls_cert_file: None,
             tls_key_file: None,
@@ -366,7 +375,7 @@ fn check_addr(v: &str) -> Result<String, String> {
 }
 
 /// A token or secret: empty means unset; a short one is refused (it could be guessed).
-fn secret(v: &str) -> Result<Option<String>, String> {
+pub(crate) fn check_secret(v: &str) -> Result<Option<String>, String> {
     if v.is_empty() {
         return Ok(None);
     }
@@ -436,10 +445,11 @@ pub const KEYS: &[ConfigKey] = &[
         c.databases = n
     }, |c| c.databases.to_string()),
     key!("requirepass", "password clients must AUTH with (empty: none)", |c, v| c.requirepass = (!v.is_empty()).then(|| v.to_string()), |c| c.requirepass.clone().unwrap_or_default()),
-    key!("admin-token", "bearer token the admin API's mutating routes require (config file or KIWI_ADMIN_TOKEN, never a flag) [none: local callers only]", |c, v| c.admin_token = secret(v)?, |c| redacted(&c.admin_token)),
-    key!("admin-token-file", "file holding admin-token", |c, v| c.admin_token = secret(&read_secret_file(v)?)?, |_c| String::new()),
-    key!("cluster-secret", "secret every node of the cluster shares; peers prove they know it (config file or KIWI_CLUSTER_SECRET, never a flag) [none: peers on this host only]", |c, v| c.cluster_secret = secret(v)?, |c| redacted(&c.cluster_secret)),
-    key!("cluster-secret-file", "file holding cluster-secret", |c, v| c.cluster_secret = secret(&read_secret_file(v)?)?, |_c| String::new()),
+    key!("admin-token", "bearer token the admin API's mutating routes require (config file or KIWI_ADMIN_TOKEN, never a flag) [none: local callers only]", |c, v| { c.admin_token = check_secret(v)?; c.admin_token_file = None; }, |c| redacted(&c.admin_token)),
+    key!("admin-token-file", "file holding admin-token, read again when it changes (a rotated Kubernetes Secret)", |c, v| { c.admin_token = check_secret(&read_secret_file(v)?)?; c.admin_token_file = Some(PathBuf::from(v)); }, |c| show_path(&c.admin_token_file)),
+    key!("cluster-secret", "secret every node of the cluster shares; peers prove they know it (config file or KIWI_CLUSTER_SECRET, never a flag) [none: peers on this host only]", |c, v| { c.cluster_secret = check_secret(v)?; c.cluster_secret_file = None; }, |c| redacted(&c.cluster_secret)),
+    key!("cluster-secret-file", "file holding cluster-secret, read again when it changes (a rotated Kubernetes Secret)", |c, v| { c.cluster_secret = check_secret(&read_secret_file(v)?)?; c.cluster_secret_file = Some(PathBuf::from(v)); }, |c| show_path(&c.cluster_secret_file)),
+    key!("secret-rotation-grace", "seconds a node still accepts the old value of a rotated admin-token-file or cluster-secret-file [600]", |c, v| c.secret_rotation_grace = Duration::from_secs(parse_num(v)?), |c| c.secret_rotation_grace.as_secs().to_string()),
     key!("tls-port", "RESP over TLS on this port, beside port (0: off) [0]", |c, v| c.tls_port = parse_num(v)?, |c| c.tls_port.to_string()),
     key!("tls-cert-file", "PEM certificate chain of the TLS port (reloaded when it changes)", |c, v| c.tls_cert_file = path_or_none(v), |c| show_path(&c.tls_cert_file)),
     key!("tls-key-file", "PEM private key of tls-cert-file", |c, v| c.tls_key_file = path_or_none(v), |c| show_path(&c.tls_key_file)),

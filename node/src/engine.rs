@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{self, CmdError, Ctx, SplitMix64};
 use crate::resp::Reply;
-use crate::storage::{StorageError, Txn};
+use crate::storage::{Stamp, StorageError, TouchKind, Txn};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Op {
@@ -35,6 +35,31 @@ pub enum Op {
         argv: Vec<Bytes>,
         reply: SettledReply,
     },
+    /// WATCH: the keys a MULTI block's client watched, with what it saw. As the first op of a
+    /// block, it aborts the block (EXEC answers a nil array) if any of them changed since; see
+    /// [`watch_holds`]. It adds no reply of its own. (A variant added after the others, so
+    /// entries written before it still decode.)
+    Watch { keys: Vec<WatchedKey> },
+}
+
+/// A watched key and what its client saw of it: the state after log index `since`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchedKey {
+    pub db: u8,
+    pub key: Bytes,
+    /// The applied log index the client's WATCH read the key at.
+    pub since: u64,
+    pub state: WatchState,
+}
+
+/// What a watched key was when it was watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WatchState {
+    Absent,
+    Live,
+    /// Stored but past its deadline: its deletion (by the expirer, or a FLUSHDB) is no change
+    /// to it, as in Redis.
+    Expired,
 }
 
 /// The reply of an [`Op::Settled`]: so far always an error.
@@ -105,7 +130,7 @@ impl Mutation {
     pub fn commands(&self) -> impl Iterator<Item = &Vec<Bytes>> {
         self.ops.iter().filter_map(|op| match op {
             Op::Command { argv, .. } | Op::Settled { argv, .. } => Some(argv),
-            Op::ExpireKeys { .. } => None,
+            Op::ExpireKeys { .. } | Op::Watch { .. } => None,
         })
     }
 
@@ -118,7 +143,7 @@ impl Mutation {
                     .first()
                     .and_then(|name| command::lookup(name))
                     .is_some_and(|spec| spec.may_run_long(argv)),
-                Op::ExpireKeys { .. } | Op::Settled { .. } => false,
+                Op::ExpireKeys { .. } | Op::Settled { .. } | Op::Watch { .. } => false,
             })
     }
 
@@ -149,6 +174,13 @@ impl Mutation {
                         Op::Settled { argv, reply } => {
                             args(argv) + postcard::to_allocvec(reply).map_or(0, |v| v.len())
                         }
+                        Op::Watch { keys } => {
+                            VARINT
+                                + keys
+                                    .iter()
+                                    .map(|k| 2 + 2 * VARINT + k.key.len())
+                                    .sum::<usize>()
+                        }
                     }
             })
             .sum();
@@ -163,13 +195,17 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Applies one mutation inside `txn` and returns the client's reply. Deterministic: it reads
-/// nothing but the transaction and the mutation. A Redis-level error is a reply; a storage
-/// failure is `Err`, and leaves `txn` half-written: the caller must drop it, not commit it.
-pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation) -> Result<Reply, StorageError> {
+/// Applies one mutation, the log entry at `index`, inside `txn` and returns the client's
+/// reply. Deterministic: it reads nothing but the transaction and the mutation. A Redis-level
+/// error is a reply; a storage failure is `Err`, and leaves `txn` half-written: the caller must
+/// drop it, not commit it.
+///
+/// Every key an op changes is stamped with `index` (see [`crate::storage::touch`]), which is
+/// what later WATCH checks read.
+pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation, index: u64) -> Result<Reply, StorageError> {
     let mut rng = SplitMix64::new(mutation.seed);
     let mut replies = Vec::with_capacity(mutation.ops.len());
-    for op in &mutation.ops {
+    for (i, op) in mutation.ops.iter().enumerate() {
         let reply = match op {
             Op::Command { db, argv } => match command::resolve(argv) {
                 Ok(spec) => {
@@ -193,7 +229,21 @@ pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation) -> Result<Reply, StorageErr
                 Reply::Int(deleted)
             }
             Op::Settled { reply, .. } => reply.to_reply(),
+            Op::Watch { keys } => {
+                if i == 0 && !watch_holds(txn, keys, mutation.now_ms, index)? {
+                    return Ok(Reply::NilArray);
+                }
+                continue;
+            }
         };
+        let touches = txn.take_touches();
+        if !touches.is_empty() {
+            let kind = match op {
+                Op::ExpireKeys { .. } => TouchKind::Expire,
+                _ => TouchKind::Write,
+            };
+            txn.stamp(touches, kind, index);
+        }
         replies.push(reply);
     }
     Ok(if mutation.multi {
@@ -203,6 +253,36 @@ pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation) -> Result<Reply, StorageErr
             .pop()
             .unwrap_or_else(|| Reply::err("empty mutation"))
     })
+}
+
+/// Whether none of `keys` changed since its client watched it, judged by the entry at `index`
+/// (whose clock is `now_ms`), as Redis judges it at EXEC:
+/// - any command that changed the key after the watch counts;
+/// - a key that was live also counts as changed if the expirer deleted it, a FLUSHDB or
+///   FLUSHALL emptied its database, or it is past its deadline now;
+/// - a key already expired when watched does not change by being deleted (by the expirer or a
+///   flush);
+/// - a key absent when watched changes only by being written.
+pub fn watch_holds(
+    txn: &Txn<'_>,
+    keys: &[WatchedKey],
+    now_ms: u64,
+    index: u64,
+) -> Result<bool, StorageError> {
+    for w in keys {
+        let (db, key) = (w.db, &w.key[..]);
+        if txn.stamped_after(Stamp::Write { db, key }, w.since, index)? {
+            return Ok(false);
+        }
+        if w.state == WatchState::Live
+            && (txn.stamped_after(Stamp::Expire { db, key }, w.since, index)?
+                || txn.stamped_after(Stamp::Flush { db }, w.since, index)?
+                || txn.raw_meta(db, key)?.is_some_and(|m| m.is_expired(now_ms)))
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -264,7 +344,7 @@ mod tests {
             multi: true,
         };
         let mut txn = db.writer();
-        let Reply::Array(replies) = apply(&mut txn, &mutation).unwrap() else {
+        let Reply::Array(replies) = apply(&mut txn, &mutation, 1).unwrap() else {
             panic!("not an array");
         };
         let got: Vec<String> = replies.iter().map(text).collect();
@@ -358,6 +438,170 @@ mod tests {
         }
     }
 
+    /// Applies each list of ops as one MULTI block, at indexes from `first` on, at `now_ms`.
+    fn run_at(db: &Db, first: u64, now_ms: u64, ops: Vec<Vec<Op>>) -> Vec<Reply> {
+        let mut txn = db.writer();
+        let replies = ops
+            .into_iter()
+            .enumerate()
+            .map(|(i, ops)| {
+                let m = Mutation {
+                    now_ms,
+                    seed: 1,
+                    ops,
+                    multi: true,
+                };
+                apply(&mut txn, &m, first + i as u64).unwrap()
+            })
+            .collect();
+        db.commit(txn, false).unwrap();
+        replies
+    }
+
+    fn cmd(line: &str) -> Op {
+        Op::Command {
+            db: 0,
+            argv: argv(line),
+        }
+    }
+
+    fn watched(key: &str, since: u64, state: WatchState) -> Op {
+        Op::Watch {
+            keys: vec![WatchedKey {
+                db: 0,
+                key: Bytes::copy_from_slice(key.as_bytes()),
+                since,
+                state,
+            }],
+        }
+    }
+
+    /// EXEC after WATCH: aborted (a nil array, nothing run) when the key changed after the
+    /// watch, whoever changed it; run when nothing did.
+    #[test]
+    fn a_watched_block_aborts_when_its_key_changed_after_the_watch() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), &StorageOptions::default()).unwrap();
+        let now = 1_700_000_000_000;
+        run_at(
+            &db,
+            1,
+            now,
+            vec![vec![cmd("SET k 1")], vec![cmd("HSET h f 1")]],
+        );
+        // Watched at index 2: nothing since, so the block runs.
+        let replies = run_at(
+            &db,
+            3,
+            now,
+            vec![
+                vec![watched("k", 2, WatchState::Live), cmd("INCR k")],
+                // A change to one field of a hash is a change to the hash.
+                vec![cmd("HSET h f 2")],
+                vec![watched("h", 2, WatchState::Live), cmd("SET k aborted")],
+                vec![watched("k", 3, WatchState::Live), cmd("INCR k")],
+                // Writes that change nothing are no change.
+                vec![cmd("SETNX k nope"), cmd("LPUSHX nolist x")],
+                vec![
+                    Op::Watch {
+                        keys: [
+                            watched("k", 6, WatchState::Live),
+                            watched("nolist", 0, WatchState::Absent),
+                        ]
+                        .into_iter()
+                        .flat_map(|op| match op {
+                            Op::Watch { keys } => keys,
+                            _ => Vec::new(),
+                        })
+                        .collect(),
+                    },
+                    cmd("INCR k"),
+                ],
+                // Nothing queued: the check still runs.
+                vec![watched("h", 1, WatchState::Live)],
+                vec![watched("h", 5, WatchState::Live)],
+            ],
+        );
+        assert_eq!(replies[0], Reply::Array(vec![Reply::Int(2)]));
+        assert_eq!(replies[2], Reply::NilArray);
+        assert_eq!(replies[3], Reply::Array(vec![Reply::Int(3)]));
+        assert_eq!(replies[5], Reply::Array(vec![Reply::Int(4)]));
+        assert_eq!(replies[6], Reply::NilArray);
+        assert_eq!(replies[7], Reply::Array(Vec::new()));
+        // The aborted block ran nothing.
+        assert_eq!(
+            db.reader().raw_meta(0, b"k").unwrap().unwrap().value,
+            b"4".to_vec()
+        );
+        // A key created after a watch that saw it absent, then deleted: still a change.
+        let replies = run_at(
+            &db,
+            11,
+            now,
+            vec![
+                vec![cmd("SET fresh 1"), cmd("DEL fresh")],
+                vec![watched("fresh", 10, WatchState::Absent), cmd("PING")],
+            ],
+        );
+        assert_eq!(replies[1], Reply::NilArray);
+    }
+
+    /// Expiry and flushes, as Redis judges them for a watched key.
+    #[test]
+    fn expiry_and_flushes_change_a_live_watched_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), &StorageOptions::default()).unwrap();
+        let now = 1_700_000_000_000;
+        run_at(
+            &db,
+            1,
+            now,
+            vec![vec![
+                cmd("SET live 1 PX 50"),
+                cmd("SET stale 1 PX 10"),
+                cmd("SET other 1"),
+            ]],
+        );
+        let later = now + 60;
+        let replies = run_at(
+            &db,
+            2,
+            later,
+            vec![
+                // Past its deadline at EXEC, deleted or not: changed.
+                vec![watched("live", 1, WatchState::Live), cmd("PING")],
+                // Already expired when watched, and still: no change.
+                vec![watched("stale", 1, WatchState::Expired), cmd("PING")],
+                vec![Op::ExpireKeys {
+                    db: 0,
+                    keys: vec![Bytes::from("stale")],
+                }],
+                // Its deletion by the expirer is no change either...
+                vec![watched("stale", 1, WatchState::Expired), cmd("PING")],
+                // ...but is one for a client that watched it live.
+                vec![watched("stale", 1, WatchState::Live), cmd("PING")],
+            ],
+        );
+        assert_eq!(replies[0], Reply::NilArray);
+        assert_eq!(replies[1], Reply::Array(vec![Reply::Simple("PONG".into())]));
+        assert_eq!(replies[3], Reply::Array(vec![Reply::Simple("PONG".into())]));
+        assert_eq!(replies[4], Reply::NilArray);
+
+        let replies = run_at(
+            &db,
+            10,
+            later,
+            vec![
+                vec![cmd("FLUSHALL")],
+                // A live key flushed away: changed; an absent one: not.
+                vec![watched("other", 9, WatchState::Live), cmd("PING")],
+                vec![watched("never", 9, WatchState::Absent), cmd("PING")],
+            ],
+        );
+        assert_eq!(replies[1], Reply::NilArray);
+        assert_eq!(replies[2], Reply::Array(vec![Reply::Simple("PONG".into())]));
+    }
+
     #[test]
     fn same_mutations_give_same_state_on_two_replicas() {
         let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
@@ -385,7 +629,8 @@ mod tests {
             let mut txn = db.writer();
             let replies: Vec<Reply> = mutations
                 .iter()
-                .map(|m| apply(&mut txn, m).unwrap())
+                .enumerate()
+                .map(|(i, m)| apply(&mut txn, m, i as u64 + 1).unwrap())
                 .collect();
             db.commit(txn, false).unwrap();
             let reader = db.reader();

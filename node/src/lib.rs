@@ -12,6 +12,7 @@ pub mod http;
 pub mod node;
 pub mod raft;
 pub mod resp;
+pub mod secrets;
 pub mod server;
 pub mod storage;
 pub mod tls;

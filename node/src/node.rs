@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::raft::cluster::{Cluster, ClusterError};
 use crate::raft::rpc::{MuxListener, PeerAddr};
+use crate::secrets::RotatingSecret;
 use crate::server::{self, ServerState};
 use crate::storage::{Db, StorageOptions};
 use crate::tls::ReloadingAcceptor;
@@ -83,6 +84,8 @@ pub fn cluster_transport(config: &Config) -> Result<Transport, StartError> {
 
 impl Node {
     pub async fn start(config: Config) -> Result<Node, StartError> {
+        // MOVE, COPY ... DB and SWAPDB check database indexes as they are applied.
+        crate::command::keys::set_databases(config.databases);
         std::fs::create_dir_all(&config.db_path).map_err(|source| StartError::DataDir {
             path: config.db_path.display().to_string(),
             source,
@@ -127,7 +130,11 @@ impl Node {
 
         let bootstrap = config.raft_bootstrap.unwrap_or(false);
         let join = config.raft_join.clone();
-        let admin_token = config.admin_token.clone();
+        let admin_token = Arc::new(RotatingSecret::configured(
+            config.admin_token.clone(),
+            config.admin_token_file.as_deref(),
+            config.secret_rotation_grace,
+        ));
         let expire_interval = config.active_expire_interval;
         let state = ServerState::new(db, cluster.clone(), config);
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -148,6 +155,7 @@ impl Node {
             cluster: cluster.clone(),
             server: state.clone(),
             scheme: transport.scheme(),
+            admin_token: admin_token.clone(),
         });
         {
             let mut rx = shutdown_rx.clone();
@@ -237,7 +245,7 @@ async fn join_cluster(
     cluster: Arc<Cluster>,
     transport: Transport,
     addr: String,
-    admin_token: Option<String>,
+    admin_token: Arc<RotatingSecret>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let body = json!({ "node_id": cluster.id, "node": cluster.me, "timeout_secs": 120 });
@@ -245,12 +253,13 @@ async fn join_cluster(
     loop {
         let timeout = Duration::from_secs(130);
         let target = http::client::Target::new(&addr);
+        let token = admin_token.current();
         let call = http::client::post_json(
             &transport,
             &target,
             "/raft/join",
             &body,
-            admin_token.as_deref(),
+            token.as_deref(),
             timeout,
         );
         match call.await {

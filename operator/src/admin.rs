@@ -90,9 +90,11 @@ struct MetricsReply {
 pub struct AdminClient {
     http: Client<HttpConnector, Full<Bytes>>,
     timeout: Duration,
-    /// The cluster's admin token, sent as a bearer token: nodes refuse membership calls
-    /// without it.
-    token: Option<String>,
+    /// The cluster's admin tokens, sent as a bearer token: nodes refuse membership calls
+    /// without one. The first is the Secret's; the next, the one it replaced, is tried when a
+    /// node refuses the first, as a node still holds the old token until its mounted Secret
+    /// is refreshed (up to a minute or two after a rotation).
+    tokens: Vec<String>,
     /// HTTPS to the nodes, when their admin port serves TLS.
     tls: Option<Tls>,
 }
@@ -122,7 +124,7 @@ impl AdminClient {
         AdminClient {
             http: Client::builder(TokioExecutor::new()).build(connector),
             timeout,
-            token: None,
+            tokens: Vec::new(),
             tls: None,
         }
     }
@@ -210,21 +212,27 @@ impl AdminClient {
 
     /// The same client (sharing its connections), sending `token` with every call.
     pub fn with_token(&self, token: &str) -> AdminClient {
+        self.with_tokens(&[token.to_string()])
+    }
+
+    /// The same client, sending the first of `tokens` and, where a node refuses it, the next.
+    pub fn with_tokens(&self, tokens: &[String]) -> AdminClient {
         AdminClient {
-            token: Some(token.to_string()),
+            tokens: tokens.to_vec(),
             ..self.clone()
         }
     }
 
-    async fn call<T: DeserializeOwned>(
+    /// One request and its answer, whatever its status.
+    async fn exchange(
         &self,
         addr: &str,
         method: Method,
         path: &str,
-        body: Option<serde_json::Value>,
+        bytes: &str,
+        token: Option<&str>,
         timeout: Duration,
-    ) -> Result<T, AdminError> {
-        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+    ) -> Result<(StatusCode, Bytes), AdminError> {
         // Over TLS the request goes on its own connection, in origin form.
         let uri = match self.tls {
             Some(_) => path.to_string(),
@@ -234,16 +242,15 @@ impl AdminClient {
             .method(method)
             .uri(uri)
             .header("content-type", "application/json");
-        if let Some(token) = &self.token {
+        if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
-        let request =
-            request
-                .body(Full::new(Bytes::from(bytes)))
-                .map_err(|e| AdminError::Unreachable {
-                    addr: addr.into(),
-                    message: e.to_string(),
-                })?;
+        let request = request
+            .body(Full::new(Bytes::from(bytes.to_string())))
+            .map_err(|e| AdminError::Unreachable {
+                addr: addr.into(),
+                message: e.to_string(),
+            })?;
         let exchange = async {
             if let Some(tls) = &self.tls {
                 return AdminClient::send_tls(tls, addr, request).await;
@@ -268,12 +275,40 @@ impl AdminClient {
                 .to_bytes();
             Ok::<_, AdminError>((status, body))
         };
-        let (status, body) = tokio::time::timeout(timeout, exchange)
+        tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| AdminError::Timeout {
                 addr: addr.into(),
                 timeout,
-            })??;
+            })?
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        addr: &str,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<T, AdminError> {
+        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+        let tokens: Vec<Option<&str>> = if self.tokens.is_empty() {
+            vec![None]
+        } else {
+            self.tokens.iter().map(|t| Some(t.as_str())).collect()
+        };
+        let mut tried = 0;
+        let (status, body) = loop {
+            let answer = self
+                .exchange(addr, method.clone(), path, &bytes, tokens[tried], timeout)
+                .await?;
+            tried += 1;
+            // A refused token changed nothing on the node: the next one may be tried.
+            if answer.0 == StatusCode::UNAUTHORIZED && tried < tokens.len() {
+                continue;
+            }
+            break answer;
+        };
         if status != StatusCode::OK {
             let message = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()

@@ -56,9 +56,44 @@ pub struct Context {
     pub recorder: Recorder,
     /// Consecutive failures per cluster, for the retry backoff.
     failures: Mutex<HashMap<ObjectRef<KiwiCluster>, u32>>,
+    /// The admin tokens seen per cluster, to reach nodes that still hold a rotated one.
+    admin_tokens: Mutex<HashMap<ObjectRef<KiwiCluster>, TokenHistory>>,
+}
+
+/// A cluster's admin token and the one it replaced. After the credentials Secret is rotated,
+/// each node takes the new token only when kubelet refreshes its mounted copy (within a minute
+/// or two); until then the operator reaches it with the old one. Kept in memory: an operator
+/// restarted mid-rotation waits for the refresh instead (its calls fail and are retried).
+#[derive(Debug, Default, PartialEq)]
+struct TokenHistory {
+    current: String,
+    previous: Option<String>,
+}
+
+impl TokenHistory {
+    /// Records `token` as the Secret's now; the tokens to try, in order.
+    fn observe(&mut self, token: &str) -> Vec<String> {
+        if self.current != token {
+            let replaced = std::mem::replace(&mut self.current, token.to_string());
+            self.previous = (!replaced.is_empty()).then_some(replaced);
+        }
+        std::iter::once(self.current.clone())
+            .chain(self.previous.clone())
+            .collect()
+    }
 }
 
 impl Context {
+    /// Forgets what is kept per cluster (admin tokens, failure counts) for clusters gone.
+    fn retain_clusters(&self, exists: impl Fn(&ObjectRef<KiwiCluster>) -> bool) {
+        if let Ok(mut tokens) = self.admin_tokens.lock() {
+            tokens.retain(|cluster, _| exists(cluster));
+        }
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.retain(|cluster, _| exists(cluster));
+        }
+    }
+
     pub fn new(client: Client, admin: AdminClient, metrics: Metrics) -> Context {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
@@ -70,6 +105,7 @@ impl Context {
             admin,
             metrics,
             failures: Mutex::new(HashMap::new()),
+            admin_tokens: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -124,8 +160,9 @@ impl Platform for KubePlatform<'_> {
 }
 
 /// What the operator reads from the Secrets the pods use: the admin token, and the hash of
-/// every such Secret's data (credentials and, with `spec.auth`, the password), which rolls the
-/// pods when a Secret is rotated.
+/// the Secrets the pods read at start only (with `spec.auth`, the password), which rolls the
+/// pods when such a Secret is rotated. The credentials Secret is left out: the nodes reload
+/// it in place (see `resources::CREDENTIALS_DIR`).
 struct Credentials {
     token: Option<String>,
     secrets_hash: Option<String>,
@@ -160,7 +197,7 @@ async fn credentials(
             })
         }
     };
-    let mut secrets = vec![secret];
+    let mut secrets = Vec::new();
     if let Some(auth) = &kc.spec.auth {
         let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
         // Only its selected key counts; a missing Secret keeps the pods from starting anyway
@@ -602,7 +639,11 @@ async fn reconcile_cluster(kc: &KiwiCluster, ctx: &Context) -> Result<Requeue, E
         }
     };
     let admin = match &credentials.token {
-        Some(token) => ctx.admin.with_token(token),
+        Some(token) => {
+            let mut tokens = ctx.admin_tokens.lock().unwrap_or_else(|e| e.into_inner());
+            let history = tokens.entry(ObjectRef::from(kc)).or_default();
+            ctx.admin.with_tokens(&history.observe(token))
+        }
         None => ctx.admin.clone(),
     };
     let secrets_hash = credentials.secrets_hash.as_deref();
@@ -832,16 +873,17 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
     let controller = Controller::new(clusters, watcher::Config::default());
     // A deleted KiwiCluster is never reconciled again: its gauges go when it leaves the cache.
     let store = controller.store();
-    let metrics = ctx.metrics.clone();
+    let pruned = ctx.clone();
     let pruner = tokio::spawn(async move {
         if store.wait_until_ready().await.is_err() {
             return;
         }
         loop {
             tokio::time::sleep(Duration::from_secs(10)).await;
-            metrics.retain_clusters(|namespace, name| {
+            pruned.metrics.retain_clusters(|namespace, name| {
                 store.get(&ObjectRef::new(name).within(namespace)).is_some()
             });
+            pruned.retain_clusters(|cluster| store.get(cluster).is_some());
         }
     });
     controller

@@ -38,6 +38,11 @@ pub const DATA_DIR: &str = "/data";
 pub const CONFIG_DIR: &str = "/etc/kiwi/config";
 /// Where `spec.tls.secretName` is mounted (read-only).
 pub const TLS_DIR: &str = "/etc/kiwi/tls";
+/// Where the credentials Secret is mounted (read-only). Files, not environment variables: a
+/// mounted Secret changes in place when it is rotated, and the node takes the new values
+/// while it runs (accepting the old ones for `secret-rotation-grace`), so a rotation needs
+/// no restart and no two pods ever hold secrets that do not overlap.
+pub const CREDENTIALS_DIR: &str = "/etc/kiwi/credentials";
 /// The keys of a `kubernetes.io/tls` Secret with a CA (cert-manager's layout).
 pub const TLS_CERT_KEY: &str = "tls.crt";
 pub const TLS_KEY_KEY: &str = "tls.key";
@@ -49,8 +54,9 @@ pub const ROLE_LEADER: &str = "leader";
 /// Pod template annotation: the hash of the template, compared to roll pods.
 pub const REVISION_ANNOTATION: &str = "kiwi.io/revision";
 /// Pod template annotation: the hash of the Secrets the pods read into their environment at
-/// start (the credentials, the password). A rotated Secret changes the template, which rolls
-/// the pods onto the new values.
+/// start (the password of `spec.auth`). A rotated Secret changes the template, which rolls
+/// the pods onto the new values. The credentials Secret is not among them: it is mounted as
+/// files the nodes reload (see [`CREDENTIALS_DIR`]).
 pub const SECRETS_ANNOTATION: &str = "kiwi.io/secrets-hash";
 
 /// The hash of Secrets' data, for [`SECRETS_ANNOTATION`]: keys and values, in order.
@@ -257,6 +263,14 @@ pub fn kiwi_conf(kc: &KiwiCluster) -> String {
         ("db-path", format!("{DATA_DIR}/kiwi")),
         // The operator initializes the cluster and adds members; a pod never does on its own.
         ("raft-bootstrap", "no".to_string()),
+        (
+            "admin-token-file",
+            format!("{CREDENTIALS_DIR}/{ADMIN_TOKEN_KEY}"),
+        ),
+        (
+            "cluster-secret-file",
+            format!("{CREDENTIALS_DIR}/{CLUSTER_SECRET_KEY}"),
+        ),
     ];
     for (key, value) in fixed {
         conf.push_str(&format!("{key} {value}\n"));
@@ -496,14 +510,11 @@ fn pod_template(kc: &KiwiCluster, secrets_hash: Option<&str>) -> PodTemplateSpec
         "--raft-resp-addr".into(),
         format!("{host}:{RESP_PORT}"),
     ];
-    // Secrets reach the node through its environment, never its arguments (which `ps` and
-    // the pod spec show).
-    let credentials = credentials_secret_name(&name);
+    // Secrets reach the node through files and its environment, never its arguments (which
+    // `ps` and the pod spec show).
     let mut env = vec![
         env_from_field("POD_NAME", "metadata.name"),
         env_from_field("POD_NAMESPACE", "metadata.namespace"),
-        env_from_secret("KIWI_ADMIN_TOKEN", &credentials, ADMIN_TOKEN_KEY),
-        env_from_secret("KIWI_CLUSTER_SECRET", &credentials, CLUSTER_SECRET_KEY),
     ];
     if let Some(auth) = &kc.spec.auth {
         env.push(env_from_secret(
@@ -607,6 +618,12 @@ fn pod_template(kc: &KiwiCluster, secrets_hash: Option<&str>) -> PodTemplateSpec
                     read_only: Some(true),
                     ..Default::default()
                 },
+                VolumeMount {
+                    name: "credentials".into(),
+                    mount_path: CREDENTIALS_DIR.into(),
+                    read_only: Some(true),
+                    ..Default::default()
+                },
                 // The root is read-only; libraries that want a scratch file get one here.
                 VolumeMount {
                     name: "tmp".into(),
@@ -633,6 +650,16 @@ fn pod_template(kc: &KiwiCluster, secrets_hash: Option<&str>) -> PodTemplateSpec
                     name: "config".into(),
                     config_map: Some(ConfigMapVolumeSource {
                         name: config_map_name(&name),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                Volume {
+                    name: "credentials".into(),
+                    // The whole Secret, never a subPath: only then are rotations seen in place.
+                    secret: Some(SecretVolumeSource {
+                        secret_name: Some(credentials_secret_name(&name)),
+                        default_mode: Some(0o440),
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -1121,15 +1148,36 @@ pub(crate) mod tests {
     fn credentials_come_from_the_clusters_secret_and_never_from_arguments() {
         let kc = cluster(serde_json::json!({"auth": {"secretName": "kiwi-auth"}}));
         let sts = stateful_set(&kc, 3, None);
-        let container = &sts.spec.template.spec.unwrap().containers[0];
-        for (var, key) in [
-            ("KIWI_ADMIN_TOKEN", ADMIN_TOKEN_KEY),
-            ("KIWI_CLUSTER_SECRET", CLUSTER_SECRET_KEY),
-        ] {
-            let secret = secret_ref(container, var);
-            assert_eq!(secret.name, "demo-credentials");
-            assert_eq!(secret.key, key);
-        }
+        let pod = sts.spec.template.spec.unwrap();
+        let container = &pod.containers[0];
+        // Mounted as a whole (no subPath), so a rotated Secret reaches the running node.
+        let volume = pod
+            .volumes
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|v| v.name == "credentials")
+            .unwrap();
+        let source = volume.secret.as_ref().unwrap();
+        assert_eq!(source.secret_name.as_deref(), Some("demo-credentials"));
+        assert!(source.items.is_none());
+        let mount = container
+            .volume_mounts
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|m| m.name == "credentials")
+            .unwrap();
+        assert_eq!(mount.mount_path, CREDENTIALS_DIR);
+        assert_eq!(mount.sub_path, None);
+        assert_eq!(mount.read_only, Some(true));
+        let conf = kiwi_conf(&kc);
+        assert!(conf.contains("\nadmin-token-file /etc/kiwi/credentials/admin-token\n"));
+        assert!(conf.contains("\ncluster-secret-file /etc/kiwi/credentials/cluster-secret\n"));
+        // Not in the environment: that would need a restart to change.
+        let env = container.env.as_ref().unwrap();
+        assert!(!env.iter().any(|e| e.name == "KIWI_ADMIN_TOKEN"));
+        assert!(!env.iter().any(|e| e.name == "KIWI_CLUSTER_SECRET"));
         let args = container.args.as_ref().unwrap().join(" ");
         for word in ["pass", "token", "secret", "KIWI_"] {
             assert!(!args.contains(word), "no secret in the arguments: {args}");

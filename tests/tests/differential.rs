@@ -150,7 +150,8 @@ fn generate_one(rng: &mut Rng) -> Generated {
     use Compare::*;
     let mut compare = Exact;
     let s = |v: &str| v.to_string();
-    let args: Vec<String> = match rng.below(6) {
+    let args: Vec<String> = match rng.below(8) {
+        6 => copies_and_sorts(rng, &mut compare),
         // Strings and keys.
         0 => {
             let k = key_of(rng, &STRINGS);
@@ -419,6 +420,7 @@ fn generate_one(rng: &mut Rng) -> Generated {
                 ],
             }
         }
+        5 => generate_bits(rng),
         // Keyspace, databases and deadlines.
         _ => {
             let k = s(rng.pick(&ALL));
@@ -586,6 +588,279 @@ fn generate_one(rng: &mut Rng) -> Generated {
         }
     };
     Generated { args, compare }
+}
+
+/// Bit offsets: mostly within a few bytes, sometimes at or past Redis's limits.
+const BIT_OFFSETS: [&str; 12] = [
+    "0",
+    "1",
+    "7",
+    "8",
+    "13",
+    "31",
+    "63",
+    "100",
+    "4294967296",
+    "-1",
+    "x",
+    "01",
+];
+/// BITFIELD types, valid and not.
+const FIELD_TYPES: [&str; 12] = [
+    "u1", "u3", "u8", "i5", "i8", "i16", "u63", "i64", "u64", "i0", "I8", "x",
+];
+/// BITFIELD values and increments, extremes included.
+const FIELD_VALUES: [&str; 12] = [
+    "0",
+    "1",
+    "-1",
+    "100",
+    "-100",
+    "255",
+    "300",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "127",
+    "-128",
+    "x",
+];
+
+/// Bitmaps (SETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD), LCS and the range commands, over the
+/// string keys (and sometimes any key, for WRONGTYPE and missing keys).
+fn generate_bits(rng: &mut Rng) -> Vec<String> {
+    let s = |v: &str| v.to_string();
+    let k = key_of(rng, &STRINGS);
+    let range = |rng: &mut Rng, a: &mut Vec<String>, unit: bool| {
+        let bits = rng.chance(30);
+        let span = if bits { 40 } else { 6 };
+        a.push(rng.int(-span, span));
+        a.push(rng.int(-span, span));
+        if unit && rng.chance(60) {
+            a.push(s(if bits {
+                rng.pick(&["BIT", "bit", "BYTE", "WORD"])
+            } else {
+                rng.pick(&["BYTE", "byte", "BIT"])
+            }));
+        }
+    };
+    match rng.below(16) {
+        0 | 1 => {
+            let offset = if rng.chance(85) {
+                rng.int(0, 70)
+            } else {
+                s(rng.pick(&BIT_OFFSETS))
+            };
+            let bit = s(rng.pick(&["0", "1", "1", "0", "2", "-1", "x"]));
+            vec![s("SETBIT"), k, offset, bit]
+        }
+        2 => vec![s("GETBIT"), k, s(rng.pick(&BIT_OFFSETS))],
+        3 => vec![s("GETBIT"), k, rng.int(0, 70)],
+        4 | 5 => {
+            let mut a = vec![s("BITCOUNT"), k];
+            match rng.below(5) {
+                0 => {}
+                1 => a.push(rng.int(-3, 3)),
+                _ => range(rng, &mut a, true),
+            }
+            if rng.chance(5) {
+                a.push(s("x"));
+            }
+            a
+        }
+        6 | 7 => {
+            let mut a = vec![s("BITPOS"), k, s(rng.pick(&["0", "1", "0", "1", "2", "x"]))];
+            match rng.below(4) {
+                0 => {}
+                1 => a.push(rng.int(-6, 6)),
+                _ => range(rng, &mut a, true),
+            }
+            a
+        }
+        8 => {
+            let op = s(rng.pick(&["AND", "OR", "XOR", "NOT", "and", "NAND"]));
+            let mut a = vec![s("BITOP"), op, key_of(rng, &STRINGS), k];
+            for _ in 0..rng.below(3) {
+                a.push(key_of(rng, &STRINGS));
+            }
+            a
+        }
+        9 | 10 => {
+            let mut a = vec![
+                s(if rng.chance(80) {
+                    "BITFIELD"
+                } else {
+                    "BITFIELD_RO"
+                }),
+                k,
+            ];
+            for _ in 0..=rng.below(3) {
+                let ty = if rng.chance(85) {
+                    s(rng.pick(&FIELD_TYPES[..8]))
+                } else {
+                    s(rng.pick(&FIELD_TYPES))
+                };
+                let offset = match rng.below(10) {
+                    0 => format!("#{}", rng.int(0, 3)),
+                    1 => s(rng.pick(&BIT_OFFSETS)),
+                    _ => rng.int(0, 40),
+                };
+                match rng.below(9) {
+                    0..=2 => a.extend([s("GET"), ty, offset]),
+                    3 | 4 => a.extend([s("SET"), ty, offset, s(rng.pick(&FIELD_VALUES))]),
+                    5 | 6 => a.extend([s("INCRBY"), ty, offset, s(rng.pick(&FIELD_VALUES))]),
+                    7 => a.extend([
+                        s("OVERFLOW"),
+                        s(rng.pick(&["WRAP", "SAT", "FAIL", "fail", "NONE"])),
+                    ]),
+                    _ => a.extend([s(rng.pick(&["GET", "SET", "OVERFLOW", "FOO"])), ty]),
+                }
+            }
+            a
+        }
+        11 | 12 => {
+            let mut a = vec![s("LCS"), k, key_of(rng, &STRINGS)];
+            match rng.below(5) {
+                0 => a.push(s("LEN")),
+                1 | 2 => {
+                    a.push(s("IDX"));
+                    if rng.chance(50) {
+                        a.extend([s("MINMATCHLEN"), s(rng.pick(&["0", "1", "2", "-1", "x"]))]);
+                    }
+                    if rng.chance(50) {
+                        a.push(s("WITHMATCHLEN"));
+                    }
+                }
+                3 => match rng.below(3) {
+                    0 => a.extend([s("IDX"), s("LEN")]),
+                    1 => a.push(s("BOGUS")),
+                    _ => a.push(s("MINMATCHLEN")),
+                },
+                _ => {}
+            }
+            a
+        }
+        13 => vec![
+            s(rng.pick(&["GETRANGE", "SUBSTR"])),
+            k,
+            s(rng.pick(&[
+                "0",
+                "-1",
+                "-100",
+                "5",
+                "9223372036854775807",
+                "-9223372036854775808",
+            ])),
+            s(rng.pick(&[
+                "0",
+                "-1",
+                "-100",
+                "5",
+                "9223372036854775807",
+                "-9223372036854775808",
+            ])),
+        ],
+        14 => vec![
+            s("SETRANGE"),
+            k,
+            s(rng.pick(&[
+                "0",
+                "3",
+                "10",
+                "536870911",
+                "536870912",
+                "9223372036854775807",
+            ])),
+            s(rng.pick(&["", "", "ab", "\x00"])),
+        ],
+        _ => vec![s("GETDEL"), k],
+    }
+}
+
+/// Keys SORT reads weights from (`w_*`, `hw_*->f`), for the elements of LISTS, SETS and ZSETS.
+const WEIGHTS: [&str; 8] = ["1", "2", "2", "-1.5", "10", "abc", "", " 3"];
+const SORT_PATTERNS: [&str; 6] = ["w_*", "w_*", "hw_*->f", "nosort", "#", "w_*->f"];
+
+/// COPY, MOVE, SWAPDB, TOUCH, SORT and SORT_RO over the keys of every type, and the weights
+/// SORT reads. Replies Redis does not order are compared unordered: a set SORTed without
+/// sorting (its hash order; lists and sorted sets are compared so too, as a key's type is not
+/// known here), and ALPHA weights that tie (its quicksort's order).
+fn copies_and_sorts(rng: &mut Rng, compare: &mut Compare) -> Vec<String> {
+    let s = |v: &str| v.to_string();
+    match rng.below(10) {
+        0 => {
+            let mut a = vec![s("COPY"), s(rng.pick(&ALL)), s(rng.pick(&ALL))];
+            if rng.chance(40) {
+                a.extend([s("DB"), s(rng.pick(&["0", "1", "1", "16", "x"]))]);
+            }
+            if rng.chance(50) {
+                a.push(s("REPLACE"));
+            }
+            a
+        }
+        1 => vec![
+            s("MOVE"),
+            s(rng.pick(&ALL)),
+            s(rng.pick(&["0", "1", "2", "16"])),
+        ],
+        2 => vec![
+            s("SWAPDB"),
+            s(rng.pick(&["0", "1"])),
+            s(rng.pick(&["0", "1", "2", "x"])),
+        ],
+        3 => vec![s("TOUCH"), s(rng.pick(&ALL)), s(rng.pick(&ALL))],
+        4 => vec![
+            s("MSET"),
+            format!("w_{}", rng.pick(&MEMBERS)),
+            s(rng.pick(&WEIGHTS)),
+            format!("w_{}", rng.pick(&MEMBERS)),
+            s(rng.pick(&WEIGHTS)),
+        ],
+        5 => vec![
+            s("HSET"),
+            format!("hw_{}", rng.pick(&MEMBERS)),
+            s("f"),
+            s(rng.pick(&WEIGHTS)),
+        ],
+        _ => {
+            let typed: &[&'static str] = match rng.below(4) {
+                0 => &LISTS,
+                1 => &SETS,
+                2 => &ZSETS,
+                _ => &ALL,
+            };
+            let key = key_of(rng, typed);
+            let ro = rng.chance(25);
+            let mut a = vec![s(if ro { "SORT_RO" } else { "SORT" }), key.clone()];
+            let by = rng.chance(50).then(|| rng.pick(&SORT_PATTERNS));
+            if let Some(by) = by {
+                a.extend([s("BY"), s(by)]);
+            }
+            let alpha = rng.chance(40);
+            if alpha {
+                a.push(s("ALPHA"));
+            }
+            if rng.chance(40) {
+                a.push(s(rng.pick(&["ASC", "DESC"])));
+            }
+            if rng.chance(30) {
+                a.extend([s("LIMIT"), rng.int(-1, 3), rng.int(-2, 3)]);
+            }
+            for _ in 0..rng.below(3) {
+                a.extend([s("GET"), s(rng.pick(&["#", "w_*", "hw_*->f", "s0"]))]);
+            }
+            // Any key may hold a set by now (RENAME, COPY and MOVE carry types across names).
+            let dont_sort = by.is_some_and(|p| !p.contains('*'));
+            let alpha_ties = alpha && by.is_some_and(|p| p.contains('*'));
+            // Stored in an order Redis does not define, the list would differ from then on. A
+            // set that is not sorted is sorted ALPHA into a STORE, so that one may be stored.
+            if !ro && !alpha_ties && rng.chance(30) {
+                a.extend([s("STORE"), key_of(rng, &LISTS)]);
+            } else if dont_sort || alpha_ties {
+                *compare = Compare::Unordered;
+            }
+            a
+        }
+    }
 }
 
 /// The next step of a run: mostly one command, sometimes a MULTI block or a command cut short.
@@ -756,6 +1031,198 @@ fn random_commands_get_the_replies_redis_gives_over_resp3() {
     compare_runs(0x2545_f491_4f6c_dd1d, 3000, Protocol::Resp3);
 }
 
+/// The corners of the bitmap, LCS and range commands, each sent to both servers in order
+/// (a state builds up), over RESP2 and RESP3: limits, extremes, every error in the order
+/// Redis checks them, and missing keys and keys of other types.
+#[test]
+fn bit_lcs_and_range_corners_get_the_replies_redis_gives() {
+    let x = "x".repeat(11_585);
+    let y = "y".repeat(11_583);
+    let script: Vec<Vec<String>> = [
+        "SET s foobar",
+        "RPUSH l a",
+        "SET e ''",
+        // Offsets and bit values.
+        "SETBIT b 4294967296 1",
+        "SETBIT b -1 1",
+        "SETBIT b 01 1",
+        "SETBIT l x 1",
+        "SETBIT b 0 2",
+        "SETBIT b 0 -1",
+        "SETBIT b 0 x",
+        "SETBIT l 0 1",
+        "SETBIT b 99 1",
+        "SETBIT b 99 1",
+        "SETBIT b 99 0",
+        "GET b",
+        "GETBIT b 4294967295",
+        "GETBIT b 4294967296",
+        "GETBIT nokey 3",
+        "GETBIT l 3",
+        // BITCOUNT: missing keys answer before the arguments are read.
+        "BITCOUNT nokey a b",
+        "BITCOUNT nokey 0",
+        "BITCOUNT s 0",
+        "BITCOUNT s a 1",
+        "BITCOUNT s 1 a",
+        "BITCOUNT s -1 -3 BOGUS",
+        "BITCOUNT s 0 -1 BOGUS",
+        "BITCOUNT s 0 -1 bit",
+        "BITCOUNT s -9223372036854775808 9223372036854775807 BIT",
+        "BITCOUNT s 9223372036854775807 -9223372036854775808",
+        "BITCOUNT e",
+        "BITCOUNT e 0 -1 BIT",
+        "BITCOUNT l",
+        "BITCOUNT l a b",
+        // BITPOS.
+        "BITPOS s 2",
+        "BITPOS nokey 2",
+        "BITPOS nokey x",
+        "BITPOS nokey 0 a b c",
+        "BITPOS nokey 1 a b c",
+        "BITPOS s 1 a",
+        "BITPOS s 1 0 a BOGUS",
+        "BITPOS s 1 0 a BIT",
+        "BITPOS s 1 0 1 BIT x",
+        "BITPOS s 0 -1",
+        "BITPOS s 0 0 -1 BIT",
+        "BITPOS s 1 -9223372036854775808 9223372036854775807 BIT",
+        "BITPOS e 0",
+        "BITPOS e 1",
+        "BITPOS l 1",
+        "BITPOS l 2",
+        // BITOP.
+        "BITOP NOT d s s",
+        "BITOP NOT d",
+        "BITOP DIFF d s s",
+        "BITOP and d s nokey",
+        "GET d",
+        "BITOP OR l2 s",
+        "BITOP XOR d s s",
+        "GET d",
+        "SET d v EX 100",
+        "BITOP OR d nokey e",
+        "EXISTS d",
+        "BITOP AND d s l",
+        "BITOP NOT l s",
+        "TYPE l",
+        "RPUSH l a",
+        // BITFIELD and BITFIELD_RO.
+        "BITFIELD f",
+        "BITFIELD f GET",
+        "BITFIELD f GET u8",
+        "BITFIELD f GET u64 0",
+        "BITFIELD f GET i65 0",
+        "BITFIELD f GET i0 0",
+        "BITFIELD f GET U8 0",
+        "BITFIELD f GET i08 0",
+        "BITFIELD f GET u8 #",
+        "BITFIELD f GET u8 #-1",
+        "BITFIELD f GET u8 -1",
+        "BITFIELD f GET u8 4294967296",
+        "BITFIELD f GET i64 4294967295",
+        "BITFIELD f SET u8 #2305843009213693952 7",
+        "BITFIELD f SET u8 #2305843009213693953 7",
+        "BITFIELD f OVERFLOW",
+        "BITFIELD f OVERFLOW NOPE GET u8 0",
+        "BITFIELD f FOO u8 0",
+        "BITFIELD f SET u8 0",
+        "BITFIELD f SET u8 0 x",
+        "BITFIELD f INCRBY u8 0 9223372036854775808",
+        "BITFIELD f SET i64 0 -9223372036854775808 INCRBY i64 0 -1 INCRBY i64 0 1",
+        "BITFIELD f OVERFLOW SAT INCRBY i64 0 9223372036854775807 INCRBY i64 0 -9223372036854775808",
+        "BITFIELD f OVERFLOW SAT SET i8 0 -9223372036854775808 SET i8 0 9223372036854775807",
+        "BITFIELD f OVERFLOW WRAP SET i8 0 -9223372036854775808 SET u8 0 -1 GET u8 0",
+        "BITFIELD f OVERFLOW FAIL SET u8 0 256 SET u8 0 255 INCRBY u8 0 1 GET u8 0",
+        "BITFIELD f OVERFLOW SAT INCRBY u63 0 -1 INCRBY u63 0 9223372036854775807 GET u63 0",
+        "BITFIELD f SET i5 #3 -16 INCRBY i5 #3 -1 GET i5 15 GET u1 15",
+        "BITFIELD g OVERFLOW FAIL INCRBY u2 100 4",
+        "GET g",
+        "BITFIELD nokey GET i64 4294967295 GET u8 0",
+        "EXISTS nokey",
+        "BITFIELD_RO f GET u8 0 OVERFLOW SAT GET i8 #1",
+        "BITFIELD_RO f SET u8 0 1",
+        "BITFIELD_RO f INCRBY u8 0 x",
+        "BITFIELD_RO l GET u8 0",
+        "BITFIELD l",
+        "BITFIELD l SET u8 0 1",
+        "BITFIELD l SET u8 0 x",
+        // LCS.
+        "SET a ohmytext",
+        "SET c mynewtext",
+        "LCS a c",
+        "LCS a c LEN",
+        "LCS a c IDX",
+        "LCS a c IDX MINMATCHLEN 4 WITHMATCHLEN",
+        "LCS a c WITHMATCHLEN MINMATCHLEN -3 IDX",
+        "LCS a c IDX LEN",
+        "LCS a c LEN IDX",
+        "LCS a c MINMATCHLEN",
+        "LCS a c MINMATCHLEN x",
+        "LCS a c BOGUS",
+        "LCS a nokey IDX",
+        "LCS nokey nokey",
+        "LCS a l",
+        "LCS l nokey BOGUS",
+        // GETRANGE, SUBSTR, SETRANGE, GETDEL.
+        "GETRANGE s -3 -100",
+        "GETRANGE s -100 -4",
+        "GETRANGE s 100 -1",
+        "GETRANGE s -1 -2",
+        "GETRANGE s 0 9223372036854775807",
+        "GETRANGE s -9223372036854775808 0",
+        "GETRANGE s x 0",
+        "GETRANGE nokey 0 -1",
+        "GETRANGE nokey x y",
+        "GETRANGE l 0 -1",
+        "SUBSTR s 1 3",
+        "SUBSTR l 1 3",
+        "SETRANGE n 5 ''",
+        "EXISTS n",
+        "SETRANGE n 536870912 ''",
+        "SETRANGE n 536870912 x",
+        "SETRANGE n 536870911 xy",
+        "SETRANGE n 9223372036854775807 x",
+        "SETRANGE n -1 x",
+        "SETRANGE n x x",
+        "SETRANGE s 100 ''",
+        "SETRANGE s 8 xy",
+        "GET s",
+        "SETRANGE l 0 ''",
+        "SETRANGE l 0 x",
+        "GETDEL s",
+        "GETDEL s",
+        "GETDEL l",
+    ]
+    .iter()
+    .map(|line| {
+        line.split(' ')
+            .map(|a| if a == "''" { String::new() } else { a.to_string() })
+            .collect()
+    })
+    .chain([
+        // LCS's guard on the table it would build: just over, then just under.
+        vec!["MSET".into(), "x".into(), x, "y".into(), y.clone()],
+        vec!["LCS".into(), "x".into(), "x".into(), "LEN".into()],
+        vec!["LCS".into(), "x".into(), "y".into(), "LEN".into()],
+    ])
+    .collect();
+    for protocol in ["2", "3"] {
+        let kiwi = KiwiServer::start();
+        let redis = KiwiServer::start_reference_redis();
+        let (mut k, mut r) = (kiwi.client(), redis.client());
+        for c in [&mut k, &mut r] {
+            assert!(!c.run(&format!("HELLO {protocol}")).is_err());
+        }
+        for args in &script {
+            let want = r.run_args(args);
+            let got = k.run_args(args);
+            let shown: String = args.join(" ").chars().take(120).collect();
+            assert_eq!(got, want, "RESP{protocol}: {shown}");
+        }
+    }
+}
+
 /// A longer search, for after a change to a command: `HUNT_SEEDS=30 cargo test --workspace
 /// --test differential -- --ignored` runs 20,000 commands for each of that many seeds, every
 /// other seed over RESP3.
@@ -773,5 +1240,223 @@ fn long_hunt_over_many_seeds() {
             Protocol::Resp2
         };
         compare_runs(s.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1, 20_000, protocol);
+    }
+}
+
+/// A key's type and whole contents, in an order that does not depend on the server: members
+/// of sets and fields of hashes sorted, scores as the numbers they stand for.
+fn contents(c: &mut redis::Connection, key: &str) -> (R, R) {
+    let kind = c.run_args(&["TYPE", key]);
+    let value = match &kind {
+        R::Status(t) if t == "string" => c.run_args(&["GET", key]),
+        R::Status(t) if t == "list" => c.run_args(&["LRANGE", key, "0", "-1"]),
+        R::Status(t) if t == "set" => normalize(c.run_args(&["SMEMBERS", key]), Compare::Unordered),
+        R::Status(t) if t == "hash" => {
+            normalize(c.run_args(&["HGETALL", key]), Compare::UnorderedPairs)
+        }
+        R::Status(t) if t == "zset" => {
+            canonical_score(c.run_args(&["ZRANGE", key, "0", "-1", "WITHSCORES"]))
+        }
+        _ => R::Nil,
+    };
+    (kind, value)
+}
+
+/// Commands that build one value, named by `{k}`, sized to pick each encoding redis-server
+/// gives a value of its type: integers and raw and LZF-compressed strings; lists of one
+/// listpack node and of many (their nodes LZF-compressed in a DUMP), and with an element
+/// larger than a node; intsets, listpacks and hash tables for sets, hashes and sorted sets
+/// (by count and by element size).
+fn encodings() -> Vec<(&'static str, Vec<Vec<String>>)> {
+    let s = |v: &str| v.to_string();
+    let many = |n: usize, f: &dyn Fn(usize) -> Vec<String>| -> Vec<String> {
+        (0..n).flat_map(f).collect()
+    };
+    let with = |head: &[&str], rest: Vec<String>| -> Vec<Vec<String>> {
+        vec![head.iter().map(|h| s(h)).chain(rest).collect()]
+    };
+    let compressible = "abcd".repeat(500);
+    let incompressible: String = (0..3000u32)
+        .map(|i| char::from(b'!' + (i.wrapping_mul(2_654_435_761) >> 25) as u8 % 90))
+        .collect();
+    vec![
+        ("int8", with(&["SET", "{k}", "-7"], vec![])),
+        ("int16", with(&["SET", "{k}", "300"], vec![])),
+        ("int32", with(&["SET", "{k}", "-70000"], vec![])),
+        ("int64", with(&["SET", "{k}", "12345678901234"], vec![])),
+        ("not an int", with(&["SET", "{k}", "007"], vec![])),
+        ("empty string", with(&["SET", "{k}", ""], vec![])),
+        ("short string", with(&["SET", "{k}", "hello"], vec![])),
+        ("lzf string", with(&["SET", "{k}", &compressible], vec![])),
+        ("raw string", with(&["SET", "{k}", &incompressible], vec![])),
+        (
+            "small list",
+            with(
+                &["RPUSH", "{k}", "a", "1", "-100", "70000", "5000000000", ""],
+                vec![],
+            ),
+        ),
+        (
+            "long list",
+            with(
+                &["RPUSH", "{k}"],
+                many(5000, &|i| vec![format!("element-{i}")]),
+            ),
+        ),
+        (
+            "list with a big element",
+            with(
+                &["RPUSH", "{k}", "a", &incompressible.repeat(4), "b"],
+                vec![],
+            ),
+        ),
+        (
+            "intset",
+            with(&["SADD", "{k}", "1", "-5", "100000", "5000000000"], vec![]),
+        ),
+        (
+            "big intset",
+            with(&["SADD", "{k}"], many(600, &|i| vec![i.to_string()])),
+        ),
+        ("small set", with(&["SADD", "{k}", "a", "b", "12"], vec![])),
+        (
+            "big set",
+            with(&["SADD", "{k}"], many(1000, &|i| vec![format!("m{i}")])),
+        ),
+        (
+            "small hash",
+            with(&["HSET", "{k}", "f1", "v1", "f2", "2"], vec![]),
+        ),
+        (
+            "hash with a long value",
+            with(&["HSET", "{k}", "f", &compressible], vec![]),
+        ),
+        (
+            "big hash",
+            with(
+                &["HSET", "{k}"],
+                many(300, &|i| vec![format!("f{i}"), i.to_string()]),
+            ),
+        ),
+        (
+            "small zset",
+            with(
+                &["ZADD", "{k}", "1", "a", "2.5", "b", "-inf", "c", "0.1", "d"],
+                vec![],
+            ),
+        ),
+        (
+            "zset with a long member",
+            with(&["ZADD", "{k}", "1", &compressible], vec![]),
+        ),
+        (
+            "big zset",
+            with(
+                &["ZADD", "{k}"],
+                many(300, &|i| {
+                    vec![format!("{}", i as f64 / 7.0), format!("m{i}")]
+                }),
+            ),
+        ),
+    ]
+}
+
+/// DUMP on redis-server, RESTORE on Kiwi, and the other way: the value arrives whole, with its
+/// TTL, for every encoding redis-server picks (and those Kiwi writes).
+#[test]
+fn dump_payloads_move_between_redis_and_kiwi_both_ways() {
+    let kiwi = KiwiServer::start();
+    let redis = KiwiServer::start_reference_redis();
+    let (mut k, mut r) = (kiwi.client(), redis.client());
+    for (name, commands) in encodings() {
+        for c in [&mut k, &mut r] {
+            for cmd in &commands {
+                let args: Vec<String> = cmd.iter().map(|a| a.replace("{k}", "orig")).collect();
+                assert!(!c.run_args(&args).is_err(), "{name}: {}", args[0]);
+            }
+        }
+        let want = contents(&mut r, "orig");
+        assert_eq!(
+            contents(&mut k, "orig"),
+            want,
+            "{name}: the same value on both"
+        );
+        for redis_first in [true, false] {
+            let (from, to, what) = if redis_first {
+                (&mut r, &mut k, "redis -> kiwi")
+            } else {
+                (&mut k, &mut r, "kiwi -> redis")
+            };
+            let R::Bulk(payload) = from.run_args(&["DUMP", "orig"]) else {
+                panic!("{name}: DUMP on {what}");
+            };
+            let restore = |to: &mut redis::Connection, key: &str, ttl: &str, opts: &[&str]| {
+                let mut args: Vec<&[u8]> = Vec::new();
+                args.push(b"RESTORE");
+                args.extend([key.as_bytes(), ttl.as_bytes(), payload.as_slice()]);
+                args.extend(opts.iter().map(|o| o.as_bytes()));
+                to.run_args(&args)
+            };
+            assert_eq!(restore(to, "copy", "0", &[]), ok(), "{name}: {what}");
+            assert_eq!(contents(to, "copy"), want, "{name}: {what}");
+            assert_eq!(to.run_args(&["PTTL", "copy"]), int(-1), "{name}: {what}");
+            assert_eq!(
+                restore(to, "copy", "0", &[]),
+                err("BUSYKEY Target key name already exists."),
+                "{name}: {what}"
+            );
+            assert_eq!(
+                restore(to, "copy", "100000", &["REPLACE", "IDLETIME", "5"]),
+                ok()
+            );
+            assert_eq!(contents(to, "copy"), want, "{name}: {what}");
+            let pttl = to.run_args(&["PTTL", "copy"]).int();
+            assert!(
+                (90_000..=100_000).contains(&pttl),
+                "{name}: {what}: PTTL {pttl}"
+            );
+            // A payload damaged anywhere is refused the same way by both.
+            let mut damaged = payload.clone();
+            damaged[payload.len() / 2] ^= 0x20;
+            let damaged_args: [&[u8]; 4] = [b"RESTORE", b"damaged", b"0", &damaged];
+            assert_eq!(
+                to.run_args(&damaged_args),
+                err("ERR DUMP payload version or checksum are wrong"),
+                "{name}: {what}"
+            );
+            to.run_args(&["DEL", "copy"]);
+        }
+        for c in [&mut k, &mut r] {
+            c.run_args(&["DEL", "orig"]);
+        }
+    }
+}
+
+/// Kiwi's DUMP of a string is byte for byte what redis-server writes, but for the version in the
+/// footer (Kiwi writes RDB 9, which Redis 5 and 6 also read; Redis 7.0 writes 10).
+#[test]
+fn kiwi_dumps_strings_as_redis_does() {
+    let kiwi = KiwiServer::start();
+    let redis = KiwiServer::start_reference_redis();
+    let (mut k, mut r) = (kiwi.client(), redis.client());
+    for value in [
+        "-7",
+        "300",
+        "-70000",
+        "2147483647",
+        "2147483648",
+        "007",
+        "",
+        "hello",
+        "x y",
+    ] {
+        for c in [&mut k, &mut r] {
+            assert_eq!(c.run_args(&["SET", "s", value]), ok());
+        }
+        let (R::Bulk(kd), R::Bulk(rd)) = (k.run_args(&["DUMP", "s"]), r.run_args(&["DUMP", "s"]))
+        else {
+            panic!("DUMP {value:?}");
+        };
+        assert_eq!(kd[..kd.len() - 10], rd[..rd.len() - 10], "{value:?}");
     }
 }

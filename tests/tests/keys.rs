@@ -1,10 +1,14 @@
 //! Generic key commands: DEL/EXISTS/TYPE, KEYS, SCAN, RENAME, the EXPIRE family, SELECT,
-//! DBSIZE/FLUSHDB.
+//! DBSIZE/FLUSHDB, COPY/MOVE/SWAPDB/TOUCH, DUMP/RESTORE and SORT (the round trips with a real
+//! redis-server are in `differential.rs`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use kiwi_tests::cluster::TestCluster;
 use kiwi_tests::*;
+
+const CLUSTER_WAIT: Duration = Duration::from_secs(20);
 
 #[test]
 fn del_exists_type_unlink() {
@@ -378,4 +382,282 @@ fn ping_echo_time() {
         .as_secs();
     assert!(secs.abs_diff(now) <= 5, "TIME {secs} vs local {now}");
     assert!(micros < 1_000_000);
+}
+
+/// A value of every type, for the commands that copy whole values.
+fn fill(c: &mut redis::Connection) {
+    assert_eq!(c.run("SET s hello"), ok());
+    assert_eq!(c.run("PEXPIRE s 100000"), int(1));
+    assert_eq!(c.run("RPUSH l a b c a"), int(4));
+    assert_eq!(c.run("SADD t x y z"), int(3));
+    assert_eq!(c.run("HSET h f1 v1 f2 v2"), int(2));
+    assert_eq!(c.run("ZADD z 1 a 2.5 b -inf c"), int(3));
+}
+
+/// What `fill` stored, read back under `prefix` (the deadline as "some", to be clock-proof).
+fn contents(c: &mut redis::Connection, prefix: &str) -> Vec<R> {
+    let mut out = vec![c.run(&format!("GET {prefix}s"))];
+    let pttl = c.run(&format!("PTTL {prefix}s")).int();
+    out.push(int(i64::from(pttl > 90_000 && pttl <= 100_000)));
+    out.push(c.run(&format!("LRANGE {prefix}l 0 -1")));
+    out.push(arr(c
+        .run(&format!("SMEMBERS {prefix}t"))
+        .sorted()
+        .iter()
+        .map(bulk)
+        .collect()));
+    out.push(c.run(&format!("HGETALL {prefix}h")));
+    out.push(c.run(&format!("ZRANGE {prefix}z 0 -1 WITHSCORES")));
+    out
+}
+
+fn filled() -> Vec<R> {
+    vec![
+        bulk("hello"),
+        int(1),
+        bulks(&["a", "b", "c", "a"]),
+        bulks(&["x", "y", "z"]),
+        bulks(&["f1", "v1", "f2", "v2"]),
+        bulks(&["c", "-inf", "a", "1", "b", "2.5"]),
+    ]
+}
+
+#[test]
+fn copy_move_swapdb_and_touch() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    fill(&mut c);
+    for k in ["s", "l", "t", "h", "z"] {
+        assert_eq!(c.run(&format!("COPY {k} c{k}")), int(1), "{k}");
+    }
+    assert_eq!(contents(&mut c, "c"), filled());
+    assert_eq!(c.run("COPY s cl"), int(0));
+    assert_eq!(c.run("COPY s cl REPLACE"), int(1));
+    assert_eq!(c.run("TYPE cl"), status("string"));
+    assert_eq!(
+        c.run("COPY s s"),
+        err("ERR source and destination objects are the same")
+    );
+    assert_eq!(
+        c.run("COPY s s2 DB 16"),
+        err("ERR DB index is out of range")
+    );
+    assert_eq!(c.run("COPY s s2 REPLACE BAD"), err(SYNTAX));
+    assert_eq!(c.run("COPY s"), wrong_arity("copy"));
+    assert_eq!(c.run("COPY nothing x"), int(0));
+    assert_eq!(c.run("TOUCH s l nothing s"), int(3));
+    assert_eq!(c.run("TOUCH"), wrong_arity("touch"));
+
+    // To database 5 by COPY ... DB and by MOVE, then swapped back into view.
+    assert_eq!(c.run("COPY s s DB 5"), int(1));
+    for k in ["l", "t", "h", "z"] {
+        assert_eq!(c.run(&format!("MOVE {k} 5")), int(1), "{k}");
+    }
+    assert_eq!(c.run("MOVE s 5"), int(0), "database 5 has s");
+    assert_eq!(
+        c.run("MOVE s 0"),
+        err("ERR source and destination objects are the same")
+    );
+    assert_eq!(c.run("MOVE s 99"), err("ERR DB index is out of range"));
+    assert_eq!(c.run("DBSIZE"), int(6));
+    assert_eq!(c.run("SELECT 5"), ok());
+    assert_eq!(contents(&mut c, ""), filled());
+    assert_eq!(c.run("DBSIZE"), int(5));
+    assert_eq!(c.run("SWAPDB 5 0"), ok());
+    assert_eq!(
+        c.run("DBSIZE"),
+        int(6),
+        "this connection sees the other database now"
+    );
+    assert_eq!(c.run("GET cs"), bulk("hello"));
+    let mut other = s.client();
+    assert_eq!(contents(&mut other, ""), filled());
+    assert_eq!(other.run("DBSIZE"), int(5));
+    assert_eq!(other.run("SWAPDB 0 x"), err("ERR invalid second DB index"));
+    assert_eq!(
+        other.run("SWAPDB 0 16"),
+        err("ERR DB index is out of range")
+    );
+}
+
+#[test]
+fn dump_and_restore_within_kiwi() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    fill(&mut c);
+    // Large values too: many members, long members, integers of every width.
+    let big: Vec<String> = (0..2000)
+        .map(|i| format!("{i}-{}", "x".repeat(i % 300)))
+        .collect();
+    let mut args = vec!["RPUSH".to_string(), "bl".to_string()];
+    args.extend(big.iter().cloned());
+    c.run_args(&args);
+    args[0] = "SADD".into();
+    args[1] = "bt".into();
+    c.run_args(&args);
+    for k in ["s", "l", "t", "h", "z", "bl", "bt"] {
+        let R::Bulk(payload) = c.run(&format!("DUMP {k}")) else {
+            panic!("DUMP {k}")
+        };
+        let ttl = if k == "s" { "100000" } else { "0" };
+        assert_eq!(
+            c.run_args(&[
+                b"RESTORE".as_slice(),
+                format!("r{k}").as_bytes(),
+                ttl.as_bytes(),
+                payload.as_slice()
+            ]),
+            ok(),
+            "{k}"
+        );
+        assert_eq!(
+            c.run_args(&[
+                b"RESTORE".as_slice(),
+                format!("r{k}").as_bytes(),
+                b"0".as_slice(),
+                payload.as_slice()
+            ]),
+            err("BUSYKEY Target key name already exists.")
+        );
+    }
+    assert_eq!(contents(&mut c, "r"), filled());
+    assert_eq!(c.run("LRANGE rbl 0 -1"), c.run("LRANGE bl 0 -1"));
+    assert_eq!(
+        c.run("SMEMBERS rbt").sorted(),
+        c.run("SMEMBERS bt").sorted()
+    );
+    assert_eq!(c.run("DUMP nothing"), nil());
+    assert_eq!(
+        c.run("RESTORE k 0 garbage"),
+        err("ERR DUMP payload version or checksum are wrong")
+    );
+    assert_eq!(
+        c.run("RESTORE k -5 garbage"),
+        err("ERR Invalid TTL value, must be >= 0")
+    );
+}
+
+#[test]
+fn sort_and_sort_ro() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    assert_eq!(c.run("RPUSH l 3 1 2"), int(3));
+    assert_eq!(c.run("MSET w_1 30 w_2 10 w_3 20 n_1 one n_2 two"), ok());
+    assert_eq!(c.run("HSET h_1 f b"), int(1));
+    assert_eq!(c.run("HSET h_2 f a"), int(1));
+    assert_eq!(c.run("SORT l"), bulks(&["1", "2", "3"]));
+    assert_eq!(c.run("SORT_RO l DESC"), bulks(&["3", "2", "1"]));
+    assert_eq!(c.run("SORT l BY w_*"), bulks(&["2", "3", "1"]));
+    assert_eq!(c.run("SORT l BY h_*->f ALPHA"), bulks(&["3", "2", "1"]));
+    assert_eq!(c.run("SORT l BY nosort DESC"), bulks(&["2", "1", "3"]));
+    assert_eq!(
+        c.run("SORT l BY w_* GET # GET n_* LIMIT 0 2"),
+        arr(vec![bulk("2"), bulk("two"), bulk("3"), nil()])
+    );
+    assert_eq!(c.run("SORT l ALPHA LIMIT 1 1 STORE dst"), int(1));
+    assert_eq!(c.run("LRANGE dst 0 -1"), bulks(&["2"]));
+    assert_eq!(c.run("SORT_RO l STORE dst"), err(SYNTAX));
+    assert_eq!(c.run("RPUSH bad x"), int(1));
+    assert_eq!(
+        c.run("SORT bad"),
+        err("ERR One or more scores can't be converted into double")
+    );
+    assert_eq!(c.run("SORT n_1"), err(WRONGTYPE));
+    assert_eq!(c.run("SORT"), wrong_arity("sort"));
+    assert_eq!(c.run("SORT_RO"), wrong_arity("sort_ro"));
+}
+
+/// COMMAND INFO lists the new commands with Redis 7's arity, flags and key positions.
+#[test]
+fn command_info_of_the_keyspace_commands() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    for (name, arity, flags, keys) in [
+        ("copy", -3, &["write", "denyoom"][..], (1, 2, 1)),
+        ("move", 3, &["write", "fast"], (1, 1, 1)),
+        ("swapdb", 3, &["write", "fast"], (0, 0, 0)),
+        ("touch", -2, &["readonly", "fast"], (1, -1, 1)),
+        ("dump", 2, &["readonly"], (1, 1, 1)),
+        ("restore", -4, &["write", "denyoom"], (1, 1, 1)),
+        ("sort", -2, &["write", "denyoom", "movablekeys"], (1, 1, 1)),
+        ("sort_ro", -2, &["readonly", "movablekeys"], (1, 1, 1)),
+        ("randomkey", 1, &["readonly"], (0, 0, 0)),
+    ] {
+        let info = c.run(&format!("COMMAND INFO {name}")).items()[0].items();
+        assert_eq!(info[0], bulk(name));
+        assert_eq!(info[1], int(arity), "{name}");
+        let mut got: Vec<String> = info[2].items().iter().map(R::text).collect();
+        got.sort();
+        let mut want: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want, "{name}");
+        assert_eq!(
+            (info[3].int(), info[4].int(), info[5].int()),
+            keys,
+            "{name}"
+        );
+    }
+}
+
+/// Values made by COPY, MOVE, SWAPDB, RESTORE and SORT ... STORE are replicated as the commands
+/// that made them: every node of a 3-node cluster holds them, from its own storage, and still
+/// does after every node restarts.
+#[test]
+fn copied_restored_and_sorted_values_reach_followers_and_survive_restarts() {
+    let mut cluster = TestCluster::start(3);
+    let leader = cluster.wait_leader(CLUSTER_WAIT);
+    let mut c = cluster.nodes[leader].client();
+    assert_eq!(c.run("RPUSH src 3 1 2"), int(3));
+    assert_eq!(c.run("ZADD z 1 a 2 b"), int(2));
+    assert_eq!(c.run("COPY src copied"), int(1));
+    assert_eq!(c.run("COPY z z DB 1"), int(1));
+    assert_eq!(c.run("SORT src STORE sorted"), int(3));
+    let R::Bulk(payload) = c.run("DUMP z") else {
+        panic!("DUMP z")
+    };
+    let restore: [&[u8]; 4] = [b"RESTORE", b"restored", b"0", &payload];
+    assert_eq!(c.run_args(&restore), ok());
+    assert_eq!(c.run("SELECT 2"), ok());
+    assert_eq!(c.run("SET moved v"), ok());
+    assert_eq!(c.run("MOVE moved 3"), int(1));
+    assert_eq!(c.run("SWAPDB 1 2"), ok());
+
+    let check = |cluster: &TestCluster| {
+        cluster.wait_converged(CLUSTER_WAIT);
+        for node in &cluster.nodes {
+            let mut c = node.client();
+            assert_eq!(c.run("READONLY"), ok());
+            let id = node.id;
+            assert_eq!(
+                c.run("LRANGE copied 0 -1"),
+                bulks(&["3", "1", "2"]),
+                "node {id}"
+            );
+            assert_eq!(
+                c.run("LRANGE sorted 0 -1"),
+                bulks(&["1", "2", "3"]),
+                "node {id}"
+            );
+            let z = bulks(&["a", "1", "b", "2"]);
+            assert_eq!(c.run("ZRANGE restored 0 -1 WITHSCORES"), z, "node {id}");
+            assert_eq!(
+                c.run("SORT_RO src DESC"),
+                bulks(&["3", "2", "1"]),
+                "node {id}"
+            );
+            assert_eq!(c.run("SELECT 2"), ok());
+            assert_eq!(
+                c.run("ZRANGE z 0 -1 WITHSCORES"),
+                z,
+                "node {id}: swapped in"
+            );
+            assert_eq!(c.run("SELECT 3"), ok());
+            assert_eq!(c.run("GET moved"), bulk("v"), "node {id}");
+        }
+    };
+    check(&cluster);
+    for i in 0..cluster.nodes.len() {
+        cluster.restart(i);
+    }
+    check(&cluster);
 }

@@ -132,3 +132,40 @@ fn a_log_captured_from_stderr_carries_no_colour_codes() {
         "escape codes in a log that is not a terminal:\n{log}"
     );
 }
+
+/// COMMAND DOCS answers, byte for byte, what redis-server answers: in RESP2 and in RESP3.
+/// (Container commands such as CLIENT are left out: Redis lists their subcommands in its hash
+/// table's order, which changes from one redis-server process to the next.)
+#[test]
+fn command_docs_are_the_ones_redis_gives() {
+    let kiwi = KiwiServer::start();
+    let redis = KiwiServer::start_reference_redis();
+    let request = |hello3: bool| {
+        let mut bytes = Vec::new();
+        if hello3 {
+            bytes.extend_from_slice(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n");
+        }
+        bytes.extend_from_slice(
+            b"*6\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n$3\r\nset\r\n$4\r\nZADD\r\n$6\r\nlrange\r\n$7\r\nnotacmd\r\n",
+        );
+        bytes
+    };
+    for hello3 in [false, true] {
+        let answers: Vec<Vec<u8>> = [&kiwi, &redis]
+            .iter()
+            .map(|server| {
+                let mut conn = server.raw_conn();
+                conn.send(&request(hello3));
+                if hello3 {
+                    conn.read_reply(std::time::Duration::from_secs(5));
+                }
+                conn.read_reply(std::time::Duration::from_secs(5))
+            })
+            .collect();
+        assert_eq!(
+            String::from_utf8_lossy(&answers[0]),
+            String::from_utf8_lossy(&answers[1]),
+            "COMMAND DOCS (RESP3: {hello3})"
+        );
+    }
+}

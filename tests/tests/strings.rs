@@ -352,3 +352,204 @@ fn redis_rs_typed_api() {
     assert_eq!(e.code(), Some("ERR"));
     assert_eq!(e.detail(), Some("value is not an integer or out of range"));
 }
+
+/// A reply of integers (nil for `None`).
+fn ints(items: &[Option<i64>]) -> R {
+    arr(items.iter().map(|n| n.map_or(R::Nil, int)).collect())
+}
+
+#[test]
+fn bitmaps_setbit_getbit_bitcount_bitpos_bitop() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    assert_eq!(c.run("SETBIT b 7 1"), int(0));
+    assert_eq!(c.run("SETBIT b 7 1"), int(1));
+    assert_eq!(c.run("GET b"), bulk(b"\x01"));
+    assert_eq!(c.run("SETBIT b 12 1"), int(0));
+    assert_eq!(c.run("GET b"), bulk(b"\x01\x08"));
+    assert_eq!(c.run("GETBIT b 12"), int(1));
+    assert_eq!(c.run("GETBIT b 999"), int(0));
+    assert_eq!(c.run("BITCOUNT b"), int(2));
+    assert_eq!(c.run("BITCOUNT b 1 1"), int(1));
+    assert_eq!(c.run("BITCOUNT b 8 11 BIT"), int(0));
+    assert_eq!(c.run("BITPOS b 1"), int(7));
+    assert_eq!(c.run("BITPOS b 1 8 -1 BIT"), int(12));
+    assert_eq!(c.run("BITPOS b 0 1"), int(8));
+    let offset_err = err("ERR bit offset is not an integer or out of range");
+    assert_eq!(c.run("SETBIT b 4294967296 1"), offset_err);
+    assert_eq!(c.run("GETBIT b -1"), offset_err);
+    assert_eq!(
+        c.run("SETBIT b 1 2"),
+        err("ERR bit is not an integer or out of range")
+    );
+    assert_eq!(c.run_args(&[&b"SET"[..], b"x", b"\xff"]), ok());
+    assert_eq!(c.run("BITOP AND d b x missing"), int(2));
+    assert_eq!(c.run("GET d"), bulk(b"\x00\x00"));
+    assert_eq!(c.run("BITOP XOR d b b"), int(2));
+    assert_eq!(c.run("BITOP NOT d d"), int(2));
+    assert_eq!(c.run("GET d"), bulk(b"\xff\xff"));
+    assert_eq!(c.run("BITOP OR d missing"), int(0));
+    assert_eq!(
+        c.run("EXISTS d"),
+        int(0),
+        "an empty result deletes the target"
+    );
+    assert_eq!(
+        c.run("BITOP NOT d b x"),
+        err("ERR BITOP NOT must be called with a single source key.")
+    );
+    assert_eq!(c.run("RPUSH l a"), int(1));
+    for cmd in [
+        "SETBIT l 0 1",
+        "GETBIT l 0",
+        "BITCOUNT l",
+        "BITPOS l 1",
+        "BITOP AND d b l",
+        "BITFIELD l GET u8 0",
+        "BITFIELD_RO l GET u8 0",
+        "GETRANGE l 0 1",
+        "SUBSTR l 0 1",
+        "SETRANGE l 0 x",
+        "GETDEL l",
+    ] {
+        assert_eq!(c.run(cmd), err(WRONGTYPE), "{cmd}");
+    }
+    assert_eq!(
+        c.run("LCS l b"),
+        err("ERR The specified keys must contain string values")
+    );
+}
+
+#[test]
+fn bitfield_and_lcs_reply_shapes_in_resp2_and_resp3() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    assert_eq!(
+        c.run("BITFIELD k SET u8 0 200 INCRBY u8 0 100 OVERFLOW FAIL INCRBY u8 0 250 GET i8 0"),
+        ints(&[Some(0), Some(44), None, Some(44)])
+    );
+    assert_eq!(c.run("BITFIELD_RO k GET u4 #1"), ints(&[Some(12)]));
+    assert_eq!(
+        c.run("BITFIELD_RO k SET u4 0 1"),
+        err("ERR BITFIELD_RO only supports the GET subcommand")
+    );
+    assert_eq!(c.run("MSET a ohmytext b mynewtext"), ok());
+    assert_eq!(c.run("LCS a b"), bulk("mytext"));
+    let idx_resp2 = "*4\r\n$7\r\nmatches\r\n*2\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n\
+                     *3\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n:2\r\n$3\r\nlen\r\n:6\r\n";
+    let mut raw = s.raw_conn();
+    raw.send(b"LCS a b IDX WITHMATCHLEN\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&raw.read_reply(RAW_TIMEOUT)),
+        idx_resp2
+    );
+    raw.send(b"BITFIELD k OVERFLOW FAIL INCRBY u8 0 250\r\n");
+    assert_eq!(raw.read_reply(RAW_TIMEOUT), b"*1\r\n$-1\r\n");
+    raw.send(b"HELLO 3\r\n");
+    assert!(raw.read_reply(RAW_TIMEOUT).starts_with(b"%"));
+    raw.send(b"LCS a b IDX WITHMATCHLEN\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&raw.read_reply(RAW_TIMEOUT)),
+        idx_resp2.replacen("*4", "%2", 1)
+    );
+    raw.send(b"BITFIELD k OVERFLOW FAIL INCRBY u8 0 250\r\n");
+    assert_eq!(raw.read_reply(RAW_TIMEOUT), b"*1\r\n_\r\n");
+}
+
+/// Writes past the limits are refused before anything is allocated, and LCS refuses a table
+/// larger than proto-max-bulk-len before building it. (A 512 MB string itself is built by a
+/// unit test: in a debug build its write takes longer than a client's write timeout.)
+#[test]
+fn bit_and_range_limits() {
+    let s = KiwiServer::start();
+    let mut c = s.client();
+    assert_eq!(
+        c.run("SETBIT big 4294967296 1"),
+        err("ERR bit offset is not an integer or out of range")
+    );
+    assert_eq!(
+        c.run("BITFIELD big SET u8 #536870912 1"),
+        err("ERR bit offset is not an integer or out of range")
+    );
+    let too_long = err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    assert_eq!(c.run("SETRANGE big 536870912 x"), too_long);
+    assert_eq!(c.run("SETRANGE big 536870911 ab"), too_long);
+    assert_eq!(c.run("SETRANGE big 9223372036854775807 x"), too_long);
+    assert_eq!(c.run("EXISTS big"), int(0));
+    assert_eq!(c.run("GETBIT big 4294967295"), int(0));
+    assert_eq!(c.run("BITFIELD big GET i64 4294967295"), ints(&[Some(0)]));
+    let x = "x".repeat(11_585);
+    assert_eq!(c.run_args(&["MSET", "x1", &x, "x2", &x]), ok());
+    assert_eq!(
+        c.run("LCS x1 x2 LEN"),
+        err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+    );
+    assert_eq!(c.run("PING"), status("PONG"));
+}
+
+/// SETBIT, BITFIELD, BITOP and SETRANGE are replicated as the commands themselves: every node
+/// applies them to its own copy and ends with the same bytes, which a follower answers from
+/// its own storage (READONLY), before and after the whole cluster restarts.
+#[test]
+fn bit_writes_replicate_to_followers_and_survive_a_restart() {
+    use kiwi_tests::cluster::TestCluster;
+    use std::time::Duration;
+    const T: Duration = Duration::from_secs(20);
+
+    let mut cluster = TestCluster::start(3);
+    let leader = cluster.wait_leader(T);
+    let mut c = cluster.nodes[leader].client();
+    assert_eq!(c.run("SETBIT b 7 1"), int(0));
+    assert_eq!(c.run("SETBIT b 100 1"), int(0));
+    assert_eq!(c.run("SETBIT b 7 0"), int(1));
+    assert_eq!(
+        c.run("BITFIELD f SET i16 #1 -300 INCRBY u8 0 7 OVERFLOW SAT INCRBY i16 #1 -40000"),
+        ints(&[Some(0), Some(7), Some(-32768)])
+    );
+    assert_eq!(
+        c.run("BITFIELD f OVERFLOW FAIL INCRBY u8 0 250"),
+        ints(&[None])
+    );
+    assert_eq!(c.run("BITOP XOR x b f"), int(13));
+    assert_eq!(c.run("SETRANGE s 3 xy"), int(5));
+    let keys = ["b", "f", "x", "s"];
+    let want: Vec<R> = keys.iter().map(|k| c.run(&format!("GET {k}"))).collect();
+    assert_eq!(want[1], bulk(b"\x07\x00\x80\x00"));
+
+    let check_followers = |cluster: &TestCluster, leader: usize| {
+        cluster.wait_converged(T);
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            if i == leader {
+                continue;
+            }
+            let mut f = node.client();
+            assert_eq!(f.run("READONLY"), ok());
+            for (k, v) in keys.iter().zip(&want) {
+                assert_eq!(&f.run(&format!("GET {k}")), v, "{k} on node {}", node.id);
+            }
+            assert_eq!(f.run("GETBIT b 100"), int(1));
+            assert_eq!(f.run("BITCOUNT b"), int(1));
+            assert_eq!(f.run("BITPOS b 1"), int(100));
+            assert_eq!(
+                f.run("BITFIELD_RO f GET u8 0 GET i16 #1"),
+                ints(&[Some(7), Some(-32768)])
+            );
+        }
+    };
+    check_followers(&cluster, leader);
+
+    for i in 0..3 {
+        cluster.kill9(i);
+    }
+    for i in [2, 0, 1] {
+        cluster.restart(i);
+    }
+    let leader = cluster.wait_leader(T);
+    check_followers(&cluster, leader);
+    // Writes go on from the recovered state, through a follower too (forwarded).
+    let follower = (leader + 1) % 3;
+    let mut f = cluster.nodes[follower].client();
+    assert_eq!(f.run("SETBIT b 101 1"), int(0));
+    assert_eq!(f.run("BITFIELD f INCRBY u8 0 1"), ints(&[Some(8)]));
+    assert_eq!(cluster.nodes[leader].client().run("BITCOUNT b"), int(2));
+}

@@ -8,6 +8,7 @@
 //! and are carried out by `server::session`.
 
 pub mod args;
+pub mod blocking;
 pub mod cursor;
 pub mod glob;
 pub mod hashes;
@@ -91,8 +92,12 @@ pub mod flags {
     /// Not allowed inside MULTI.
     pub const NOMULTI: u32 = 1 << 6;
     pub const RANDOM: u32 = 1 << 7;
+    /// Key positions beyond `keys` depend on the arguments (SORT ... STORE, BY and GET).
+    pub const MOVABLEKEYS: u32 = 1 << 8;
+    /// May block the client (BLPOP, ...): see `command::blocking`.
+    pub const BLOCKING: u32 = 1 << 9;
 
-    pub const NAMES: [(u32, &str); 8] = [
+    pub const NAMES: [(u32, &str); 10] = [
         (WRITE, "write"),
         (READONLY, "readonly"),
         (ADMIN, "admin"),
@@ -101,6 +106,8 @@ pub mod flags {
         (DENYOOM, "denyoom"),
         (NOMULTI, "no_multi"),
         (RANDOM, "random"),
+        (MOVABLEKEYS, "movablekeys"),
+        (BLOCKING, "blocking"),
     ];
 }
 
@@ -136,14 +143,25 @@ impl CommandSpec {
     /// RENAME, ...), and any command with very many or very large arguments. Redis's `fast`
     /// flag marks the commands whose time is bounded; of the others, the writes listed below
     /// take the time their arguments do (DEL is a range tombstone per key here, a list move one
-    /// pop and one push), and SET is the write hot path, so they run in place. RENAMENX is
-    /// `fast` in Redis, which moves a pointer, but copies the members here.
+    /// pop and one push), and SET is the write hot path, so they run in place. RENAMENX, MOVE
+    /// and SWAPDB are `fast` in Redis, which moves pointers, but copy the members here. SETBIT
+    /// and BITFIELD touch a few bits, unless they write so far into the string that growing it
+    /// (to up to 512 MB) is the work; BITCOUNT, BITPOS, BITOP and LCS scan whole strings.
     pub fn may_run_long(&self, argv: &[Bytes]) -> bool {
         if argv.len() > LONG_ARGC || argv.iter().map(Bytes::len).sum::<usize>() > LONG_ARG_BYTES {
             return true;
         }
         if self.has(flags::FAST) {
-            return self.name == "renamenx";
+            return matches!(self.name, "renamenx" | "move" | "swapdb");
+        }
+        match self.name {
+            "setbit" => {
+                return argv
+                    .get(2)
+                    .is_some_and(|o| strings::setbit_offset_reaches(o, LONG_ARG_BYTES))
+            }
+            "bitfield" => return strings::bitfield_writes_reach(argv, LONG_ARG_BYTES),
+            _ => {}
         }
         !matches!(
             self.name,
@@ -156,6 +174,10 @@ impl CommandSpec {
                 | "del"
                 | "rpoplpush"
                 | "lmove"
+                | "blpop"
+                | "brpop"
+                | "brpoplpush"
+                | "blmove"
         )
     }
 
@@ -395,6 +417,16 @@ pub(crate) mod testing {
         }
 
         pub fn run_argv(&mut self, argv: &[Bytes]) -> Reply {
+            self.run_argv_in(0, argv)
+        }
+
+        /// Runs one command line against database `db`, as after SELECT.
+        pub fn run_in(&mut self, db: u8, line: &str) -> Reply {
+            let argv = crate::resp::request::split_args(line.as_bytes()).unwrap();
+            self.run_argv_in(db, &argv)
+        }
+
+        pub fn run_argv_in(&mut self, db: u8, argv: &[Bytes]) -> Reply {
             let spec = match resolve(argv) {
                 Ok(spec) => spec,
                 Err(e) => return e.into_reply(),
@@ -407,7 +439,7 @@ pub(crate) mod testing {
             let reply = {
                 let mut ctx = Ctx {
                     txn: &mut txn,
-                    db: 0,
+                    db,
                     now_ms: self.now_ms,
                     rng: &mut self.rng,
                 };
@@ -477,6 +509,13 @@ mod tests {
             "zunionstore",
             "rename",
             "renamenx",
+            "move",
+            "swapdb",
+            "copy",
+            "dump",
+            "restore",
+            "sort",
+            "sort_ro",
             "ltrim",
             "flushall",
         ] {
@@ -484,8 +523,39 @@ mod tests {
         }
         for name in [
             "get", "set", "mget", "mset", "del", "incr", "hset", "sadd", "zadd", "lpush", "ping",
+            "touch",
         ] {
             assert!(!long(name), "{name}");
+        }
+        for name in ["bitcount", "bitpos", "bitop", "lcs", "getrange"] {
+            assert!(long(name), "{name}");
+        }
+        let argv = |line: &str| -> Vec<Bytes> {
+            line.split(' ')
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect()
+        };
+        let runs_long = |line: &str| {
+            let argv = argv(line);
+            lookup(&argv[0]).unwrap().may_run_long(&argv)
+        };
+        for line in [
+            "getbit k 4294967295",
+            "bitfield_ro k GET u8 4294967200",
+            "setbit k 7 1",
+            "setbit k 8388607 1",
+            "setbit k x 1",
+            "bitfield k SET u8 8388592 1 GET u8 4294967200",
+            "bitfield k OVERFLOW SAT INCRBY i64 #10 1",
+        ] {
+            assert!(!runs_long(line), "{line}");
+        }
+        for line in [
+            "setbit k 8388608 1",
+            "setbit k 4294967295 0",
+            "bitfield k GET u8 0 SET u8 #1048576 1",
+        ] {
+            assert!(runs_long(line), "{line}");
         }
         let get = lookup(b"mget").unwrap();
         let many: Vec<Bytes> = (0..2000).map(|i| Bytes::from(i.to_string())).collect();

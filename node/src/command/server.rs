@@ -36,7 +36,10 @@ pub const SESSION_COMMANDS: &[CommandSpec] = &[
     session!("exec", 1, NOMULTI),
     session!("discard", 1, FAST | NOMULTI),
     session!("watch", -2, FAST | NOMULTI),
-    session!("unwatch", 1, FAST | NOMULTI),
+    // Queued inside MULTI (as in Redis), where it does nothing.
+    session!("unwatch", 1, FAST),
+    // Internal: WATCH between nodes (see `server::session::watch`).
+    session!("kiwi.watch", -3, FAST | NOMULTI),
     session!("client", -2, NOMULTI),
     session!("info", -1, NOMULTI),
     session!("config", -2, ADMIN | NOMULTI),

@@ -49,23 +49,33 @@ enum Verdict {
     Forbidden(&'static str),
 }
 
-fn admin_verdict(token: Option<&[u8]>, expected: Option<&str>, peer: Option<IpAddr>) -> Verdict {
+/// `expected`: the admin tokens accepted now (the current one and, while a rotation settles,
+/// the one it replaced; see [`crate::secrets`]); none configured is protected mode.
+fn admin_verdict(token: Option<&[u8]>, expected: &[String], peer: Option<IpAddr>) -> Verdict {
     match (expected, token) {
-        (None, _) if peer.is_some_and(is_local) => Verdict::Allow,
-        (None, _) => Verdict::Forbidden(
+        ([], _) if peer.is_some_and(is_local) => Verdict::Allow,
+        ([], _) => Verdict::Forbidden(
             "protected mode: this node has no admin-token, so it answers admin routes only for \
              callers on its own host; set admin-token (config file, KIWI_ADMIN_TOKEN or \
              --admin-token-file) to manage it remotely",
         ),
-        (Some(_), None) => Verdict::Unauthorized(
+        (_, None) => Verdict::Unauthorized(
             "this route needs the admin token: send 'Authorization: Bearer <admin-token>'",
         ),
-        (Some(expected), Some(token)) if matches(token, expected.as_bytes()) => Verdict::Allow,
-        (Some(_), Some(_)) => Verdict::Unauthorized("invalid admin token"),
+        (expected, Some(token)) if any_matches(token, expected) => Verdict::Allow,
+        (_, Some(_)) => Verdict::Unauthorized("invalid admin token"),
     }
 }
 
-fn data_verdict(token: Option<&[u8]>, password: Option<&str>, admin: Option<&str>) -> Verdict {
+/// Whether `presented` is one of `expected`, each compared in constant time and all of them
+/// compared (no early exit that would tell which one matched).
+fn any_matches(presented: &[u8], expected: &[String]) -> bool {
+    expected
+        .iter()
+        .fold(false, |found, e| matches(presented, e.as_bytes()) | found)
+}
+
+fn data_verdict(token: Option<&[u8]>, password: Option<&str>, admin: &[String]) -> Verdict {
     let Some(password) = password else {
         return Verdict::Allow;
     };
@@ -75,7 +85,7 @@ fn data_verdict(token: Option<&[u8]>, password: Option<&str>, admin: Option<&str
         ),
         Some(token)
             if matches(token, password.as_bytes())
-                || admin.is_some_and(|a| matches(token, a.as_bytes())) =>
+                || any_matches(token, admin) =>
         {
             Verdict::Allow
         }
@@ -108,18 +118,16 @@ fn peer_ip(req: &Request) -> Option<IpAddr> {
 
 /// Admin routes: the admin token, or (with none configured) a caller on this host.
 pub async fn require_admin(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let expected = s.server.config().admin_token.clone();
-    let verdict = admin_verdict(bearer(req.headers()), expected.as_deref(), peer_ip(&req));
+    let expected = s.admin_token.accepted();
+    let verdict = admin_verdict(bearer(req.headers()), &expected, peer_ip(&req));
     enforce(verdict, req, next).await
 }
 
 /// `/kv`: open when no `requirepass` is set (as RESP is), else the password or the admin token.
 pub async fn require_data_access(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let (password, admin) = {
-        let config = s.server.config();
-        (config.requirepass.clone(), config.admin_token.clone())
-    };
-    let verdict = data_verdict(bearer(req.headers()), password.as_deref(), admin.as_deref());
+    let password = s.server.config().requirepass.clone();
+    let admin = s.admin_token.accepted();
+    let verdict = data_verdict(bearer(req.headers()), password.as_deref(), &admin);
     enforce(verdict, req, next).await
 }
 
@@ -151,17 +159,15 @@ mod tests {
     fn a_configured_token_is_required_from_everyone() {
         let local: Option<IpAddr> = Some("127.0.0.1".parse().unwrap());
         let remote: Option<IpAddr> = Some("10.1.2.3".parse().unwrap());
+        let tok = ["tok".to_string()];
         for peer in [local, remote, None] {
-            assert_eq!(
-                admin_verdict(Some(b"tok"), Some("tok"), peer),
-                Verdict::Allow
-            );
+            assert_eq!(admin_verdict(Some(b"tok"), &tok, peer), Verdict::Allow);
             assert!(matches!(
-                admin_verdict(None, Some("tok"), peer),
+                admin_verdict(None, &tok, peer),
                 Verdict::Unauthorized(_)
             ));
             assert!(matches!(
-                admin_verdict(Some(b"tok2"), Some("tok"), peer),
+                admin_verdict(Some(b"tok2"), &tok, peer),
                 Verdict::Unauthorized(_)
             ));
         }
@@ -171,40 +177,51 @@ mod tests {
     fn without_a_token_only_local_callers_are_served() {
         for ip in ["127.0.0.1", "127.0.0.53", "::1", "::ffff:127.0.0.1"] {
             let peer = Some(ip.parse().unwrap());
-            assert_eq!(admin_verdict(None, None, peer), Verdict::Allow, "{ip}");
+            assert_eq!(admin_verdict(None, &[], peer), Verdict::Allow, "{ip}");
         }
         for ip in ["10.1.2.3", "192.168.0.7", "::ffff:10.0.0.1", "fe80::1"] {
             let peer = Some(ip.parse().unwrap());
             assert!(
-                matches!(admin_verdict(None, None, peer), Verdict::Forbidden(_)),
+                matches!(admin_verdict(None, &[], peer), Verdict::Forbidden(_)),
                 "{ip}"
             );
             // Presenting some token does not help a node that has none.
             assert!(matches!(
-                admin_verdict(Some(b"x"), None, peer),
+                admin_verdict(Some(b"x"), &[], peer),
                 Verdict::Forbidden(_)
             ));
         }
         assert!(matches!(
-            admin_verdict(None, None, None),
+            admin_verdict(None, &[], None),
             Verdict::Forbidden(_)
         ));
     }
 
     #[test]
     fn kv_follows_requirepass() {
-        assert_eq!(data_verdict(None, None, None), Verdict::Allow);
+        let adm = ["adm".to_string()];
+        assert_eq!(data_verdict(None, None, &[]), Verdict::Allow);
         assert!(matches!(
-            data_verdict(None, Some("pw"), None),
+            data_verdict(None, Some("pw"), &[]),
             Verdict::Unauthorized(_)
         ));
-        assert_eq!(data_verdict(Some(b"pw"), Some("pw"), None), Verdict::Allow);
-        assert_eq!(
-            data_verdict(Some(b"adm"), Some("pw"), Some("adm")),
-            Verdict::Allow
-        );
+        assert_eq!(data_verdict(Some(b"pw"), Some("pw"), &[]), Verdict::Allow);
+        assert_eq!(data_verdict(Some(b"adm"), Some("pw"), &adm), Verdict::Allow);
         assert!(matches!(
-            data_verdict(Some(b"nope"), Some("pw"), Some("adm")),
+            data_verdict(Some(b"nope"), Some("pw"), &adm),
+            Verdict::Unauthorized(_)
+        ));
+    }
+
+    #[test]
+    fn during_a_rotation_the_old_token_works_too() {
+        let both = ["new-token".to_string(), "old-token".to_string()];
+        for token in [&b"new-token"[..], b"old-token"] {
+            assert_eq!(admin_verdict(Some(token), &both, None), Verdict::Allow);
+            assert_eq!(data_verdict(Some(token), Some("pw"), &both), Verdict::Allow);
+        }
+        assert!(matches!(
+            admin_verdict(Some(b"older-token"), &both, None),
             Verdict::Unauthorized(_)
         ));
     }

@@ -16,6 +16,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::raft::cluster::{Cluster, ClusterError};
+use crate::secrets::RotatingSecret;
 use crate::server::ServerState;
 
 /// What the handlers share.
@@ -25,6 +26,8 @@ pub struct AppState {
     pub server: Arc<ServerState>,
     /// `http`, or `https` with `tls-cluster`: what redirects to another node start with.
     pub scheme: &'static str,
+    /// The admin token, read again from its file when it is rotated.
+    pub admin_token: Arc<RotatingSecret>,
 }
 
 /// An HTTP error: a status and a JSON body `{"error": message, ...extra}`.

@@ -22,11 +22,12 @@ use super::network::{Faults, NetworkFactory};
 use super::peer_auth::PeerAuth;
 use super::read_gate::ReadGate;
 use super::snapshot::SnapshotStore;
-use super::state_machine::StateMachine;
+use super::state_machine::{KeyEvents, StateMachine};
 use super::{KiwiNode, KiwiRaft, NodeId, TypeConfig};
 use crate::config::{Config, NodeIdSetting};
 use crate::engine::Mutation;
 use crate::resp::Reply;
+use crate::secrets::RotatingSecret;
 use crate::storage::Db;
 use crate::transport::Transport;
 
@@ -64,6 +65,8 @@ pub struct Cluster {
     pub peer_auth: Arc<PeerAuth>,
     /// Present when `raft-fault-injection` is on (tests only).
     pub faults: Option<Faults>,
+    /// What applied entries changed, told after each commit (see [`KeyEvents`]).
+    pub key_events: Arc<KeyEvents>,
     /// The commit index this node learned at start, for readiness.
     applied: watch::Receiver<u64>,
     startup_commit: u64,
@@ -137,10 +140,16 @@ impl Cluster {
             resp_addr: cfg.advertised_resp_addr(),
         };
         let snapshots = Arc::new(SnapshotStore::open(&cfg.raft_dir())?);
-        let sm = StateMachine::new(db.clone(), snapshots.clone())?;
+        let key_events = Arc::new(KeyEvents::default());
+        let sm = StateMachine::new(db.clone(), snapshots.clone(), key_events.clone())?;
         let applied = sm.applied_index();
         let log = LogStore::new(db.clone());
-        let peer_auth = Arc::new(PeerAuth::new(cfg.cluster_secret.as_deref(), db.clone()));
+        let secret = RotatingSecret::configured(
+            cfg.cluster_secret.clone(),
+            cfg.cluster_secret_file.as_deref(),
+            cfg.secret_rotation_grace,
+        );
+        let peer_auth = Arc::new(PeerAuth::new(secret, db.clone()));
         let network = NetworkFactory::new(peer_auth.clone(), transport);
         let faults = cfg.raft_fault_injection.then(|| network.faults.clone());
         let raft = KiwiRaft::new(id, Arc::new(raft_config(cfg)?), network, log, sm)
@@ -157,6 +166,7 @@ impl Cluster {
             snapshots,
             peer_auth,
             faults,
+            key_events,
             applied,
             startup_commit,
             read_policy: if cfg.raft_lease_read {

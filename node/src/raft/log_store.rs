@@ -428,7 +428,8 @@ mod tests {
             let dir = tempfile::tempdir().expect("tempdir");
             let db = Db::open(dir.path(), &StorageOptions::default()).expect("open db");
             let snapshots = Arc::new(SnapshotStore::open(dir.path()).expect("snapshot store"));
-            let sm = StateMachine::new(db.clone(), snapshots).expect("state machine");
+            let sm = StateMachine::new(db.clone(), snapshots, Default::default())
+                .expect("state machine");
             Ok((dir, LogStore::new(db), sm))
         }
     }

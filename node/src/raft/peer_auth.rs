@@ -4,11 +4,17 @@
 //! The handshake follows [`super::rpc::MAGIC`], in small length-prefixed frames:
 //!
 //! 1. caller -> node: [`Hello`]: the target node id, the caller's cluster id (if it has one) and
-//!    a fresh random nonce;
+//!    a fresh random nonce, followed by a [`KeyId`] for each secret the caller accepts;
 //! 2. node -> caller: [`Challenge`]: its own nonce and an HMAC-SHA256 over both nonces and the
 //!    target id, keyed with the cluster secret (or a refusal: wrong node id, other cluster);
 //! 3. caller -> node: [`Finish`]: the caller's HMAC over the same data, with another label;
 //! 4. node -> caller: [`Verdict`].
+//!
+//! While a rotated secret settles (see [`crate::secrets`]) a node accepts two secrets, the new
+//! and the old. The key ids let the node prove the one secret both sides hold: a node still on
+//! the old secret and one already on the new both know the old one. A key id is an HMAC of a
+//! fixed label, so it says which secret without revealing it. The ids trail the `Hello` a node
+//! without rotation reads, so nodes of the previous version still understand the handshake.
 //!
 //! Both nonces are fresh for every connection, so a recorded handshake cannot be replayed, and
 //! the labels keep one side's proof from serving as the other's. A node that fails step 3 is
@@ -31,9 +37,10 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::rpc::{read_frame_limited, write_frame};
+use super::rpc::{read_frame_bytes, read_frame_limited, write_frame};
 use super::snapshot::CLUSTER_ID_KEY;
 use super::NodeId;
+use crate::secrets::RotatingSecret;
 use crate::storage::{Cf, Db};
 
 /// Largest handshake frame: the messages below are well under 100 bytes.
@@ -42,12 +49,15 @@ pub const HANDSHAKE_FRAME: usize = 1024;
 type HmacSha256 = Hmac<Sha256>;
 type Nonce = [u8; 16];
 type Proof = [u8; 32];
+/// Names a secret without revealing it (see the module doc).
+type KeyId = [u8; 8];
 
 /// The key of protected mode (no `cluster-secret`): public, so only loopback peers are taken.
 const PROTECTED_MODE_KEY: &[u8] = b"kiwi peer v3: no cluster-secret configured";
 
 const SERVER_LABEL: &[u8] = b"kiwi peer v3: node proof";
 const CLIENT_LABEL: &[u8] = b"kiwi peer v3: caller proof";
+const KEY_ID_LABEL: &[u8] = b"kiwi peer v3: key id";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Hello {
@@ -102,57 +112,36 @@ pub fn is_local(peer: IpAddr) -> bool {
 /// What a node knows to authenticate its peers: the cluster secret, and where its cluster id
 /// is kept (it appears once the node applies, or receives in a snapshot, the first membership).
 pub struct PeerAuth {
-    secret: Vec<u8>,
+    secret: RotatingSecret,
     /// No secret configured: peers on this host only.
     protected_mode: bool,
     db: Arc<Db>,
 }
 
 impl PeerAuth {
-    pub fn new(secret: Option<&str>, db: Arc<Db>) -> PeerAuth {
+    pub fn new(secret: RotatingSecret, db: Arc<Db>) -> PeerAuth {
         PeerAuth {
-            secret: secret
-                .map(|s| s.as_bytes().to_vec())
-                .unwrap_or_else(|| PROTECTED_MODE_KEY.to_vec()),
-            protected_mode: secret.is_none(),
+            protected_mode: secret.current().is_none(),
+            secret,
             db,
         }
+    }
+
+    /// The keys this node accepts, the one it presents first.
+    fn keys(&self) -> Vec<Vec<u8>> {
+        if self.protected_mode {
+            return vec![PROTECTED_MODE_KEY.to_vec()];
+        }
+        self.secret
+            .accepted()
+            .into_iter()
+            .map(String::into_bytes)
+            .collect()
     }
 
     pub fn cluster_id(&self) -> Option<String> {
         let value = self.db.reader().get(Cf::Sys, CLUSTER_ID_KEY).ok()??;
         String::from_utf8(value).ok()
-    }
-
-    fn mac(&self, label: &[u8], target: NodeId, caller: &Nonce, node: &Nonce) -> HmacSha256 {
-        let mut mac =
-            HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any length");
-        mac.update(label);
-        mac.update(&target.to_be_bytes());
-        mac.update(caller);
-        mac.update(node);
-        mac
-    }
-
-    fn proof(&self, label: &[u8], target: NodeId, caller: &Nonce, node: &Nonce) -> Proof {
-        self.mac(label, target, caller, node)
-            .finalize()
-            .into_bytes()
-            .into()
-    }
-
-    /// Checks a proof in constant time.
-    fn verify(
-        &self,
-        label: &[u8],
-        target: NodeId,
-        caller: &Nonce,
-        node: &Nonce,
-        proof: &Proof,
-    ) -> bool {
-        self.mac(label, target, caller, node)
-            .verify_slice(proof)
-            .is_ok()
     }
 
     /// The caller's side, right after the magic: proves the secret to node `target` and checks
@@ -168,14 +157,16 @@ impl PeerAuth {
         W: AsyncWrite + Unpin,
     {
         let ours = self.cluster_id();
+        let keys = self.keys();
         let caller: Nonce = rand::random();
         let hello = Hello {
             target,
             cluster_id: ours.clone(),
             nonce: caller,
         };
-        write_frame(wr, &hello).await?;
-        let (theirs, node, proof) = match read_frame_limited(rd, HANDSHAKE_FRAME).await? {
+        let key_ids: Vec<KeyId> = keys.iter().map(|k| key_id(k)).collect();
+        write_frame(wr, &(hello, key_ids)).await?;
+        let (theirs, node, node_proof) = match read_frame_limited(rd, HANDSHAKE_FRAME).await? {
             Challenge::Accept {
                 cluster_id,
                 nonce,
@@ -183,17 +174,20 @@ impl PeerAuth {
             } => (cluster_id, nonce, proof),
             Challenge::Refuse(reason) => return Err(HandshakeError::Refused(reason)),
         };
-        if !self.verify(SERVER_LABEL, target, &caller, &node, &proof) {
+        let shared = keys
+            .iter()
+            .find(|key| verify(key, SERVER_LABEL, target, &caller, &node, &node_proof));
+        let Some(shared) = shared else {
             return Err(HandshakeError::Unauthenticated(format!(
                 "node {target} does not know this cluster's secret \
                  (cluster-secret differs between the nodes)"
             )));
-        }
+        };
         if let Some(reason) = cluster_mismatch(ours.as_deref(), theirs.as_deref()) {
             return Err(HandshakeError::Unauthenticated(reason));
         }
         let finish = Finish {
-            proof: self.proof(CLIENT_LABEL, target, &caller, &node),
+            proof: proof(shared, CLIENT_LABEL, target, &caller, &node),
         };
         write_frame(wr, &finish).await?;
         match read_frame_limited(rd, HANDSHAKE_FRAME).await? {
@@ -216,7 +210,7 @@ impl PeerAuth {
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
     {
-        let hello: Hello = read_frame_limited(rd, HANDSHAKE_FRAME).await?;
+        let (hello, caller_keys) = read_hello(rd).await?;
         let ours = self.cluster_id();
         let refusal = if self.protected_mode && !is_local(caller.ip()) {
             Some(format!(
@@ -237,15 +231,22 @@ impl PeerAuth {
             write_frame(wr, &Challenge::Refuse(reason.clone())).await?;
             return Err(HandshakeError::Unauthenticated(reason));
         }
+        // The first of this node's keys the caller holds too; a caller that names none (a node
+        // of the previous version) gets the current one.
+        let keys = self.keys();
+        let key = keys
+            .iter()
+            .find(|k| caller_keys.contains(&key_id(k)))
+            .unwrap_or(&keys[0]);
         let node: Nonce = rand::random();
         let challenge = Challenge::Accept {
             cluster_id: ours,
             nonce: node,
-            proof: self.proof(SERVER_LABEL, me, &hello.nonce, &node),
+            proof: proof(key, SERVER_LABEL, me, &hello.nonce, &node),
         };
         write_frame(wr, &challenge).await?;
         let finish: Finish = read_frame_limited(rd, HANDSHAKE_FRAME).await?;
-        if !self.verify(CLIENT_LABEL, me, &hello.nonce, &node, &finish.proof) {
+        if !verify(key, CLIENT_LABEL, me, &hello.nonce, &node, &finish.proof) {
             let reason = "peer authentication failed: the caller does not know this \
                           cluster's secret"
                 .to_string();
@@ -255,6 +256,60 @@ impl PeerAuth {
         write_frame(wr, &Verdict::Welcome).await?;
         Ok(())
     }
+}
+
+/// Reads a [`Hello`] and the key ids that follow it (none from a node of the previous version).
+async fn read_hello<R: AsyncRead + Unpin>(
+    rd: &mut R,
+) -> Result<(Hello, Vec<KeyId>), HandshakeError> {
+    let body = read_frame_bytes(rd, HANDSHAKE_FRAME).await?;
+    let invalid = |e: postcard::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+    let (hello, rest) = postcard::take_from_bytes::<Hello>(&body).map_err(invalid)?;
+    let key_ids = if rest.is_empty() {
+        Vec::new()
+    } else {
+        postcard::from_bytes(rest).map_err(invalid)?
+    };
+    Ok((hello, key_ids))
+}
+
+fn key_id(key: &[u8]) -> KeyId {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(KEY_ID_LABEL);
+    let full = mac.finalize().into_bytes();
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&full[..8]);
+    id
+}
+
+fn mac(key: &[u8], label: &[u8], target: NodeId, caller: &Nonce, node: &Nonce) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(label);
+    mac.update(&target.to_be_bytes());
+    mac.update(caller);
+    mac.update(node);
+    mac
+}
+
+fn proof(key: &[u8], label: &[u8], target: NodeId, caller: &Nonce, node: &Nonce) -> Proof {
+    mac(key, label, target, caller, node)
+        .finalize()
+        .into_bytes()
+        .into()
+}
+
+/// Checks a proof in constant time.
+fn verify(
+    key: &[u8],
+    label: &[u8],
+    target: NodeId,
+    caller: &Nonce,
+    node: &Nonce,
+    proof: &Proof,
+) -> bool {
+    mac(key, label, target, caller, node)
+        .verify_slice(proof)
+        .is_ok()
 }
 
 /// Two nodes that both know their cluster must know the same one. A node that has none yet
@@ -275,7 +330,10 @@ mod tests {
 
     fn auth(secret: &str, dir: &std::path::Path) -> PeerAuth {
         let db = Db::open(dir, &StorageOptions::default()).unwrap();
-        PeerAuth::new((!secret.is_empty()).then_some(secret), db)
+        PeerAuth::new(
+            RotatingSecret::fixed((!secret.is_empty()).then(|| secret.to_string())),
+            db,
+        )
     }
 
     async fn handshake(
@@ -383,15 +441,102 @@ mod tests {
         assert!(matches!(caller, Err(HandshakeError::Unauthenticated(_))));
     }
 
+    #[tokio::test]
+    async fn mid_rotation_nodes_agree_on_the_secret_both_hold() {
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        let db = |i: usize| Db::open(dirs[i].path(), &StorageOptions::default()).unwrap();
+        let (old, new) = ("0123456789abcdef-old", "0123456789abcdef-new");
+        let rotated = PeerAuth::new(RotatingSecret::rotated(new, old), db(0));
+        let not_yet = PeerAuth::new(RotatingSecret::fixed(Some(old.into())), db(1));
+        let restarted = PeerAuth::new(RotatingSecret::fixed(Some(new.into())), db(2));
+        // Both ways between a node that took the new secret and one that has not yet.
+        for (caller, node) in [(&rotated, &not_yet), (&not_yet, &rotated)] {
+            let (c, n) = handshake(caller, node, 7, 7).await;
+            c.unwrap();
+            n.unwrap();
+        }
+        // A node that knows only the new secret (restarted meanwhile) and a rotated one.
+        for (caller, node) in [(&rotated, &restarted), (&restarted, &rotated)] {
+            let (c, n) = handshake(caller, node, 7, 7).await;
+            c.unwrap();
+            n.unwrap();
+        }
+        // No secret in common: refused.
+        let (c, _) = handshake(&restarted, &not_yet, 7, 7).await;
+        assert!(
+            matches!(c, Err(HandshakeError::Unauthenticated(_))),
+            "{c:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_names_no_keys_is_proved_the_current_secret() {
+        // A node of the previous version sends a bare Hello: the node proves its current
+        // secret, as before.
+        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let node = auth("0123456789abcdef", d1.path());
+        let _ = d2;
+        let (a, b) = tokio::io::duplex(4096);
+        let (mut ard, mut awr) = tokio::io::split(a);
+        let (mut brd, mut bwr) = tokio::io::split(b);
+        let caller = async {
+            let hello = Hello {
+                target: 7,
+                cluster_id: None,
+                nonce: [3u8; 16],
+            };
+            write_frame(&mut awr, &hello).await.unwrap();
+            let challenge: Challenge = read_frame_limited(&mut ard, HANDSHAKE_FRAME).await.unwrap();
+            drop((ard, awr));
+            challenge
+        };
+        let accept = async {
+            let r = node
+                .accept(&mut brd, &mut bwr, 7, "127.0.0.1:1".parse().unwrap())
+                .await;
+            drop((brd, bwr));
+            r
+        };
+        let (challenge, _) = tokio::join!(caller, accept);
+        let Challenge::Accept {
+            nonce, proof: p, ..
+        } = challenge
+        else {
+            panic!("accepted")
+        };
+        assert!(verify(
+            b"0123456789abcdef",
+            SERVER_LABEL,
+            7,
+            &[3u8; 16],
+            &nonce,
+            &p
+        ));
+    }
+
+    #[test]
+    fn a_node_of_the_previous_version_reads_the_hello_and_ignores_the_key_ids() {
+        let hello = Hello {
+            target: 9,
+            cluster_id: Some("c1".into()),
+            nonce: [5u8; 16],
+        };
+        let bytes = postcard::to_allocvec(&(hello, vec![[1u8; 8], [2u8; 8]])).unwrap();
+        let old: Hello = crate::raft::decode(&bytes).unwrap();
+        assert_eq!((old.target, old.cluster_id.as_deref()), (9, Some("c1")));
+    }
+
     #[test]
     fn proofs_bind_both_nonces_the_target_and_the_side() {
         let dir = tempfile::tempdir().unwrap();
-        let a = auth("s3cret", dir.path());
+        let _ = dir;
+        let key = b"s3cret";
         let (n1, n2) = ([1u8; 16], [2u8; 16]);
-        let p = a.proof(SERVER_LABEL, 7, &n1, &n2);
-        assert!(a.verify(SERVER_LABEL, 7, &n1, &n2, &p));
-        assert!(!a.verify(CLIENT_LABEL, 7, &n1, &n2, &p));
-        assert!(!a.verify(SERVER_LABEL, 8, &n1, &n2, &p));
-        assert!(!a.verify(SERVER_LABEL, 7, &n2, &n1, &p));
+        let p = proof(key, SERVER_LABEL, 7, &n1, &n2);
+        assert!(verify(key, SERVER_LABEL, 7, &n1, &n2, &p));
+        assert!(!verify(key, CLIENT_LABEL, 7, &n1, &n2, &p));
+        assert!(!verify(key, SERVER_LABEL, 8, &n1, &n2, &p));
+        assert!(!verify(key, SERVER_LABEL, 7, &n2, &n1, &p));
+        assert!(!verify(b"other", SERVER_LABEL, 7, &n1, &n2, &p));
     }
 }

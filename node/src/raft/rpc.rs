@@ -93,6 +93,14 @@ pub async fn read_frame_limited<R: AsyncRead + Unpin, T: serde::de::DeserializeO
     r: &mut R,
     limit: usize,
 ) -> std::io::Result<T> {
+    decode(&read_frame_bytes(r, limit).await?)
+}
+
+/// One frame's body, refused before anything is allocated when it is longer than `limit`.
+pub async fn read_frame_bytes<R: AsyncRead + Unpin>(
+    r: &mut R,
+    limit: usize,
+) -> std::io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
@@ -110,7 +118,7 @@ pub async fn read_frame_limited<R: AsyncRead + Unpin, T: serde::de::DeserializeO
             format!("frame cut short: {read} of {len} bytes"),
         ));
     }
-    decode(&body)
+    Ok(body)
 }
 
 /// How long a caller may take over the handshake before it is disconnected.

@@ -142,8 +142,9 @@ pub struct SnapshotStore {
     leases: Arc<Leases>,
 }
 
-/// Families a snapshot carries: the user data and the state machine's bookkeeping.
-const SNAPSHOT_CFS: [Cf; 8] = [
+/// Families a snapshot carries: the user data and the state machine's bookkeeping (the touch
+/// stamps WATCH checks are part of the replicated state: every replica must judge alike).
+const SNAPSHOT_CFS: [Cf; 9] = [
     Cf::Meta,
     Cf::Hash,
     Cf::Set,
@@ -152,6 +153,7 @@ const SNAPSHOT_CFS: [Cf; 8] = [
     Cf::ZScore,
     Cf::Expiry,
     Cf::Sys,
+    Cf::Touch,
 ];
 
 impl SnapshotStore {

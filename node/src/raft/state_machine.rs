@@ -8,7 +8,7 @@
 //! then reports it). Answering the client with the error instead, as a read would, would commit
 //! whatever the command wrote before it failed, while every other replica applied it whole.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use futures::{Stream, TryStreamExt};
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
@@ -19,23 +19,57 @@ use super::snapshot::{SnapshotDir, SnapshotStore, APPLIED_KEY, CLUSTER_ID_KEY, M
 use super::{decode, encode, io_err, LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::command;
 use crate::engine::{self, Response};
-use crate::storage::{Cf, Db};
+use crate::storage::{Cf, Db, Touch};
+
+/// What a listener is told after each commit: the keys (or whole databases) the committed
+/// entries changed.
+pub type KeyListener = Box<dyn Fn(&[Touch]) + Send + Sync>;
+
+/// Tells a listener, once entries are committed, which keys they changed: how clients blocked
+/// on a key (BLPOP, ...) learn that it may hold something for them now. Set once, by the RESP
+/// server; until then nobody is told anything.
+#[derive(Default)]
+pub struct KeyEvents {
+    listener: OnceLock<KeyListener>,
+}
+
+impl KeyEvents {
+    pub fn listen(&self, listener: KeyListener) {
+        if self.listener.set(listener).is_err() {
+            tracing::warn!("a second listener for applied keys was ignored");
+        }
+    }
+
+    fn changed(&self, touches: &[Touch]) {
+        if let Some(listener) = self.listener.get() {
+            if !touches.is_empty() {
+                listener(touches);
+            }
+        }
+    }
+}
 
 pub struct StateMachine {
     db: Arc<Db>,
     snapshots: Arc<SnapshotStore>,
     /// The index of the last applied entry, for readers waiting on a read index.
     applied: watch::Sender<u64>,
+    events: Arc<KeyEvents>,
 }
 
 impl StateMachine {
-    pub fn new(db: Arc<Db>, snapshots: Arc<SnapshotStore>) -> std::io::Result<StateMachine> {
+    pub fn new(
+        db: Arc<Db>,
+        snapshots: Arc<SnapshotStore>,
+        events: Arc<KeyEvents>,
+    ) -> std::io::Result<StateMachine> {
         snapshots.resume_install(&db)?;
         let (applied, _) = watch::channel(0);
         let sm = StateMachine {
             db,
             snapshots,
             applied,
+            events,
         };
         let index = sm.read_applied()?.0.map(|l| l.index).unwrap_or(0);
         sm.applied.send_replace(index);
@@ -61,6 +95,15 @@ impl StateMachine {
     }
 }
 
+/// The index of the last entry applied to the state `txn` sees (0 before any): written in the
+/// same batch as the entries' changes, so it names exactly that state.
+pub fn applied_index(txn: &crate::storage::Txn<'_>) -> std::io::Result<u64> {
+    Ok(match txn.get(Cf::Sys, APPLIED_KEY).map_err(io_err)? {
+        Some(v) => decode::<Option<LogId>>(&v)?.map_or(0, |l| l.index),
+        None => 0,
+    })
+}
+
 /// The cluster id: FNV-1a over the initial members' ids and Raft addresses, as 16 hex digits.
 /// Node ids are random (`raft-node-id auto`), so two clusters initialized apart differ.
 pub fn cluster_id_of(m: &openraft::Membership<super::NodeId, super::KiwiNode>) -> String {
@@ -74,21 +117,24 @@ pub fn cluster_id_of(m: &openraft::Membership<super::NodeId, super::KiwiNode>) -
     format!("{hash:016x}")
 }
 
-/// Applies a group of entries in one transaction; returns each entry's reply. On a storage
-/// failure nothing of the group is written.
+/// Applies a group of entries in one transaction; returns each entry's reply, and what the
+/// group changed. On a storage failure nothing of the group is written.
 fn apply_entries(
     db: &Db,
     entries: &[openraft::type_config::alias::EntryOf<TypeConfig>],
-) -> std::io::Result<Vec<Response>> {
+) -> std::io::Result<(Vec<Response>, Vec<Touch>)> {
     let mut txn = db.writer();
     let mut replies = Vec::with_capacity(entries.len());
     let mut membership = None;
     for entry in entries {
+        // Every index, whatever its entry: each node applies each index once.
+        txn.forget_old_stamps(entry.log_id.index);
         let reply = match &entry.payload {
             EntryPayload::Blank => Response::ok(),
             EntryPayload::Normal(mutation) => {
                 // Returning drops `txn`: none of the group's writes reach RocksDB.
-                Response(engine::apply(&mut txn, mutation).map_err(|e| {
+                let index = entry.log_id.index;
+                Response(engine::apply(&mut txn, mutation, index).map_err(|e| {
                     std::io::Error::other(format!("cannot apply log entry {}: {e}", entry.log_id))
                 })?)
             }
@@ -114,9 +160,10 @@ fn apply_entries(
     if let Some(m) = membership {
         txn.put(Cf::Sys, MEMBERSHIP_KEY.to_vec(), encode(&m)?);
     }
+    let changed = txn.take_stamped();
     // Unsynced: the log is durable, and anything lost here is re-applied from it on restart.
     db.commit(txn, false).map_err(io_err)?;
-    Ok(replies)
+    Ok((replies, changed))
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
@@ -153,7 +200,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         } else {
             apply_entries(&self.db, &entries)
         };
-        let replies = applied.inspect_err(|e| {
+        let (replies, changed) = applied.inspect_err(|e| {
             tracing::error!(
                 error = %e,
                 "this node cannot apply committed log entries: Raft stops on it, with nothing of \
@@ -163,6 +210,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         })?;
         drop(entries);
         self.applied.send_replace(last_index);
+        self.events.changed(&changed);
         for (responder, reply) in responders.into_iter().zip(replies) {
             if let Some(r) = responder {
                 r.send(reply);
@@ -191,6 +239,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(io_err)??;
         let index = meta.last_log_id.as_ref().map(|l| l.index).unwrap_or(0);
         self.applied.send_replace(index);
+        self.events.changed(&[Touch::All]);
         tracing::info!(index, "installed snapshot");
         Ok(())
     }
@@ -254,7 +303,7 @@ mod tests {
     fn a_storage_failure_stops_apply_and_commits_nothing_of_the_group() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), &StorageOptions::default()).unwrap();
-        let applied = apply_entries(
+        let (applied, _) = apply_entries(
             &db,
             &[normal(
                 1,
@@ -297,7 +346,15 @@ mod tests {
             2,
             Mutation::transaction(vec![command("SET a 1"), command("LPUSH s y")]),
         );
-        let replies = apply_entries(&db, &[wrongtype]).unwrap();
+        let (replies, changed) = apply_entries(&db, &[wrongtype]).unwrap();
+        assert_eq!(
+            changed,
+            vec![Touch::Key {
+                db: 0,
+                key: b"a".to_vec()
+            }],
+            "what a group changed, for blocked clients"
+        );
         let Reply::Array(items) = &replies[0].0 else {
             panic!("{replies:?}")
         };

@@ -237,9 +237,48 @@ pub async fn run<S: ClientStream>(
                 match parser.parse(&mut buf, &state.limits, session.auth_required()) {
                     Ok(Some(argv)) if argv.is_empty() => continue,
                     Ok(Some(argv)) => {
-                        if session.handle(argv).await == Step::Close {
-                            closing = true;
-                            break;
+                        match session.handle(argv).await {
+                            Step::Close => {
+                                closing = true;
+                                break;
+                            }
+                            Step::Blocked => {
+                                // The replies owed (settled before it blocked) go out first;
+                                // then the client waits, and its connection reads on only to
+                                // notice a hang-up (requests that arrive meanwhile wait their
+                                // turn in `buf`).
+                                let out = session.take_output();
+                                if !out.is_empty() {
+                                    match write_replies(
+                                        &mut socket,
+                                        &out,
+                                        &settings,
+                                        &mut soft_since,
+                                    )
+                                    .await?
+                                    {
+                                        Written::All => {}
+                                        Written::OverLimit | Written::Idle => return Ok(()),
+                                    }
+                                }
+                                let wait = session.wait_blocked();
+                                tokio::pin!(wait);
+                                loop {
+                                    let room = parser.memory(&buf) <= settings.query_limit;
+                                    tokio::select! {
+                                        _ = &mut wait => break,
+                                        n = socket.read_some(&mut buf), if room => {
+                                            if n? == 0 {
+                                                // Hung up: dropping the wait takes the client
+                                                // out of line (and `close` below).
+                                                return Ok(());
+                                            }
+                                        }
+                                        _ = shutdown.changed() => return Ok(()),
+                                    }
+                                }
+                            }
+                            Step::Continue => {}
                         }
                         if settings.over_hard_limit(session.output_len()) {
                             tracing::warn!(%peer, "closing client over client-output-buffer-limit");

@@ -8,11 +8,12 @@ use crate::config::Config;
 
 pub fn client_line(c: &ClientInfo) -> String {
     format!(
-        "id={} addr={} laddr= fd=0 name={} age={} idle=0 flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr= fd=0 name={} age={} idle=0 flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
         c.id,
         c.addr,
         c.name,
         c.connected_at.elapsed().as_secs(),
+        if c.blocked { "b" } else { "N" },
         c.db,
         if c.last_command.is_empty() { "NULL" } else { c.last_command },
         c.resp
@@ -91,9 +92,11 @@ pub fn render(state: &ServerState, args: &[String]) -> String {
             "clients" => {
                 let _ = write!(
                     out,
-                    "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                    "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
                     state.clients().len(),
-                    cfg.maxclients
+                    cfg.maxclients,
+                    state.blocking.len(),
+                    state.blocking.len()
                 );
             }
             "memory" => memory(&mut out, state, &cfg),

@@ -1,6 +1,7 @@
 //! The RESP server: a listener that admits connections up to `maxclients`, one task per
 //! connection, and the node-wide state those tasks share.
 
+pub mod blocking;
 pub mod connection;
 pub mod info;
 pub mod session;
@@ -18,8 +19,9 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::raft::cluster::Cluster;
 use crate::resp::FrameLimits;
-use crate::storage::Db;
+use crate::storage::{Db, Touch};
 use crate::tls::ReloadingAcceptor;
+use blocking::Blocking;
 
 /// Redis version reported to clients (INFO, HELLO), which use it for feature detection.
 pub const REDIS_VERSION: &str = "7.2.0";
@@ -34,12 +36,16 @@ pub struct ClientInfo {
     pub connected_at: Instant,
     pub last_command: &'static str,
     pub resp: u8,
+    /// Waiting in a blocking command (CLIENT LIST's `b` flag).
+    pub blocked: bool,
 }
 
 /// State shared by every connection of a node.
 pub struct ServerState {
     pub db: Arc<Db>,
     pub cluster: Arc<Cluster>,
+    /// Clients blocked on keys, woken as applied entries change them.
+    pub blocking: Arc<Blocking>,
     /// Settings CONFIG SET may change at run time.
     pub config: RwLock<Config>,
     /// Bumped by every CONFIG SET, so that connections know when to reload the settings they
@@ -71,12 +77,20 @@ impl ServerState {
         };
         // OBJECT answers against this node's thresholds from the start.
         db.set_object_settings(config.object_settings());
+        let blocking = Arc::new(Blocking::default());
+        let woken = blocking.clone();
+        cluster
+            .key_events
+            .listen(Box::new(move |touches: &[Touch]| {
+                woken.keys_changed(touches)
+            }));
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
             .collect();
         Arc::new(ServerState {
             db,
             cluster,
+            blocking,
             config: RwLock::new(config),
             config_epoch: AtomicU64::new(0),
             limits,

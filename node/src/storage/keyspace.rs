@@ -164,6 +164,53 @@ impl Txn<'_> {
         Ok(())
     }
 
+    /// Swaps databases `a` and `b` (SWAPDB): every record of each, its keys, members, expiry
+    /// entries and key count, moves to the other's index. Time and memory grow with the two
+    /// databases: the records are read, then written back as part of this transaction.
+    pub fn swap_dbs(&mut self, a: u8, b: u8) -> Result<()> {
+        if a == b {
+            return Ok(());
+        }
+        let other = |db: u8| if db == a { b } else { a };
+        // Every key of these families starts with its database.
+        for cf in [Cf::Meta, Cf::Hash, Cf::Set, Cf::List, Cf::ZSet, Cf::ZScore] {
+            let mut moved = Vec::new();
+            for db in [a, b] {
+                for entry in self.scan(cf, &[db], &[db + 1], false)? {
+                    let (mut k, v) = entry?;
+                    k[0] = other(db);
+                    moved.push((k, v));
+                }
+            }
+            for db in [a, b] {
+                self.delete_range(cf, vec![db], vec![db + 1]);
+            }
+            for (k, v) in moved {
+                self.put(cf, k, v);
+            }
+        }
+        // The expiry index is ordered by deadline, its database after it.
+        let mut entries: Vec<Vec<u8>> = Vec::new();
+        for entry in self.scan(Cf::Expiry, &[], &[0xff; 9], false)? {
+            let (k, _) = entry?;
+            if keys::decode_expiry_key(&k).is_some_and(|(_, db, _)| db == a || db == b) {
+                entries.push(k);
+            }
+        }
+        // All deletions before any put: a swapped entry may be one deleted here.
+        for k in &entries {
+            self.delete(Cf::Expiry, k.clone());
+        }
+        for mut k in entries {
+            k[8] = other(k[8]);
+            self.put(Cf::Expiry, k, Vec::new());
+        }
+        let (count_a, count_b) = (self.key_count(a)?, self.key_count(b)?);
+        self.put(Cf::Sys, key_count_key(a), count_b.to_be_bytes().to_vec());
+        self.put(Cf::Sys, key_count_key(b), count_a.to_be_bytes().to_vec());
+        Ok(())
+    }
+
     /// Keys whose deadline is at or before `now_ms`, earliest first, at most `limit`.
     pub fn expired_keys(&self, now_ms: u64, limit: usize) -> Result<Vec<(u8, Vec<u8>)>> {
         let end = (now_ms + 1).to_be_bytes();

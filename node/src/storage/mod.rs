@@ -6,11 +6,13 @@
 //!   DEL or overwrite only drops the meta entry and range-deletes the old version's members.
 //! - `expiry`: `expire-at | db | key`, an index the active expirer scans in deadline order.
 //! - `sys`: node bookkeeping (versions, key counts, last applied mutation).
+//! - `touch`: the log index at which each key last changed, for WATCH (see [`touch`]).
 //! - `raft_log`, `raft_state`: reserved for the Raft log and vote.
 
 pub mod answers;
 pub mod keys;
 pub mod keyspace;
+pub mod touch;
 pub mod txn;
 
 use std::path::Path;
@@ -19,6 +21,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use answers::AnswerCache;
 pub use keys::{KeyType, Meta};
+pub use touch::{Stamp, Touch, TouchKind};
 pub use txn::Txn;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +49,11 @@ pub enum Cf {
     Sys,
     RaftLog,
     RaftState,
+    Touch,
 }
 
 impl Cf {
-    pub const ALL: [Cf; 10] = [
+    pub const ALL: [Cf; 11] = [
         Cf::Meta,
         Cf::Hash,
         Cf::Set,
@@ -60,6 +64,7 @@ impl Cf {
         Cf::Sys,
         Cf::RaftLog,
         Cf::RaftState,
+        Cf::Touch,
     ];
     /// Families holding user data: what FLUSHALL clears and what a snapshot must carry.
     pub const DATA: [Cf; 7] = [
@@ -84,6 +89,7 @@ impl Cf {
             Cf::Sys => "sys",
             Cf::RaftLog => "raft_log",
             Cf::RaftState => "raft_state",
+            Cf::Touch => "touch",
         }
     }
 }

@@ -16,6 +16,7 @@ use std::ops::Bound;
 use std::sync::RwLockReadGuard;
 
 use super::answers::AnswerCache;
+use super::touch::{touch_of, touch_of_range, Touch};
 use super::{Cf, Db, Result};
 
 type Overlay = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
@@ -64,6 +65,10 @@ pub struct Txn<'a> {
     /// the single applier holds a writer, so the answers stay true until its commit; the overlay
     /// and range deletions are consulted first, so they mask them.
     read_cache: RefCell<ReadCache>,
+    /// What a writer's puts and deletes changed since [`Txn::take_touches`] last drained it.
+    touches: Vec<Touch>,
+    /// What [`Txn::stamp`] stamped, until [`Txn::take_stamped`] drains it.
+    pub(super) stamped: Vec<Touch>,
 }
 
 impl<'a> Txn<'a> {
@@ -82,6 +87,8 @@ impl<'a> Txn<'a> {
             overlay: Default::default(),
             range_deletes: Vec::new(),
             read_cache: RefCell::default(),
+            touches: Vec::new(),
+            stamped: Vec::new(),
         }
     }
 
@@ -93,6 +100,8 @@ impl<'a> Txn<'a> {
             overlay: Default::default(),
             range_deletes: Vec::new(),
             read_cache: RefCell::default(),
+            touches: Vec::new(),
+            stamped: Vec::new(),
         }
     }
 
@@ -195,17 +204,29 @@ impl<'a> Txn<'a> {
 
     pub fn put(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) {
         debug_assert!(self.writable, "write in a read-only transaction");
+        self.touches.extend(touch_of(cf, &key));
         self.overlay[cf as usize].insert(key, Some(value));
     }
 
     pub fn delete(&mut self, cf: Cf, key: Vec<u8>) {
         debug_assert!(self.writable, "write in a read-only transaction");
+        self.touches.extend(touch_of(cf, &key));
         self.overlay[cf as usize].insert(key, None);
+    }
+
+    /// The keys (or whole databases) changed by the puts and deletes since the last call, each
+    /// once (sorted); see [`super::touch`].
+    pub fn take_touches(&mut self) -> Vec<Touch> {
+        let mut touches = std::mem::take(&mut self.touches);
+        touches.sort_unstable();
+        touches.dedup();
+        touches
     }
 
     /// Deletes every key in `[from, to)`: O(1) in RocksDB (a range tombstone).
     pub fn delete_range(&mut self, cf: Cf, from: Vec<u8>, to: Vec<u8>) {
         debug_assert!(self.writable, "write in a read-only transaction");
+        self.touches.extend(touch_of_range(cf, &from, &to));
         let overlay = &mut self.overlay[cf as usize];
         let doomed: Vec<Vec<u8>> = overlay
             .range::<[u8], _>((

@@ -288,12 +288,11 @@ async fn create_applies_every_object_then_scales_the_statefulset_and_writes_stat
     assert_eq!(sts["spec"]["replicas"], 3);
     assert_eq!(sts["spec"]["podManagementPolicy"], "Parallel");
     assert_eq!(sts["spec"]["updateStrategy"]["type"], "OnDelete");
-    // The hash of the Secrets the pods read is in their template: rotating one rolls them.
-    let credentials: k8s_openapi::api::core::v1::Secret =
-        serde_json::from_value(credentials()).unwrap();
+    // The hash of the Secrets the pods read at start is in their template: rotating one rolls
+    // them. The credentials Secret is not among them (the nodes reload its mounted files).
     assert_eq!(
         sts["spec"]["template"]["metadata"]["annotations"]["kiwi.io/secrets-hash"],
-        resources::secrets_hash([&credentials])
+        resources::secrets_hash(std::iter::empty())
     );
     // Status: applied on the subresource, Pending (nothing initialized yet), selector set.
     let (_, query, status) = &seen[12];
@@ -1158,4 +1157,19 @@ fn failed_reconciles_are_retried_within_half_a_minute() {
     let delays: Vec<u64> = (1..=8).map(|n| retry_delay(n).as_secs()).collect();
     assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30, 30]);
     assert_eq!(retry_delay(u32::MAX), Duration::from_secs(30));
+}
+
+#[test]
+fn a_rotated_admin_token_is_tried_first_and_the_replaced_one_after_it() {
+    let mut history = TokenHistory::default();
+    assert_eq!(history.observe("token-a"), vec!["token-a".to_string()]);
+    assert_eq!(history.observe("token-a"), vec!["token-a".to_string()]);
+    assert_eq!(
+        history.observe("token-b"),
+        vec!["token-b".to_string(), "token-a".to_string()]
+    );
+    assert_eq!(
+        history.observe("token-c"),
+        vec!["token-c".to_string(), "token-b".to_string()]
+    );
 }

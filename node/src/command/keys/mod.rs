@@ -1,14 +1,22 @@
-//! Generic key commands: existence, deletion, renaming, iteration and TTLs.
+//! Generic key commands: existence, deletion, renaming, copying between keys and databases,
+//! iteration, TTLs, serialization (DUMP/RESTORE) and SORT.
+
+mod copy;
+mod dump;
+mod rdb;
+mod sort;
+mod value;
 
 mod object;
 
 use super::cursor::{page_reply, scan_page, ScanOptions};
-use super::flags::{FAST, RANDOM, READONLY, WRITE};
+use super::flags::{DENYOOM, FAST, MOVABLEKEYS, READONLY, WRITE};
 use super::glob::glob_match;
 use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::resp::Reply;
-use crate::storage::keys::{member_key, member_prefix, prefix_end};
-use crate::storage::{Cf, KeyType, Meta};
+use crate::storage::{Cf, Meta};
+
+pub use copy::set_databases;
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec!("del", -2, WRITE, (1, -1, 1), del),
@@ -19,7 +27,27 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec!("scan", -2, READONLY, (0, 0, 0), scan),
     spec!("rename", 3, WRITE, (1, 2, 1), rename),
     spec!("renamenx", 3, WRITE | FAST, (1, 2, 1), renamenx),
-    spec!("randomkey", 1, READONLY | RANDOM, (0, 0, 0), randomkey),
+    spec!("randomkey", 1, READONLY, (0, 0, 0), randomkey),
+    spec!("touch", -2, READONLY | FAST, (1, -1, 1), exists),
+    spec!("copy", -3, WRITE | DENYOOM, (1, 2, 1), copy::copy),
+    spec!("move", 3, WRITE | FAST, (1, 1, 1), copy::move_key),
+    spec!("swapdb", 3, WRITE | FAST, (0, 0, 0), copy::swapdb),
+    spec!("dump", 2, READONLY, (1, 1, 1), dump::dump),
+    spec!("restore", -4, WRITE | DENYOOM, (1, 1, 1), dump::restore),
+    spec!(
+        "sort",
+        -2,
+        WRITE | DENYOOM | MOVABLEKEYS,
+        (1, 1, 1),
+        sort::sort
+    ),
+    spec!(
+        "sort_ro",
+        -2,
+        READONLY | MOVABLEKEYS,
+        (1, 1, 1),
+        sort::sort_ro
+    ),
     spec!("expire", -3, WRITE | FAST, (1, 1, 1), expire),
     spec!("pexpire", -3, WRITE | FAST, (1, 1, 1), pexpire),
     spec!("expireat", -3, WRITE | FAST, (1, 1, 1), expireat),
@@ -44,6 +72,8 @@ fn del(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     Ok(Reply::Int(removed))
 }
 
+/// EXISTS, and TOUCH, which Redis also answers with the number of keys found (a key named
+/// twice counts twice); there is no access time to update here.
 fn exists(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let mut n = 0;
     for key in args.from(1) {
@@ -106,34 +136,10 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     ))
 }
 
-/// Moves `src` (live, described by `meta`) to `dst`, replacing `dst`. Members are copied under
-/// the new key's prefix, since member keys embed the key name.
-fn move_key(ctx: &mut Ctx<'_, '_>, src: &[u8], dst: &[u8], meta: Meta) -> Result<(), CmdError> {
-    let mut moved = ctx.txn.create_key(ctx.db, dst, meta.ty)?;
-    moved.expire_at = meta.expire_at;
-    moved.count = meta.count;
-    moved.head = meta.head;
-    moved.tail = meta.tail;
-    moved.value = meta.value.clone();
-    if let Some(cf) = meta.ty.member_cf() {
-        let from = member_prefix(ctx.db, src, meta.version);
-        let to = member_prefix(ctx.db, dst, moved.version);
-        let mut families = vec![cf];
-        if meta.ty == KeyType::ZSet {
-            families.push(Cf::ZScore);
-        }
-        for cf in families {
-            let entries: Vec<(Vec<u8>, Vec<u8>)> = ctx
-                .txn
-                .scan(cf, &from, &prefix_end(&from), false)?
-                .collect::<Result<_, _>>()?;
-            for (k, v) in entries {
-                ctx.txn.put(cf, member_key(&to, &k[from.len()..]), v);
-            }
-        }
-    }
+/// Moves `src` (live, described by `meta`) to `dst`, replacing `dst`.
+fn rename_value(ctx: &mut Ctx<'_, '_>, src: &[u8], dst: &[u8], meta: Meta) -> Result<(), CmdError> {
+    copy::copy_value(ctx.txn, (ctx.db, src), &meta, (ctx.db, dst))?;
     ctx.txn.delete_key(ctx.db, src)?;
-    ctx.txn.save_meta(ctx.db, dst, &moved)?;
     Ok(())
 }
 
@@ -144,7 +150,7 @@ fn rename(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         .live_meta(ctx.db, src, ctx.now_ms)?
         .ok_or(CmdError::NoSuchKey)?;
     if src != dst {
-        move_key(ctx, src, dst, meta)?;
+        rename_value(ctx, src, dst, meta)?;
     }
     Ok(Reply::ok())
 }
@@ -158,7 +164,7 @@ fn renamenx(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     if src == dst || ctx.txn.live_meta(ctx.db, dst, ctx.now_ms)?.is_some() {
         return Ok(Reply::Int(0));
     }
-    move_key(ctx, src, dst, meta)?;
+    rename_value(ctx, src, dst, meta)?;
     Ok(Reply::Int(1))
 }
 

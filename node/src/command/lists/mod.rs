@@ -7,7 +7,8 @@
 use bytes::Bytes;
 
 use super::args::{parse_i64, resolve_range};
-use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::blocking::{parse_multi_pop, parse_timeout, LIST_SIDES};
+use super::flags::{BLOCKING, DENYOOM, FAST, READONLY, WRITE};
 use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::resp::Reply;
 use crate::storage::Cf;
@@ -33,6 +34,19 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec!("lpos", -3, READONLY, (1, 1, 1), lpos),
     spec!("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), rpoplpush),
     spec!("lmove", 5, WRITE | DENYOOM, (1, 2, 1), lmove),
+    spec!("lmpop", -4, WRITE, (0, 0, 0), lmpop),
+    // Applied, these never wait: see `command::blocking`.
+    spec!("blpop", -3, WRITE | BLOCKING, (1, -2, 1), blpop),
+    spec!("brpop", -3, WRITE | BLOCKING, (1, -2, 1), brpop),
+    spec!(
+        "brpoplpush",
+        4,
+        WRITE | DENYOOM | BLOCKING,
+        (1, 2, 1),
+        brpoplpush
+    ),
+    spec!("blmove", 6, WRITE | DENYOOM | BLOCKING, (1, 2, 1), blmove),
+    spec!("blmpop", -5, WRITE | BLOCKING, (0, 0, 0), blmpop),
 ];
 
 fn push_generic(ctx: &mut Ctx<'_, '_>, args: &Args, end: End, only_existing: bool) -> CmdResult {
@@ -392,6 +406,73 @@ fn lmove(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let from = parse_end(args, 3)?;
     let to = parse_end(args, 4)?;
     move_generic(ctx, args.get(1)?, args.get(2)?, from, to)
+}
+
+/// BLPOP/BRPOP key [key ...] timeout: `[key, element]` from the first key holding a list, or
+/// a nil array (see `command::blocking`).
+fn blocking_pop(ctx: &mut Ctx<'_, '_>, args: &Args, end: End) -> CmdResult {
+    let argv = args.all();
+    parse_timeout(&argv[argv.len() - 1])?;
+    for key in &argv[1..argv.len() - 1] {
+        let Some(mut list) = load(ctx, key)? else {
+            continue;
+        };
+        let Some(value) = list.pop(ctx.txn, end, 1)?.pop() else {
+            continue;
+        };
+        list.save(ctx, key)?;
+        return Ok(Reply::Array(vec![Reply::bulk(key.clone()), bulk(value)]));
+    }
+    Ok(Reply::NilArray)
+}
+
+fn blpop(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    blocking_pop(ctx, args, End::Left)
+}
+
+fn brpop(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    blocking_pop(ctx, args, End::Right)
+}
+
+fn brpoplpush(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    parse_timeout(args.get(3)?)?;
+    move_generic(ctx, args.get(1)?, args.get(2)?, End::Right, End::Left)
+}
+
+fn blmove(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    let from = parse_end(args, 3)?;
+    let to = parse_end(args, 4)?;
+    parse_timeout(args.get(5)?)?;
+    move_generic(ctx, args.get(1)?, args.get(2)?, from, to)
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count] (and BLMPOP after its timeout):
+/// `[key, [element ...]]` from the first key holding a list, or a nil array.
+fn multi_pop(ctx: &mut Ctx<'_, '_>, args: &Args, numkeys_at: usize) -> CmdResult {
+    let argv = args.all();
+    let m = parse_multi_pop(argv, numkeys_at, LIST_SIDES)?;
+    let end = if m.first_side { End::Left } else { End::Right };
+    for key in &argv[m.keys] {
+        let Some(mut list) = load(ctx, key)? else {
+            continue;
+        };
+        let values = list.pop(ctx.txn, end, m.count)?;
+        list.save(ctx, key)?;
+        return Ok(Reply::Array(vec![
+            Reply::bulk(key.clone()),
+            Reply::Array(values.into_iter().map(bulk).collect()),
+        ]));
+    }
+    Ok(Reply::NilArray)
+}
+
+fn lmpop(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    multi_pop(ctx, args, 1)
+}
+
+fn blmpop(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    parse_timeout(args.get(1)?)?;
+    multi_pop(ctx, args, 2)
 }
 
 #[cfg(test)]

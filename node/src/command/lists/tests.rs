@@ -683,3 +683,104 @@ fn model_lrem(model: &mut VecDeque<String>, count: i64, v: &str) -> i64 {
     }
     positions.len() as i64
 }
+
+/// Applied, the blocking pops never wait: they pop what is there or give their timed-out
+/// reply (which is also what they answer inside MULTI).
+#[test]
+fn blocking_pops_pop_what_is_there_or_answer_as_timed_out() {
+    let mut t = TestDb::new();
+    t.run("RPUSH b x y");
+    t.run("SET s str");
+    assert_eq!(t.run("BLPOP none b 0"), bulks(&["b", "x"]));
+    assert_eq!(t.run("BRPOP none b 1.5"), bulks(&["b", "y"]));
+    assert_eq!(t.run("EXISTS b"), int(0), "an emptied list is deleted");
+    assert_eq!(t.run("BLPOP none b 0"), Reply::NilArray);
+    assert_eq!(t.run("BLPOP s b 0"), err(WRONGTYPE));
+    t.run("RPUSH b z");
+    assert_eq!(
+        t.run("BLPOP b s 0"),
+        bulks(&["b", "z"]),
+        "served before the wrong type is reached, as in Redis"
+    );
+    assert_eq!(
+        t.run("BLPOP b -1"),
+        err("ERR timeout is negative"),
+        "the timeout is checked first"
+    );
+    assert_eq!(
+        t.run("BLPOP s abc"),
+        err("ERR timeout is not a float or out of range")
+    );
+
+    t.run("RPUSH src a b");
+    assert_eq!(t.run("BRPOPLPUSH src dst 0"), bulk("b"));
+    assert_eq!(t.run("BLMOVE src dst LEFT RIGHT 0"), bulk("a"));
+    assert_eq!(t.run("LRANGE dst 0 -1"), bulks(&["b", "a"]));
+    assert_eq!(t.run("BLMOVE src dst LEFT RIGHT 0"), Reply::Nil);
+    assert_eq!(t.run("BRPOPLPUSH src dst 0"), Reply::Nil);
+    assert_eq!(
+        t.run("BLMOVE src dst LEFT UP -1"),
+        err("ERR syntax error"),
+        "the sides are checked before the timeout"
+    );
+    assert_eq!(t.run("BRPOPLPUSH dst s 0"), err(WRONGTYPE));
+    assert_eq!(
+        t.run("BRPOPLPUSH src dst -1"),
+        err("ERR timeout is negative")
+    );
+    assert_eq!(stored_elements(&t), 2);
+}
+
+#[test]
+fn lmpop_and_blmpop() {
+    let mut t = TestDb::new();
+    t.run("RPUSH l a b c d");
+    t.run("SET s str");
+    let popped = |key: &str, items: &[&str]| Reply::Array(vec![bulk(key), bulks(items)]);
+    assert_eq!(t.run("LMPOP 2 none l LEFT"), popped("l", &["a"]));
+    assert_eq!(t.run("LMPOP 1 l RIGHT COUNT 2"), popped("l", &["d", "c"]));
+    assert_eq!(t.run("BLMPOP 0 1 l left count 9"), popped("l", &["b"]));
+    assert_eq!(t.run("LMPOP 1 l LEFT"), Reply::NilArray);
+    assert_eq!(t.run("BLMPOP 0.1 2 l none RIGHT"), Reply::NilArray);
+    assert_eq!(t.run("LMPOP 2 s l LEFT"), err(WRONGTYPE));
+    for (line, want) in [
+        ("LMPOP 0 l LEFT", "ERR numkeys should be greater than 0"),
+        ("LMPOP 2 l LEFT", "ERR syntax error"),
+        ("LMPOP 1 l UP", "ERR syntax error"),
+        (
+            "LMPOP 1 l LEFT COUNT 0",
+            "ERR count should be greater than 0",
+        ),
+        ("LMPOP 1 l LEFT COUNT 1 COUNT 1", "ERR syntax error"),
+        ("BLMPOP -1 1 l LEFT", "ERR timeout is negative"),
+        ("BLMPOP 0 0 l LEFT", "ERR numkeys should be greater than 0"),
+    ] {
+        assert_eq!(t.run(line), err(want), "{line}");
+    }
+    assert_eq!(
+        t.run("LMPOP 1"),
+        err("ERR wrong number of arguments for 'lmpop' command")
+    );
+    assert_eq!(stored_elements(&t), 0);
+}
+
+#[test]
+fn blocking_commands_are_in_the_table_as_in_redis() {
+    let spec = |n: &str| lookup(n.as_bytes()).unwrap();
+    for (name, arity) in [
+        ("blpop", -3),
+        ("brpop", -3),
+        ("brpoplpush", 4),
+        ("blmove", 6),
+        ("blmpop", -5),
+    ] {
+        assert_eq!(spec(name).arity, arity, "{name}");
+        assert!(
+            spec(name).has(flags::BLOCKING) && spec(name).is_write(),
+            "{name}"
+        );
+    }
+    assert_eq!(spec("lmpop").arity, -4);
+    assert!(!spec("lmpop").has(flags::BLOCKING));
+    assert_eq!(spec("blpop").key_indexes(4), vec![1, 2]);
+}

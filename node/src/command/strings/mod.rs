@@ -12,8 +12,13 @@ use crate::storage::KeyType;
 /// Largest string value (Redis's default `proto-max-bulk-len`).
 pub const MAX_STRING_LEN: usize = 512 * 1024 * 1024;
 
+mod bitfield;
+mod bits;
+mod lcs;
 mod store;
 
+pub use bitfield::writes_reach as bitfield_writes_reach;
+pub use bits::offset_reaches as setbit_offset_reaches;
 use store::*;
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -44,6 +49,26 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec!("getrange", 4, READONLY, (1, 1, 1), getrange),
     spec!("substr", 4, READONLY, (1, 1, 1), getrange),
     spec!("setrange", 4, WRITE | DENYOOM, (1, 1, 1), setrange),
+    spec!("lcs", -3, READONLY, (1, 2, 1), lcs::lcs),
+    spec!("setbit", 4, WRITE | DENYOOM, (1, 1, 1), bits::setbit),
+    spec!("getbit", 3, READONLY | FAST, (1, 1, 1), bits::getbit),
+    spec!("bitcount", -2, READONLY, (1, 1, 1), bits::bitcount),
+    spec!("bitpos", -3, READONLY, (1, 1, 1), bits::bitpos),
+    spec!("bitop", -4, WRITE | DENYOOM, (2, -1, 1), bits::bitop),
+    spec!(
+        "bitfield",
+        -2,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        bitfield::bitfield
+    ),
+    spec!(
+        "bitfield_ro",
+        -2,
+        READONLY | FAST,
+        (1, 1, 1),
+        bitfield::bitfield_ro
+    ),
 ];
 
 fn get(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
@@ -228,22 +253,23 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     Ok(Reply::bulk(value))
 }
 
+/// The error of a write that would make a string longer than `proto-max-bulk-len`.
+fn too_long() -> CmdError {
+    CmdError::msg("string exceeds maximum allowed size (proto-max-bulk-len)")
+}
+
 fn append(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
-    let mut value = ctx
-        .typed_meta(KeyType::String, key)?
-        .map(|m| m.value)
-        .unwrap_or_default();
     let suffix = args.get(2)?;
-    if value.len() + suffix.len() > MAX_STRING_LEN {
-        return Err(CmdError::msg(
-            "string exceeds maximum allowed size (proto-max-bulk-len)",
-        ));
+    let existing = ctx.typed_meta(KeyType::String, key)?;
+    if existing.as_ref().map_or(0, |m| m.value.len()) + suffix.len() > MAX_STRING_LEN {
+        return Err(too_long());
     }
-    value.extend_from_slice(suffix);
-    let len = value.len();
-    put_string(ctx, key, value, Ttl::Keep)?;
-    Ok(Reply::Int(len as i64))
+    // Extended in place: the old value is not copied into a new one.
+    let mut meta = or_new_string(ctx, key, existing)?;
+    meta.value.extend_from_slice(suffix);
+    save_string(ctx, key, &meta)?;
+    Ok(Reply::Int(meta.value.len() as i64))
 }
 
 fn strlen(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
@@ -324,6 +350,8 @@ fn getrange(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     Ok(Reply::bulk(value[start as usize..=end as usize].to_vec()))
 }
 
+/// SETRANGE key offset value: the new length. Writing nothing changes nothing: a missing key
+/// stays missing (answering 0, whatever the offset), an existing one answers its length.
 fn setrange(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let key = args.get(1)?;
     let offset = args.int(2)?;
@@ -337,20 +365,17 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
             existing.map(|m| m.value.len()).unwrap_or(0) as i64
         ));
     }
-    let offset = offset as usize;
-    if offset + patch.len() > MAX_STRING_LEN {
-        return Err(CmdError::msg(
-            "string exceeds maximum allowed size (proto-max-bulk-len)",
-        ));
+    // Checked before anything is created or grown: `offset` may be as large as i64 allows.
+    let end = (offset as u64).saturating_add(patch.len() as u64);
+    if end > MAX_STRING_LEN as u64 {
+        return Err(too_long());
     }
-    let mut value = existing.map(|m| m.value).unwrap_or_default();
-    if value.len() < offset + patch.len() {
-        value.resize(offset + patch.len(), 0);
-    }
-    value[offset..offset + patch.len()].copy_from_slice(patch);
-    let len = value.len();
-    put_string(ctx, key, value, Ttl::Keep)?;
-    Ok(Reply::Int(len as i64))
+    let mut meta = or_new_string(ctx, key, existing)?;
+    let (offset, end) = (offset as usize, end as usize);
+    grow_zeroed(&mut meta.value, end);
+    meta.value[offset..end].copy_from_slice(patch);
+    save_string(ctx, key, &meta)?;
+    Ok(Reply::Int(meta.value.len() as i64))
 }
 
 #[cfg(test)]

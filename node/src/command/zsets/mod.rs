@@ -14,8 +14,9 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use super::args::{parse_f64, parse_i64};
+use super::blocking::{parse_multi_pop, parse_timeout, ZSET_SIDES};
 use super::cursor::{page_reply, parse_cursor, scan_page, ScanOptions};
-use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::flags::{BLOCKING, DENYOOM, FAST, READONLY, WRITE};
 use super::{spec, Args, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::resp::reply::format_double;
 use crate::resp::Reply;
@@ -55,6 +56,23 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec!("zremrangebylex", 4, WRITE, (1, 1, 1), zremrangebylex),
     spec!("zpopmin", -2, WRITE | FAST, (1, 1, 1), zpopmin),
     spec!("zpopmax", -2, WRITE | FAST, (1, 1, 1), zpopmax),
+    spec!("zmpop", -4, WRITE, (0, 0, 0), zmpop),
+    // Applied, these never wait: see `command::blocking`.
+    spec!(
+        "bzpopmin",
+        -3,
+        WRITE | FAST | BLOCKING,
+        (1, -2, 1),
+        bzpopmin
+    ),
+    spec!(
+        "bzpopmax",
+        -3,
+        WRITE | FAST | BLOCKING,
+        (1, -2, 1),
+        bzpopmax
+    ),
+    spec!("bzmpop", -5, WRITE | BLOCKING, (0, 0, 0), bzmpop),
     spec!("zscan", -3, READONLY, (1, 1, 1), zscan),
     spec!("zunionstore", -4, WRITE | DENYOOM, (1, 1, 1), zunionstore),
     spec!("zinterstore", -4, WRITE | DENYOOM, (1, 1, 1), zinterstore),
@@ -499,24 +517,7 @@ fn pop_generic(ctx: &mut Ctx<'_, '_>, args: &Args, max: bool) -> CmdResult {
     let Some(mut z) = ZSet::open(ctx, key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    if count == 0 {
-        return Ok(Reply::Array(Vec::new()));
-    }
-    let mut popped = Vec::new();
-    for entry in ctx.txn.scan(Cf::ZScore, &z.prefix, &z.end(), max)? {
-        let (k, _) = entry?;
-        let (m, s) = z.decode(&k)?;
-        popped.push((m.to_vec(), s));
-        if popped.len() as i64 >= count {
-            break;
-        }
-    }
-    for (m, s) in &popped {
-        z.remove(ctx.txn, m, *s);
-    }
-    if !popped.is_empty() {
-        z.save(ctx, key)?;
-    }
+    let popped = pop_entries(ctx, &mut z, key, max, count as u64)?;
     if args.len() == 3 {
         return Ok(entries_reply(popped, true));
     }
@@ -527,6 +528,95 @@ fn pop_generic(ctx: &mut Ctx<'_, '_>, args: &Args, max: bool) -> CmdResult {
             .flat_map(|(m, s)| [Reply::bulk(m), Reply::Double(s)])
             .collect(),
     ))
+}
+
+/// Pops up to `count` members from the low (or, with `max`, the high) end of `z`, at `key`.
+fn pop_entries(
+    ctx: &mut Ctx<'_, '_>,
+    z: &mut ZSet,
+    key: &[u8],
+    max: bool,
+    count: u64,
+) -> Result<Vec<Entry>, CmdError> {
+    let mut popped = Vec::new();
+    if count == 0 {
+        return Ok(popped);
+    }
+    for entry in ctx.txn.scan(Cf::ZScore, &z.prefix, &z.end(), max)? {
+        let (k, _) = entry?;
+        let (m, s) = z.decode(&k)?;
+        popped.push((m.to_vec(), s));
+        if popped.len() as u64 >= count {
+            break;
+        }
+    }
+    for (m, s) in &popped {
+        z.remove(ctx.txn, m, *s);
+    }
+    if !popped.is_empty() {
+        z.save(ctx, key)?;
+    }
+    Ok(popped)
+}
+
+/// BZPOPMIN/BZPOPMAX key [key ...] timeout: `[key, member, score]` from the first key holding
+/// a sorted set, or a nil array (see `command::blocking`).
+fn blocking_pop(ctx: &mut Ctx<'_, '_>, args: &Args, max: bool) -> CmdResult {
+    let argv = args.all();
+    parse_timeout(&argv[argv.len() - 1])?;
+    for key in &argv[1..argv.len() - 1] {
+        let Some(mut z) = ZSet::open(ctx, key)? else {
+            continue;
+        };
+        if let Some((m, s)) = pop_entries(ctx, &mut z, key, max, 1)?.pop() {
+            return Ok(Reply::Array(vec![
+                Reply::bulk(key.clone()),
+                Reply::bulk(m),
+                Reply::Double(s),
+            ]));
+        }
+    }
+    Ok(Reply::NilArray)
+}
+
+fn bzpopmin(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    blocking_pop(ctx, args, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    blocking_pop(ctx, args, true)
+}
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count] (and BZMPOP after its timeout):
+/// `[key, [[member, score] ...]]` from the first key holding a sorted set, or a nil array.
+fn multi_pop(ctx: &mut Ctx<'_, '_>, args: &Args, numkeys_at: usize) -> CmdResult {
+    let argv = args.all();
+    let m = parse_multi_pop(argv, numkeys_at, ZSET_SIDES)?;
+    for key in &argv[m.keys] {
+        let Some(mut z) = ZSet::open(ctx, key)? else {
+            continue;
+        };
+        let popped = pop_entries(ctx, &mut z, key, !m.first_side, m.count)?;
+        // Pairs nested in RESP2 too, as Redis answers *MPOP.
+        let pairs = popped
+            .into_iter()
+            .map(|(member, score)| Reply::Array(vec![Reply::bulk(member), Reply::Double(score)]))
+            .collect();
+        return Ok(Reply::Array(vec![
+            Reply::bulk(key.clone()),
+            Reply::Array(pairs),
+        ]));
+    }
+    Ok(Reply::NilArray)
+}
+
+fn zmpop(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    multi_pop(ctx, args, 1)
+}
+
+fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
+    parse_timeout(args.get(1)?)?;
+    multi_pop(ctx, args, 2)
 }
 
 fn zscan(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {

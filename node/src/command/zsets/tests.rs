@@ -932,3 +932,63 @@ fn command_table_shapes() {
     assert!(zadd.is_write() && zadd.arity == -4);
     assert!(!super::super::lookup(b"zrange").unwrap().is_write());
 }
+
+#[test]
+fn blocking_zset_pops_pop_what_is_there_or_answer_as_timed_out() {
+    let mut t = TestDb::new();
+    t.run("ZADD z 1 a 2 b 3 c");
+    t.run("SET s str");
+    let popped =
+        |key: &str, member: &str, score: f64| Reply::Array(vec![bulk(key), bulk(member), d(score)]);
+    assert_eq!(t.run("BZPOPMIN none z 0"), popped("z", "a", 1.0));
+    assert_eq!(t.run("BZPOPMAX z 0.5"), popped("z", "c", 3.0));
+    assert_eq!(t.run("BZPOPMIN none 0"), Reply::NilArray);
+    assert_eq!(t.run("BZPOPMIN s z 0"), err(WRONGTYPE));
+    assert_eq!(t.run("BZPOPMIN z -1"), err("ERR timeout is negative"));
+    assert_eq!(t.run("BZPOPMAX z 0"), popped("z", "b", 2.0));
+    assert_eq!(t.run("EXISTS z"), int(0));
+    check_consistent(&t, "z");
+}
+
+#[test]
+fn zmpop_and_bzmpop_nest_their_pairs() {
+    let mut t = TestDb::new();
+    t.run("ZADD z 1 a 2 b 3 c 4 d");
+    let popped = |key: &str, pairs: &[(&str, f64)]| {
+        Reply::Array(vec![
+            bulk(key),
+            Reply::Array(
+                pairs
+                    .iter()
+                    .map(|(m, s)| Reply::Array(vec![bulk(m), d(*s)]))
+                    .collect(),
+            ),
+        ])
+    };
+    assert_eq!(t.run("ZMPOP 2 none z MIN"), popped("z", &[("a", 1.0)]));
+    assert_eq!(
+        t.run("ZMPOP 1 z MAX COUNT 2"),
+        popped("z", &[("d", 4.0), ("c", 3.0)])
+    );
+    assert_eq!(
+        t.run("BZMPOP 0 1 z min COUNT 5"),
+        popped("z", &[("b", 2.0)])
+    );
+    assert_eq!(t.run("ZMPOP 1 z MIN"), Reply::NilArray);
+    assert_eq!(t.run("BZMPOP 0.1 1 z MAX"), Reply::NilArray);
+    for (line, want) in [
+        ("ZMPOP 0 z MIN", "ERR numkeys should be greater than 0"),
+        ("ZMPOP 1 z LEFT", "ERR syntax error"),
+        (
+            "ZMPOP 1 z MIN COUNT -1",
+            "ERR count should be greater than 0",
+        ),
+        (
+            "BZMPOP x 1 z MIN",
+            "ERR timeout is not a float or out of range",
+        ),
+    ] {
+        assert_eq!(t.run(line), err(want), "{line}");
+    }
+    check_consistent(&t, "z");
+}

@@ -1,8 +1,10 @@
 //! CLIENT: the connection's name and id, and the list of connections.
 
 use super::Session;
+use crate::command::args::parse_i64;
 use crate::command::Args;
 use crate::resp::Reply;
+use crate::server::blocking::Unblock;
 use crate::server::info;
 
 impl Session {
@@ -53,6 +55,22 @@ impl Session {
                     .map(info::client_line)
                     .unwrap_or_default();
                 Reply::Verbatim(line + "\n")
+            }
+            ("UNBLOCK", 3 | 4) => {
+                let id = match parse_i64(&args.from(2)[0]) {
+                    Ok(id) => id,
+                    Err(e) => return e.into_reply(),
+                };
+                let how = if args.len() == 3 || args.is(3, "timeout") {
+                    Unblock::Timeout
+                } else if args.is(3, "error") {
+                    Unblock::Error
+                } else {
+                    return Reply::err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+                };
+                let unblocked =
+                    u64::try_from(id).is_ok_and(|id| self.state.blocking.unblock(id, how));
+                Reply::Int(i64::from(unblocked))
             }
             ("SETINFO", 4) => Reply::ok(),
             ("NO-EVICT", 3) | ("NO-TOUCH", 3) | ("REPLY", 3) => Reply::ok(),

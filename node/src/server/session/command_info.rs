@@ -1,5 +1,6 @@
 //! COMMAND: the command table as Redis reports it.
 
+use super::command_docs;
 use crate::command::{self, flags, Args, CommandSpec};
 use crate::resp::Reply;
 
@@ -52,17 +53,16 @@ pub(super) fn command_info(args: &Args) -> Reply {
                 names
                     .into_iter()
                     .map(|spec| {
-                        (
-                            Reply::bulk(spec.name),
+                        let doc = command_docs::docs_of(spec.name).unwrap_or_else(|| {
                             Reply::Map(vec![
                                 (
                                     Reply::bulk("summary"),
-                                    Reply::bulk(format!("Kiwi's {}", spec.name.to_uppercase())),
+                                    Reply::bulk(spec.name.to_uppercase()),
                                 ),
-                                (Reply::bulk("since"), Reply::bulk("1.0.0")),
                                 (Reply::bulk("group"), Reply::bulk("generic")),
-                            ]),
-                        )
+                            ])
+                        });
+                        (Reply::bulk(spec.name), doc)
                     })
                     .collect(),
             )

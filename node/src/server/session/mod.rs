@@ -3,8 +3,8 @@
 //!
 //! This file holds the session's state and the dispatch of each request; the jobs live beside
 //! it: `routing` (where a read or write runs: proposed, forwarded, or served here), `multi`
-//! (MULTI/EXEC), `auth` (AUTH, HELLO), `client` (CLIENT), `configure` (CONFIG) and
-//! `command_info` (COMMAND).
+//! (MULTI/EXEC), `watch` (WATCH), `block` (BLPOP and the other blocking commands), `auth`
+//! (AUTH, HELLO), `client` (CLIENT), `configure` (CONFIG) and `command_info` (COMMAND).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -17,15 +17,18 @@ use bytes::{Bytes, BytesMut};
 use super::stats::CallTag;
 use super::{info, ClientInfo, ServerState};
 use crate::command::{self, flags, Args, CmdError, CommandSpec, Kind};
-use crate::engine::{Mutation, Op};
+use crate::engine::{Mutation, Op, WatchedKey};
 use crate::resp::Reply;
 
 mod auth;
+mod block;
 mod client;
+mod command_docs;
 mod command_info;
 mod configure;
 mod multi;
 mod routing;
+mod watch;
 
 use auth::noauth;
 use command_info::command_info;
@@ -35,6 +38,8 @@ use routing::{Forward, Queued};
 pub enum Step {
     Continue,
     Close,
+    /// A blocking command waits: call [`Session::wait_blocked`] before the next request.
+    Blocked,
 }
 
 pub struct Session {
@@ -64,6 +69,10 @@ pub struct Session {
     barrier_covers_batch: bool,
     forward: Option<Forward>,
     last_command: &'static str,
+    /// What WATCH saw of the keys it watched; EXEC checks them (see `watch`).
+    watched: Vec<WatchedKey>,
+    /// The blocking command this client waits on (see `block`).
+    blocked: Option<block::Blocked>,
 }
 
 impl Session {
@@ -80,6 +89,7 @@ impl Session {
                 connected_at: Instant::now(),
                 last_command: "",
                 resp: 2,
+                blocked: false,
             },
         );
         Session {
@@ -99,10 +109,13 @@ impl Session {
             barrier_covers_batch: false,
             forward: None,
             last_command: "",
+            watched: Vec::new(),
+            blocked: None,
         }
     }
 
     pub fn close(&mut self) {
+        self.state.blocking.leave(self.id);
         self.state.clients().remove(&self.id);
     }
 
@@ -186,6 +199,7 @@ impl Session {
         }
         self.tag = Some(self.call_tag(id, spec));
         match spec.kind {
+            Kind::Data(_) if spec.has(flags::BLOCKING) => self.blocking_command(spec, argv).await,
             Kind::Data(_) if spec.is_write() => {
                 let db = self.db;
                 self.write(Mutation::single(db, argv), None).await;
@@ -210,11 +224,13 @@ impl Session {
         if spec.name == "exec" {
             tag.inner = self.multi.as_ref().map(|ops| {
                 ops.iter()
+                    // WATCH's op adds no reply of its own: the tags follow EXEC's replies.
+                    .filter(|op| !matches!(op, Op::Watch { .. }))
                     .map(|op| match op {
                         Op::Command { argv, .. } | Op::Settled { argv, .. } => {
                             command::lookup_id(&argv[0]).map(|(id, _)| id)
                         }
-                        Op::ExpireKeys { .. } => None,
+                        Op::ExpireKeys { .. } | Op::Watch { .. } => None,
                     })
                     .collect()
             });
@@ -261,6 +277,7 @@ impl Session {
             "exec" => return self.exec().await,
             "discard" => {
                 if self.multi.take().is_some() {
+                    self.watched.clear();
                     Reply::ok()
                 } else {
                     Reply::err("DISCARD without MULTI")
@@ -270,12 +287,15 @@ impl Session {
                 if self.multi.is_some() {
                     Reply::err("WATCH inside MULTI is not allowed")
                 } else {
-                    Reply::err(
-                        "WATCH is not supported; use MULTI/EXEC, which is applied atomically",
-                    )
+                    self.watch(argv).await;
+                    return Step::Continue;
                 }
             }
-            "unwatch" => Reply::ok(),
+            "unwatch" => {
+                self.watched.clear();
+                Reply::ok()
+            }
+            "kiwi.watch" => self.internal_watch(&args),
             "client" => self.client(&args),
             "info" => {
                 let sections: Vec<String> = args
@@ -297,6 +317,7 @@ impl Session {
             }
             "reset" => {
                 self.multi = None;
+                self.watched.clear();
                 self.db = 0;
                 self.readonly = false;
                 self.resp3 = false;

@@ -58,22 +58,34 @@ impl Session {
     }
 
     pub(super) async fn exec(&mut self) -> Step {
-        let Some(ops) = self.multi.take() else {
+        let Some(mut ops) = self.multi.take() else {
             self.push_reply(&Reply::err("EXEC without MULTI"));
             return Step::Continue;
         };
+        // The session settled every reply owed before this command (a forwarded WATCH's
+        // tokens among them), so the watches are all here.
+        let watches = self.take_watches();
         if self.multi_failed {
             self.push_reply(&Reply::Error(
                 "EXECABORT Transaction discarded because of previous errors.".into(),
             ));
             return Step::Continue;
         }
-        if ops.is_empty() {
-            self.push_reply(&Reply::Array(Vec::new()));
-            return Step::Continue;
+        let mut requests = Vec::new();
+        match watches {
+            // Checked in log order even with nothing queued: a changed key still aborts.
+            Some((op, handover)) => {
+                ops.insert(0, op);
+                requests.push(handover);
+            }
+            None if ops.is_empty() => {
+                self.push_reply(&Reply::Array(Vec::new()));
+                return Step::Continue;
+            }
+            None => {}
         }
         let mutation = Mutation::transaction(ops);
-        let mut requests = vec![vec![Bytes::from_static(b"MULTI")]];
+        requests.push(vec![Bytes::from_static(b"MULTI")]);
         requests.extend(mutation.commands().cloned());
         requests.push(vec![Bytes::from_static(b"EXEC")]);
         // Forwarded, the block runs from the database MULTI started in (its SELECTs travel

@@ -20,6 +20,13 @@ pub(super) enum Queued {
     Forwarded {
         skip: usize,
     },
+    /// A WATCH forwarded to the leader: its answer is the tokens of `keys` in `db`, kept by
+    /// this session (see `watch`); the client is answered OK.
+    Watch {
+        skip: usize,
+        db: u8,
+        keys: Vec<Bytes>,
+    },
 }
 
 /// The connection a follower forwards this client's commands on, in order (so a pipeline of
@@ -72,6 +79,10 @@ impl Session {
                     }
                 }
                 Queued::Forwarded { skip } => self.forwarded_reply(skip, timeout).await,
+                Queued::Watch { skip, db, keys } => {
+                    let answer = self.forwarded_reply(skip, timeout).await;
+                    self.adopt_watch(db, keys, answer)
+                }
             };
             self.state.stats.reply(&reply, tag.as_ref());
             reply.encode(&mut self.out, self.resp3);
