@@ -18,12 +18,14 @@ impl<'s> Table<'s> {
     fn build(a: &'s [u8], b: &'s [u8]) -> Table<'s> {
         let width = b.len() + 1;
         let mut cells = vec![0u32; (a.len() + 1) * width];
-        for i in 1..=a.len() {
-            for j in 1..=b.len() {
-                cells[i * width + j] = if a[i - 1] == b[j - 1] {
-                    cells[(i - 1) * width + j - 1] + 1
+        // Row i + 1 from row i: cell (i + 1, j + 1) compares a[i] with b[j].
+        for (i, x) in a.iter().enumerate() {
+            for (j, y) in b.iter().enumerate() {
+                let (up, here) = (i * width + j + 1, (i + 1) * width + j + 1);
+                cells[here] = if x == y {
+                    cells[up - 1] + 1
                 } else {
-                    cells[(i - 1) * width + j].max(cells[i * width + j - 1])
+                    cells[up].max(cells[here - 1])
                 };
             }
         }
