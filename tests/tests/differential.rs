@@ -608,6 +608,15 @@ const BIT_OFFSETS: [&str; 12] = [
 const FIELD_TYPES: [&str; 12] = [
     "u1", "u3", "u8", "i5", "i8", "i16", "u63", "i64", "u64", "i0", "I8", "x",
 ];
+/// GETRANGE/SUBSTR indexes: in range, from the end, far past either end.
+const RANGE_ENDS: [&str; 6] = [
+    "0",
+    "-1",
+    "-100",
+    "5",
+    "9223372036854775807",
+    "-9223372036854775808",
+];
 /// BITFIELD values and increments, extremes included.
 const FIELD_VALUES: [&str; 12] = [
     "0",
@@ -741,22 +750,8 @@ fn generate_bits(rng: &mut Rng) -> Vec<String> {
         13 => vec![
             s(rng.pick(&["GETRANGE", "SUBSTR"])),
             k,
-            s(rng.pick(&[
-                "0",
-                "-1",
-                "-100",
-                "5",
-                "9223372036854775807",
-                "-9223372036854775808",
-            ])),
-            s(rng.pick(&[
-                "0",
-                "-1",
-                "-100",
-                "5",
-                "9223372036854775807",
-                "-9223372036854775808",
-            ])),
+            s(rng.pick(&RANGE_ENDS)),
+            s(rng.pick(&RANGE_ENDS)),
         ],
         14 => vec![
             s("SETRANGE"),
