@@ -6,6 +6,9 @@ use crate::command::{Args, CmdError, CmdResult, Ctx};
 use crate::resp::Reply;
 use crate::storage::KeyType;
 
+/// A run of contiguous matches: its inclusive range of positions in `a`, then in `b`.
+type Run = ((usize, usize), (usize, usize));
+
 /// The LCS length table for `a` and `b`, `(a.len() + 1) x (b.len() + 1)` cells row-major:
 /// cell (i, j) is the length of the LCS of `a[..i]` and `b[..j]`.
 struct Table<'s> {
@@ -42,7 +45,7 @@ impl<'s> Table<'s> {
 
     /// Walks back from the end as Redis does (on a tie it drops a byte of `b`), returning the
     /// subsequence and the runs of contiguous matches, last run first, as (a range, b range).
-    fn walk(&self) -> (Vec<u8>, Vec<((usize, usize), (usize, usize))>) {
+    fn walk(&self) -> (Vec<u8>, Vec<Run>) {
         let mut seq = vec![0u8; self.len() as usize];
         let mut runs = Vec::new();
         let mut left = seq.len();
