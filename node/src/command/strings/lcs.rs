@@ -6,6 +6,9 @@ use crate::command::{Args, CmdError, CmdResult, Ctx};
 use crate::resp::Reply;
 use crate::storage::KeyType;
 
+/// A run of contiguous matches: its inclusive range of positions in `a`, then in `b`.
+type Run = ((usize, usize), (usize, usize));
+
 /// The LCS length table for `a` and `b`, `(a.len() + 1) x (b.len() + 1)` cells row-major:
 /// cell (i, j) is the length of the LCS of `a[..i]` and `b[..j]`.
 struct Table<'s> {
@@ -18,12 +21,14 @@ impl<'s> Table<'s> {
     fn build(a: &'s [u8], b: &'s [u8]) -> Table<'s> {
         let width = b.len() + 1;
         let mut cells = vec![0u32; (a.len() + 1) * width];
-        for i in 1..=a.len() {
-            for j in 1..=b.len() {
-                cells[i * width + j] = if a[i - 1] == b[j - 1] {
-                    cells[(i - 1) * width + j - 1] + 1
+        // Row i + 1 from row i: cell (i + 1, j + 1) compares a[i] with b[j].
+        for (i, x) in a.iter().enumerate() {
+            for (j, y) in b.iter().enumerate() {
+                let (up, here) = (i * width + j + 1, (i + 1) * width + j + 1);
+                cells[here] = if x == y {
+                    cells[up - 1] + 1
                 } else {
-                    cells[(i - 1) * width + j].max(cells[i * width + j - 1])
+                    cells[up].max(cells[here - 1])
                 };
             }
         }
@@ -40,7 +45,7 @@ impl<'s> Table<'s> {
 
     /// Walks back from the end as Redis does (on a tie it drops a byte of `b`), returning the
     /// subsequence and the runs of contiguous matches, last run first, as (a range, b range).
-    fn walk(&self) -> (Vec<u8>, Vec<((usize, usize), (usize, usize))>) {
+    fn walk(&self) -> (Vec<u8>, Vec<Run>) {
         let mut seq = vec![0u8; self.len() as usize];
         let mut runs = Vec::new();
         let mut left = seq.len();

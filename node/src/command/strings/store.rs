@@ -75,7 +75,7 @@ pub fn save_string(ctx: &mut Ctx<'_, '_>, key: &[u8], meta: &Meta) -> Result<(),
 /// one grows a block at a time, each a plain copy, which stays fast in unoptimized builds too
 /// (a byte-by-byte `resize` of 512 MB takes seconds there).
 pub fn grow_zeroed(value: &mut Vec<u8>, len: usize) {
-    const ZEROS: [u8; 1 << 16] = [0; 1 << 16];
+    static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
     if value.len() >= len {
         return;
     }
