@@ -44,7 +44,7 @@ impl Pending {
     }
 
     fn answered(&self) -> bool {
-        matches!(self.reply.try_recv(), Ok(_))
+        self.reply.try_recv().is_ok()
     }
 }
 

@@ -190,9 +190,7 @@ mod tests {
     use super::*;
 
     fn argv(line: &str) -> Vec<Bytes> {
-        line.split(' ')
-            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
-            .collect()
+        crate::resp::request::split_args(line.as_bytes()).unwrap()
     }
 
     fn err(r: Result<Call, CmdError>) -> String {

@@ -20,7 +20,7 @@ use openraft::async_runtime::WatchReceiver;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::routing::{clusterdown, commit_timeout, outcome_reply, Queued};
+use super::routing::{clusterdown, commit_timeout, forward_failed, outcome_reply, settle};
 use super::{Session, Step};
 use crate::command::blocking::{self as cmd, Call};
 use crate::command::CommandSpec;
@@ -114,28 +114,18 @@ impl Session {
         // looks at its keys.
         self.finish_pending().await;
         let deadline = call.timeout.map(|t| Instant::now() + t);
-        let cluster = self.state.cluster.clone();
-        let leader = if cluster.is_leader() {
-            Some((cluster.id, cluster.me.clone()))
-        } else {
-            let timeout = self.state.config().raft_write_timeout;
-            cluster.wait_for_leader(timeout).await
-        };
-        let Some((leader, node)) = leader else {
+        let Some((leader, node)) = self.leader().await else {
             self.push_reply(&clusterdown());
             return Step::Continue;
         };
-        if leader != cluster.id {
-            if !self.state.config().raft_follower_forward {
-                self.push_reply(&Reply::Error(format!("MOVED 0 {}", node.resp_addr)));
+        if leader != self.state.cluster.id {
+            if !self.may_forward(&node.resp_addr) {
                 return Step::Continue;
             }
             self.forward(&node.resp_addr, vec![argv]).await;
-            let Some((Queued::Forwarded { skip }, _)) = self.queue.back() else {
+            let Some((skip, _)) = self.take_forwarded() else {
                 return Step::Continue; // could not forward: the error is queued
             };
-            let skip = *skip;
-            self.queue.pop_back();
             let wake = self.state.blocking.block(self.id, Vec::new());
             self.set_blocked(Blocked::Forwarded {
                 name: spec.name,
@@ -191,10 +181,7 @@ impl Session {
     async fn pop_now(&self, db: u8, argv: Vec<Bytes>) -> Reply {
         let timeout = self.state.config().raft_write_timeout;
         match self.state.cluster.propose(Mutation::single(db, argv)).await {
-            Ok(pending) => match tokio::time::timeout(timeout, pending.outcome()).await {
-                Ok(outcome) => outcome_reply(outcome),
-                Err(_) => commit_timeout(),
-            },
+            Ok(pending) => settle(pending, timeout).await,
             Err(e) => outcome_reply(Err(e)),
         }
     }
@@ -303,9 +290,7 @@ impl Session {
             return clusterdown();
         };
         if let Some(why) = &fwd.broken {
-            return Reply::Error(format!(
-                "CLUSTERDOWN forwarding to the leader failed ({why}); the command may or may not have been applied"
-            ));
+            return forward_failed(why);
         }
         let (reply, broken) = {
             let answer = async {
@@ -323,12 +308,7 @@ impl Session {
                 tokio::select! {
                     answer = &mut answer => break match answer {
                         Ok(reply) => (reply, None),
-                        Err(e) => (
-                            Reply::Error(format!(
-                                "CLUSTERDOWN forwarding to the leader failed ({e}); the command may or may not have been applied"
-                            )),
-                            Some(e.to_string()),
-                        ),
+                        Err(e) => (forward_failed(&e), Some(e.to_string())),
                     },
                     _ = wake.notified() => match blocking.unblocked(id) {
                         Some(Unblock::Timeout) => {

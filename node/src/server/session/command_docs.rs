@@ -75,7 +75,8 @@ mod tests {
     fn every_command_kiwi_implements_has_redis_docs() {
         let missing: Vec<&str> = crate::command::all()
             .map(|spec| spec.name)
-            .filter(|name| docs_of(name).is_none())
+            // Kiwi's internal commands (`kiwi.*`, between its own nodes) have no Redis docs.
+            .filter(|name| !name.starts_with("kiwi.") && docs_of(name).is_none())
             .collect();
         assert!(missing.is_empty(), "no Redis docs for {missing:?}");
     }

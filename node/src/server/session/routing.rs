@@ -2,12 +2,14 @@
 //! redirected) on a follower; a read is served after a read barrier, or forwarded. Replies owed
 //! by writes in flight and forwarded requests wait in the session's queue, in request order.
 
+use crate::server::stats::CallTag;
 use bytes::Bytes;
 
 use super::Session;
 use crate::command::{self, CmdError, CommandSpec, Ctx, SplitMix64};
 use crate::engine::{self, Mutation};
 use crate::raft::cluster::{ClusterError, PendingWrite, WriteOutcome};
+use crate::raft::{KiwiNode, NodeId};
 use crate::resp::client::RespClient;
 use crate::resp::Reply;
 
@@ -54,6 +56,21 @@ pub(super) fn commit_timeout() -> Reply {
     )
 }
 
+/// The forwarding connection to the leader broke (`why`) with a reply still owed.
+pub(super) fn forward_failed(why: impl std::fmt::Display) -> Reply {
+    Reply::Error(format!(
+        "CLUSTERDOWN forwarding to the leader failed ({why}); the command may or may not have been applied"
+    ))
+}
+
+/// The reply to a proposed write, waiting for it up to `timeout`.
+pub(super) async fn settle(pending: PendingWrite, timeout: std::time::Duration) -> Reply {
+    match tokio::time::timeout(timeout, pending.outcome()).await {
+        Ok(outcome) => outcome_reply(outcome),
+        Err(_) => commit_timeout(),
+    }
+}
+
 pub(super) fn outcome_reply(outcome: WriteOutcome) -> Reply {
     match outcome {
         Ok(r) => r,
@@ -72,12 +89,7 @@ impl Session {
         while let Some((item, tag)) = self.queue.pop_front() {
             let reply = match item {
                 Queued::Ready(r) => r,
-                Queued::Write(pending) => {
-                    match tokio::time::timeout(timeout, pending.outcome()).await {
-                        Ok(outcome) => outcome_reply(outcome),
-                        Err(_) => commit_timeout(),
-                    }
-                }
+                Queued::Write(pending) => settle(pending, timeout).await,
                 Queued::Forwarded { skip } => self.forwarded_reply(skip, timeout).await,
                 Queued::Watch { skip, db, keys } => {
                     let answer = self.forwarded_reply(skip, timeout).await;
@@ -98,9 +110,7 @@ impl Session {
             return clusterdown();
         };
         if let Some(why) = &fwd.broken {
-            return Reply::Error(format!(
-                "CLUSTERDOWN forwarding to the leader failed ({why}); the command may or may not have been applied"
-            ));
+            return forward_failed(why);
         }
         let mut last = Reply::Nil;
         for _ in 0..=skip {
@@ -108,9 +118,7 @@ impl Session {
                 Ok(Ok(r)) => last = r,
                 Ok(Err(e)) => {
                     fwd.broken = Some(e.to_string());
-                    return Reply::Error(format!(
-                        "CLUSTERDOWN forwarding to the leader failed ({e}); the command may or may not have been applied"
-                    ));
+                    return forward_failed(e);
                 }
                 Err(_) => {
                     fwd.broken = Some("timed out".into());
@@ -126,17 +134,11 @@ impl Session {
     /// `requests` are the client's original commands, for forwarding; `None` stands for the
     /// mutation's own single command (so the common case copies nothing).
     pub(super) async fn write(&mut self, mutation: Mutation, requests: Option<Vec<Vec<Bytes>>>) {
-        let cluster = self.state.cluster.clone();
-        let leader = if cluster.is_leader() {
-            Some((cluster.id, cluster.me.clone()))
-        } else {
-            let timeout = self.state.config().raft_write_timeout;
-            cluster.wait_for_leader(timeout).await
-        };
-        let Some((leader_id, leader)) = leader else {
+        let Some((leader_id, leader)) = self.leader().await else {
             self.push_reply(&clusterdown());
             return;
         };
+        let cluster = self.state.cluster.clone();
         if leader_id == cluster.id {
             match cluster.propose(mutation).await {
                 Ok(pending) => {
@@ -145,11 +147,44 @@ impl Session {
                 }
                 Err(e) => self.push_reply(&outcome_reply(Err(e))),
             }
-        } else if self.state.config().raft_follower_forward {
+        } else if self.may_forward(&leader.resp_addr) {
             let requests = requests.unwrap_or_else(|| mutation.commands().cloned().collect());
             self.forward(&leader.resp_addr, requests).await;
-        } else {
-            self.push_reply(&Reply::Error(format!("MOVED 0 {}", leader.resp_addr)));
+        }
+    }
+
+    /// The leader: this node, or the one it knows of, waiting up to `raft-write-timeout` for
+    /// an election; `None` when there is none (answer CLUSTERDOWN).
+    pub(super) async fn leader(&self) -> Option<(NodeId, KiwiNode)> {
+        let cluster = &self.state.cluster;
+        if cluster.is_leader() {
+            return Some((cluster.id, cluster.me.clone()));
+        }
+        let timeout = self.state.config().raft_write_timeout;
+        cluster.wait_for_leader(timeout).await
+    }
+
+    /// Whether a follower may forward a request to the leader at `resp_addr`; if not, the
+    /// client is redirected (-MOVED).
+    pub(super) fn may_forward(&mut self, resp_addr: &str) -> bool {
+        if self.state.config().raft_follower_forward {
+            return true;
+        }
+        self.push_reply(&Reply::Error(format!("MOVED 0 {resp_addr}")));
+        false
+    }
+
+    /// Takes back the reply slot [`Session::forward`] just queued, for a caller that reads
+    /// the leader's answer itself; returns how many replies come before it and the command's
+    /// stats tag (`None` when the request could not be forwarded, whose error is queued
+    /// instead).
+    pub(super) fn take_forwarded(&mut self) -> Option<(usize, Option<CallTag>)> {
+        match self.queue.back() {
+            Some((Queued::Forwarded { .. }, _)) => match self.queue.pop_back() {
+                Some((Queued::Forwarded { skip }, tag)) => Some((skip, tag)),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -216,13 +251,10 @@ impl Session {
     pub(super) async fn read(&mut self, spec: &CommandSpec, argv: Vec<Bytes>) {
         let cluster = self.state.cluster.clone();
         if !self.readonly && !cluster.is_leader() {
-            let timeout = self.state.config().raft_write_timeout;
-            match cluster.wait_for_leader(timeout).await {
+            match self.leader().await {
                 Some((id, leader)) if id != cluster.id => {
-                    if self.state.config().raft_follower_forward {
+                    if self.may_forward(&leader.resp_addr) {
                         self.forward(&leader.resp_addr, vec![argv]).await;
-                    } else {
-                        self.push_reply(&Reply::Error(format!("MOVED 0 {}", leader.resp_addr)));
                     }
                     return;
                 }

@@ -80,38 +80,23 @@ impl Session {
     /// WATCH key [key ...] (outside MULTI).
     pub(super) async fn watch(&mut self, argv: &[Bytes]) {
         let keys = argv[1..].to_vec();
-        let cluster = self.state.cluster.clone();
-        if !cluster.is_leader() {
-            let timeout = self.state.config().raft_write_timeout;
-            match cluster.wait_for_leader(timeout).await {
-                Some((id, leader)) if id != cluster.id => {
-                    if !self.state.config().raft_follower_forward {
-                        self.push_reply(&Reply::Error(format!("MOVED 0 {}", leader.resp_addr)));
-                        return;
-                    }
-                    let mut request = vec![Bytes::from_static(INTERNAL), Bytes::from("GET")];
-                    request.extend(keys.iter().cloned());
-                    self.forward(&leader.resp_addr, vec![request]).await;
-                    // The leader's answer is the tokens, for this session to keep.
-                    if let Some((Queued::Forwarded { skip }, _)) = self.queue.back() {
-                        let skip = *skip;
-                        if let Some((_, tag)) = self.queue.pop_back() {
-                            let watch = Queued::Watch {
-                                skip,
-                                db: self.db,
-                                keys,
-                            };
-                            self.queue.push_back((watch, tag));
-                        }
-                    }
-                    return;
-                }
-                Some(_) => {}
-                None => {
-                    self.push_reply(&super::routing::clusterdown());
-                    return;
+        let Some((leader_id, leader)) = self.leader().await else {
+            self.push_reply(&super::routing::clusterdown());
+            return;
+        };
+        if leader_id != self.state.cluster.id {
+            if self.may_forward(&leader.resp_addr) {
+                let mut request = vec![Bytes::from_static(INTERNAL), Bytes::from("GET")];
+                request.extend(keys.iter().cloned());
+                self.forward(&leader.resp_addr, vec![request]).await;
+                // The leader's answer is the tokens, for this session to keep.
+                if let Some((skip, tag)) = self.take_forwarded() {
+                    let db = self.db;
+                    self.queue
+                        .push_back((Queued::Watch { skip, db, keys }, tag));
                 }
             }
+            return;
         }
         let reply = match self.watch_here(self.db, &keys) {
             Ok(watches) => {
@@ -176,7 +161,7 @@ impl Session {
                 Err(e) => e.into_reply(),
             };
         }
-        if !args.is(1, "set") || (args.len() - 2) % 4 != 0 {
+        if !args.is(1, "set") || !(args.len() - 2).is_multiple_of(4) {
             return CmdError::Syntax.into_reply();
         }
         let mut watches = Vec::new();
