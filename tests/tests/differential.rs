@@ -838,9 +838,6 @@ fn copies_and_sorts(rng: &mut Rng, compare: &mut Compare) -> Vec<String> {
             if rng.chance(40) {
                 a.push(s(rng.pick(&["ASC", "DESC"])));
             }
-            if rng.chance(30) {
-                a.extend([s("LIMIT"), rng.int(-1, 3), rng.int(-2, 3)]);
-            }
             for _ in 0..rng.below(3) {
                 a.extend([s("GET"), s(rng.pick(&["#", "w_*", "hw_*->f", "s0"]))]);
             }
@@ -849,10 +846,16 @@ fn copies_and_sorts(rng: &mut Rng, compare: &mut Compare) -> Vec<String> {
             let alpha_ties = alpha && by.is_some_and(|p| p.contains('*'));
             // Stored in an order Redis does not define, the list would differ from then on. A
             // set that is not sorted is sorted ALPHA into a STORE, so that one may be stored.
-            if !ro && !alpha_ties && rng.chance(30) {
+            let store = !ro && !alpha_ties && rng.chance(30);
+            let undefined_order = !store && (dont_sort || alpha_ties);
+            if store {
                 a.extend([s("STORE"), key_of(rng, &LISTS)]);
-            } else if dont_sort || alpha_ties {
+            } else if undefined_order {
                 *compare = Compare::Unordered;
+            }
+            // In an order Redis does not define, LIMIT would pick different elements.
+            if !undefined_order && rng.chance(30) {
+                a.extend([s("LIMIT"), rng.int(-1, 3), rng.int(-2, 3)]);
             }
             a
         }
@@ -864,7 +867,10 @@ fn generate(rng: &mut Rng) -> Vec<Generated> {
     // Commands whose reply is compared as is, so that they can sit inside an EXEC reply.
     let exact = |rng: &mut Rng| loop {
         let g = generate_one(rng);
-        if matches!(g.compare, Compare::Exact) && g.args[0] != "FLUSHDB" {
+        // SORT needs a step before it on Redis (see `clear_errno`), which would be queued too.
+        if matches!(g.compare, Compare::Exact)
+            && !matches!(g.args[0].as_str(), "FLUSHDB" | "SORT" | "SORT_RO")
+        {
             return g;
         }
     };
@@ -976,6 +982,15 @@ enum Protocol {
     Resp3,
 }
 
+/// Redis 7 reads SORT's weights with `strtod` and then checks `errno` without clearing it first,
+/// so after any command that left ERANGE there (a ZADD of 1e400, a range bound of -1e-400)
+/// every numeric SORT fails with "One or more scores can't be converted into double" until a
+/// command clears it. Parsing a score does (`string2d` sets errno to 0): a ZADD XX of a key that
+/// never exists changes nothing.
+fn clear_errno(redis: &mut redis::Connection) {
+    assert_eq!(redis.run("ZADD errno:clear XX 0 m"), int(0));
+}
+
 fn compare_runs(seed: u64, commands: usize, protocol: Protocol) {
     let kiwi = KiwiServer::start();
     let redis = KiwiServer::start_reference_redis();
@@ -995,6 +1010,9 @@ fn compare_runs(seed: u64, commands: usize, protocol: Protocol) {
         for g in generate(&mut rng) {
             i += 1;
             history.push(g.args.join(" "));
+            if matches!(g.args[0].to_ascii_uppercase().as_str(), "SORT" | "SORT_RO") {
+                clear_errno(&mut r);
+            }
             let want = normalize(r.run_args(&g.args), g.compare);
             let got = normalize(k.run_args(&g.args), g.compare);
             if got != want {
