@@ -82,10 +82,18 @@ fn secret_files_rotated_node_by_node_keep_the_cluster_working() {
     cluster.wait_leader(Duration::from_secs(10));
 
     let mut acked = Vec::new();
+    // As a client would: a write that meets an election (TRYAGAIN, CLUSTERDOWN) is sent again.
     let mut write = |cluster: &TestCluster, key: String| {
-        let leader = cluster.wait_leader(Duration::from_secs(15));
-        let mut c = cluster.nodes[leader].client();
-        let reply: redis::RedisResult<String> = redis::cmd("SET").arg(&key).arg("v").query(&mut c);
+        let reply = wait_for(Duration::from_secs(30), &format!("SET {key}"), || {
+            let leader = cluster.leader_now()?;
+            let mut c = cluster.nodes[leader].client();
+            let reply: redis::RedisResult<String> =
+                redis::cmd("SET").arg(&key).arg("v").query(&mut c);
+            match reply {
+                Err(e) if matches!(e.code(), Some("TRYAGAIN" | "CLUSTERDOWN")) => None,
+                other => Some(other),
+            }
+        });
         assert_eq!(reply.as_deref(), Ok("OK"), "SET {key}");
         acked.push(key);
     };
