@@ -28,6 +28,7 @@ mod command_info;
 mod configure;
 mod multi;
 mod routing;
+mod wait;
 mod watch;
 
 use auth::noauth;
@@ -296,6 +297,10 @@ impl Session {
                 Reply::ok()
             }
             "kiwi.watch" => self.internal_watch(&args),
+            "wait" => match self.wait_replicas(argv).await {
+                Some(reply) => reply,
+                None => return Step::Continue,
+            },
             "client" => self.client(&args),
             "info" => {
                 let sections: Vec<String> = args
