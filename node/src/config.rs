@@ -306,6 +306,21 @@ fn parse_bool(v: &str) -> Result<bool, String> {
     }
 }
 
+/// What a size unit multiplies by, as Redis reads them (any case): `k`/`m`/`g` are powers of
+/// 1000, `kb`/`mb`/`gb` powers of 1024.
+pub(crate) fn size_unit(unit: &str) -> Option<u64> {
+    Some(match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    })
+}
+
 /// Parses sizes the way Redis does: `1024`, `64kb`, `1gb` (powers of 1024), `1k`/`1m`/`1g`
 /// (powers of 1000).
 pub fn parse_size(v: &str) -> Result<u64, String> {
@@ -315,16 +330,7 @@ pub fn parse_size(v: &str) -> Result<u64, String> {
         .unwrap_or(lower.len());
     let (num, unit) = lower.split_at(split);
     let n: u64 = num.parse().map_err(|_| format!("invalid size '{v}'"))?;
-    let mult: u64 = match unit {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1000 * 1000,
-        "mb" => 1024 * 1024,
-        "g" => 1000 * 1000 * 1000,
-        "gb" => 1024 * 1024 * 1024,
-        _ => return Err(format!("invalid size unit in '{v}'")),
-    };
+    let mult = size_unit(unit).ok_or_else(|| format!("invalid size unit in '{v}'"))?;
     n.checked_mul(mult)
         .ok_or_else(|| format!("size '{v}' is too large"))
 }

@@ -176,16 +176,7 @@ fn format_memory(n: i128) -> String {
 pub fn memtoull(v: &str) -> Option<u64> {
     let digits_end = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
     let (digits, unit) = v.split_at(digits_end);
-    let mul: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1000 * 1000,
-        "mb" => 1024 * 1024,
-        "g" => 1000 * 1000 * 1000,
-        "gb" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
+    let mul = super::size_unit(unit)?;
     if digits.len() >= 128 {
         return None;
     }
