@@ -75,6 +75,8 @@ pub enum SettledReply {
     Status(String),
     /// An error line with its own prefix (`ERR ...`).
     Error(String),
+    /// An integer (WAIT queued in MULTI). Third, as `resp::Reply::Int` was.
+    Int(i64),
 }
 
 impl SettledReply {
@@ -82,6 +84,7 @@ impl SettledReply {
         match self {
             SettledReply::Status(s) => Reply::Simple(s.clone()),
             SettledReply::Error(e) => Reply::Error(e.clone()),
+            SettledReply::Int(n) => Reply::Int(*n),
         }
     }
 }
@@ -423,6 +426,7 @@ mod tests {
                 SettledReply::Error("ERR DB index is out of range".into()),
             ),
             (Reply::ok(), SettledReply::Status("OK".into())),
+            (Reply::Int(2), SettledReply::Int(2)),
         ] {
             let old = OpWithReply::Settled {
                 argv: argv("SELECT 99"),

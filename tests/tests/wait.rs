@@ -21,6 +21,12 @@ fn wait_answers_and_errs_as_redis_does_on_a_single_node() {
         "WAIT 1 50",
         "WAIT",
         "WAIT 1",
+        // Inside MULTI: queued, and answered at once at EXEC.
+        "MULTI",
+        "WAIT 1 100",
+        "WAIT x 0",
+        "SET k v",
+        "EXEC",
     ] {
         assert_eq!(k.run(line), r.run(line), "{line}");
     }
@@ -51,4 +57,8 @@ fn wait_counts_the_members_that_hold_the_writes() {
     assert_eq!(c.run("WAIT 1 5000"), int(1));
     cluster.isolate(other, false);
     assert_eq!(c.run("WAIT 2 10000"), int(2), "the member caught up");
+    // In MULTI it does not wait: the count of the moment.
+    assert_eq!(c.run("MULTI"), ok());
+    assert_eq!(c.run("WAIT 2 0"), R::Status("QUEUED".into()));
+    assert_eq!(c.run("EXEC"), R::Arr(vec![int(2)]));
 }

@@ -47,8 +47,8 @@ pub const SESSION_COMMANDS: &[CommandSpec] = &[
     session!("readonly", 1, FAST | NOMULTI),
     session!("readwrite", 1, FAST | NOMULTI),
     session!("reset", 1, NOAUTH | FAST | NOMULTI),
-    // Waits for replicas on the leader (see `server::session::wait`).
-    session!("wait", 3, NOMULTI),
+    // Waits for replicas on the leader; answers at once inside MULTI (`server::session::wait`).
+    session!("wait", 3, 0),
 ];
 
 fn ping(_ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {

@@ -48,6 +48,11 @@ impl Session {
                     reply: e.into(),
                 },
             }
+        } else if spec.name == "wait" {
+            Op::Settled {
+                reply: self.wait_in_multi(&argv),
+                argv,
+            }
         } else {
             Op::Command { db, argv }
         };
