@@ -169,3 +169,45 @@ fn command_docs_are_the_ones_redis_gives() {
         );
     }
 }
+
+/// COMMAND GETKEYS answers as redis-server does, for commands whose keys are counted by an
+/// argument or follow an option too, and Kiwi's internal commands stay out of COMMAND.
+#[test]
+fn command_getkeys_answers_as_redis_does() {
+    let kiwi = KiwiServer::start();
+    let redis = KiwiServer::start_reference_redis();
+    let (mut k, mut r) = (kiwi.client(), redis.client());
+    for line in [
+        "COMMAND GETKEYS LMPOP 2 a b LEFT",
+        "COMMAND GETKEYS BLMPOP 0 2 a b LEFT",
+        "COMMAND GETKEYS ZMPOP 1 z MIN",
+        "COMMAND GETKEYS BZMPOP 0 2 z y MIN",
+        "COMMAND GETKEYS ZUNIONSTORE d 2 a b",
+        "COMMAND GETKEYS ZINTERSTORE d 1 a WEIGHTS 2",
+        "COMMAND GETKEYS ZINTER 2 a b",
+        "COMMAND GETKEYS SINTERCARD 2 a b",
+        "COMMAND GETKEYS ZDIFF 2 a b WITHSCORES",
+        "COMMAND GETKEYS ZDIFFSTORE d 2 a b",
+        "COMMAND GETKEYS ZINTERCARD 2 a b",
+        "COMMAND GETKEYS LMPOP 3 a b LEFT",
+        "COMMAND GETKEYS LMPOP 0 a LEFT",
+        "COMMAND GETKEYS LMPOP 5 a LEFT",
+        "COMMAND GETKEYS LMPOP x a",
+        "COMMAND GETKEYS SORT k STORE d",
+        "COMMAND GETKEYS SORT k LIMIT 0 1 BY w GET g STORE d",
+        "COMMAND GETKEYS SORT_RO k BY w",
+        "COMMAND GETKEYS MSET a 1 b 2",
+        "COMMAND GETKEYS GET",
+        "COMMAND GETKEYS PING x",
+        "COMMAND GETKEYS NOSUCH x",
+        "COMMAND GETKEYS GET a b",
+        "COMMAND INFO kiwi.watch",
+    ] {
+        assert_eq!(k.run(line), r.run(line), "{line}");
+    }
+    let names = k.run("COMMAND");
+    assert!(
+        !format!("{names:?}").contains("kiwi."),
+        "internal commands are not listed"
+    );
+}

@@ -302,9 +302,71 @@ pub fn count() -> usize {
     TABLE.specs.len()
 }
 
-/// Every command, for COMMAND / COMMAND COUNT.
+/// Every command, Kiwi's internal ones (`kiwi.*`, spoken between its nodes) included.
 pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
     TABLE.specs.iter().copied()
+}
+
+/// The commands clients see in COMMAND, COMMAND COUNT and COMMAND DOCS: all but the internal.
+pub fn public() -> impl Iterator<Item = &'static CommandSpec> {
+    all().filter(|spec| lookup_public(spec.name.as_bytes()).is_some())
+}
+
+/// A command clients may look up by name in COMMAND INFO, DOCS and GETKEYS (not an internal one).
+pub fn lookup_public(name: &[u8]) -> Option<&'static CommandSpec> {
+    lookup(name).filter(|spec| !spec.name.starts_with("kiwi."))
+}
+
+/// The positions of the key arguments of `argv` (whose arity was checked), as COMMAND GETKEYS
+/// reports them: the table's fixed positions, or for the commands whose keys are counted by an
+/// argument (LMPOP, ZUNIONSTORE, ...) or follow an option (SORT ... STORE), what the arguments
+/// say. `None` when they cannot say (a count that is not a positive integer or runs past the
+/// end), which Redis reports as invalid arguments.
+pub fn key_positions(spec: &CommandSpec, argv: &[Bytes]) -> Option<Vec<usize>> {
+    // (position of the key count, keys before it)
+    let counted = match spec.name {
+        "lmpop" | "zmpop" | "sintercard" | "zinter" | "zunion" | "zdiff" | "zintercard" => {
+            Some((1, &[][..]))
+        }
+        "blmpop" | "bzmpop" => Some((2, &[][..])),
+        "zunionstore" | "zinterstore" | "zdiffstore" => Some((2, &[1usize][..])),
+        _ => None,
+    };
+    if let Some((at, before)) = counted {
+        let n = args::parse_i64(argv.get(at)?).ok()?;
+        let first = at + 1;
+        if n <= 0 || first + n as usize > argv.len() {
+            return None;
+        }
+        return Some(
+            before
+                .iter()
+                .copied()
+                .chain(first..first + n as usize)
+                .collect(),
+        );
+    }
+    if spec.name == "sort" {
+        // Redis's sortGetKeys: LIMIT takes two arguments, BY and GET one, STORE names a key.
+        let mut keys = vec![1];
+        let mut store = None;
+        let mut i = 2;
+        while i < argv.len() {
+            let skip = match argv[i].to_ascii_lowercase().as_slice() {
+                b"limit" => 2,
+                b"by" | b"get" => 1,
+                b"store" => {
+                    store = Some(i + 1).filter(|at| *at < argv.len());
+                    1
+                }
+                _ => 0,
+            };
+            i += 1 + skip;
+        }
+        keys.extend(store);
+        return Some(keys);
+    }
+    Some(spec.key_indexes(argv.len()))
 }
 
 /// Runs a data command whose arity has been checked. Session commands reaching here are a bug

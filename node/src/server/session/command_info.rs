@@ -27,26 +27,30 @@ pub(super) fn command_info(args: &Args) -> Reply {
     }
     let sub = args.upper(1).unwrap_or_default();
     match sub.as_str() {
-        "" => Reply::Array(command::all().map(describe).collect()),
-        "COUNT" => Reply::Int(command::all().count() as i64),
+        "" => Reply::Array(command::public().map(describe).collect()),
+        "COUNT" => Reply::Int(command::public().count() as i64),
         "INFO" => {
             let specs: Vec<Reply> = if args.len() == 2 {
-                command::all().map(describe).collect()
+                command::public().map(describe).collect()
             } else {
                 args.from(2)
                     .iter()
-                    .map(|n| command::lookup(n).map(describe).unwrap_or(Reply::NilArray))
+                    .map(|n| {
+                        command::lookup_public(n)
+                            .map(describe)
+                            .unwrap_or(Reply::NilArray)
+                    })
                     .collect()
             };
             Reply::Array(specs)
         }
         "DOCS" => {
             let names: Vec<&'static CommandSpec> = if args.len() == 2 {
-                command::all().collect()
+                command::public().collect()
             } else {
                 args.from(2)
                     .iter()
-                    .filter_map(|n| command::lookup(n))
+                    .filter_map(|n| command::lookup_public(n))
                     .collect()
             };
             Reply::Map(
@@ -67,22 +71,25 @@ pub(super) fn command_info(args: &Args) -> Reply {
                     .collect(),
             )
         }
-        "GETKEYS" if args.len() >= 3 => {
+        "GETKEYS" => {
+            if args.len() < 4 {
+                return Reply::err("wrong number of arguments for 'command|getkeys' command");
+            }
             let argv = args.from(2);
-            match command::resolve(argv) {
-                Ok(spec) => {
-                    let keys: Vec<Reply> = spec
-                        .key_indexes(argv.len())
-                        .into_iter()
+            let Some(spec) = command::lookup_public(&argv[0]) else {
+                return Reply::err("Invalid command specified");
+            };
+            if !spec.arity_ok(argv.len()) {
+                return Reply::err("Invalid number of arguments specified for command");
+            }
+            match command::key_positions(spec, argv) {
+                None => Reply::err("Invalid arguments specified for command"),
+                Some(keys) if keys.is_empty() => Reply::err("The command has no key arguments"),
+                Some(keys) => Reply::Array(
+                    keys.into_iter()
                         .map(|i| Reply::bulk(argv[i].clone()))
-                        .collect();
-                    if keys.is_empty() {
-                        Reply::err("The command has no key arguments")
-                    } else {
-                        Reply::Array(keys)
-                    }
-                }
-                Err(e) => e.into_reply(),
+                        .collect(),
+                ),
             }
         }
         _ => Reply::err(format!("unknown subcommand '{sub}'. Try COMMAND HELP.")),
