@@ -236,14 +236,7 @@ fn listpack_entry_size(v: &[u8]) -> u64 {
             }
         }
     };
-    let backlen = match encoded {
-        0..=127 => 1,
-        128..=16382 => 2,
-        16383..=2_097_150 => 3,
-        2_097_151..=268_435_454 => 4,
-        _ => 5,
-    };
-    encoded + backlen
+    encoded + super::rdb::listpack_backlen_size(encoded)
 }
 
 /// The records of a collection, walked in key order: (member or field, value) for hashes and

@@ -343,14 +343,7 @@ fn listpack(lp: &[u8]) -> Result<Vec<Packed<'_>>> {
             _ => return Err(bad()),
         };
         let entry = header + body;
-        let backlen = match entry {
-            0..=127 => 1,
-            128..=16382 => 2,
-            16383..=2_097_150 => 3,
-            2_097_151..=268_435_454 => 4,
-            _ => 5,
-        };
-        p += entry + backlen;
+        p += entry + listpack_backlen_size(entry as u64) as usize;
         out.push(item);
     }
     if p != lp.len() - 1 || (declared != u16::MAX && usize::from(declared) != out.len()) {
@@ -638,6 +631,18 @@ static CRC64_TABLE: [u64; 256] = {
     }
     table
 };
+
+/// Bytes a listpack entry's back-length takes (Redis's listpack.c `lpEncodeBacklen`): the
+/// entry's length, 7 bits per byte.
+pub(super) fn listpack_backlen_size(entry: u64) -> u64 {
+    match entry {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
+        _ => 5,
+    }
+}
 
 #[cfg(test)]
 mod tests;
