@@ -12,6 +12,7 @@ pub mod blocking;
 pub mod cursor;
 pub mod glob;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod long_double;
@@ -257,7 +258,7 @@ struct Table {
 }
 
 static TABLE: LazyLock<Table> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 8] = [
+    let families: [&'static [CommandSpec]; 9] = [
         server::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
@@ -265,6 +266,7 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
         lists::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        hyperloglog::COMMANDS,
         server::SESSION_COMMANDS,
     ];
     let specs: Vec<&'static CommandSpec> = families.into_iter().flatten().collect();

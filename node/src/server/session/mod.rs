@@ -201,7 +201,7 @@ impl Session {
         self.tag = Some(self.call_tag(id, spec));
         match spec.kind {
             Kind::Data(_) if spec.has(flags::BLOCKING) => self.blocking_command(spec, argv).await,
-            Kind::Data(_) if spec.is_write() => {
+            Kind::Data(_) if spec.is_write() || self.read_must_write(spec, &argv) => {
                 let db = self.db;
                 self.write(Mutation::single(db, argv), None).await;
                 Step::Continue

@@ -288,6 +288,25 @@ impl Session {
         self.push_reply(&reply);
     }
 
+    /// Whether a read command must go through the log this time: a PFCOUNT that fills its
+    /// key's stale cached count, which Redis does and replicates (see `command::hyperloglog`).
+    /// A READONLY connection's reads stay local reads.
+    pub(super) fn read_must_write(&self, spec: &CommandSpec, argv: &[Bytes]) -> bool {
+        if spec.name != "pfcount" || self.readonly {
+            return false;
+        }
+        let db = self.state.db.clone();
+        let mut txn = db.reader();
+        let mut rng = SplitMix64::new(0);
+        let ctx = Ctx {
+            txn: &mut txn,
+            db: self.db,
+            now_ms: engine::now_ms(),
+            rng: &mut rng,
+        };
+        command::hyperloglog::pfcount_fills_cache(&ctx, argv)
+    }
+
     pub(super) fn execute_local(&self, spec: &CommandSpec, argv: &[Bytes]) -> Reply {
         let db = self.state.db.clone();
         let mut txn = db.reader();
