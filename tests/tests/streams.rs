@@ -99,12 +99,22 @@ fn masked(r: R) -> R {
                 && matches!(items.last(), Some(R::Int(_)))
                 && (items.len() == 3 || items.len() == 4);
             let n = items.len();
+            // A map as RESP2 lays it out: a flat array of names and values.
+            let clocked_at: Vec<bool> = (0..n)
+                .map(|i| {
+                    i > 0
+                        && matches!(&items[i - 1], R::Bulk(b) if matches!(
+                            b.as_slice(),
+                            b"idle" | b"seen-time" | b"radix-tree-nodes"
+                        ))
+                })
+                .collect();
             R::Arr(
                 items
                     .into_iter()
                     .enumerate()
                     .map(|(i, item)| {
-                        if pending && i == n - 2 {
+                        if (pending && i == n - 2) || clocked_at[i] {
                             R::Int(0)
                         } else {
                             masked(item)

@@ -61,7 +61,7 @@ pub(super) fn subcommand(
     Ok(sub)
 }
 
-fn subcommand_syntax(args: &Args, container: &str) -> CmdError {
+pub(super) fn subcommand_syntax(args: &Args, container: &str) -> CmdError {
     CmdError::msg(format!(
         "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
         args.get(1).map(|b| lossy(b)).unwrap_or_default(),

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use super::groups::{help_reply, subcommand};
+use super::groups::{help_reply, subcommand, subcommand_syntax};
 use super::id::StreamId;
 use super::store::{entry_reply, id_reply, Stream, UNKNOWN_READS};
 use crate::command::args::parse_i64;
@@ -107,7 +107,7 @@ fn stream_info(ctx: &mut Ctx<'_, '_>, args: &Args, stream: &Stream) -> CmdResult
             let n = parse_i64(args.get(5)?)?;
             full = Some(if n < 0 { 10 } else { n as u64 });
         }
-        _ => return Err(CmdError::Syntax),
+        _ => return Err(subcommand_syntax(args, "xinfo")),
     }
     let txn = &*ctx.txn;
     let h = &stream.header;

@@ -343,12 +343,9 @@ fn xsetid(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         }
         i += 2;
     }
+    // Redis 7.0 checks the new ID against the top entry only (not the stream's current max
+    // deleted ID, as later versions do).
     let mut stream = Stream::open(ctx, args.get(1)?)?.ok_or(CmdError::NoSuchKey)?;
-    if id < stream.header.max_deleted {
-        return Err(CmdError::msg(
-            "The ID specified in XSETID is smaller than current max_deleted_entry_id",
-        ));
-    }
     if stream.len() > 0 {
         let top = stream.edge_id(ctx.txn, true)?.unwrap_or_default();
         if id < top {

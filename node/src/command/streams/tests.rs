@@ -240,10 +240,9 @@ fn xsetid_checks_and_sets_the_stream_counters() {
         "OK"
     );
     assert_eq!(field(&mut t, "XINFO STREAM s", "entries-added"), "7");
-    assert_eq!(
-        run(&mut t, "XSETID s 7-0"),
-        "!ERR The ID specified in XSETID is smaller than current max_deleted_entry_id"
-    );
+    // Redis 7.0 does not hold the ID to the current max deleted ID.
+    assert_eq!(run(&mut t, "XSETID s 7-0"), "OK");
+    assert_eq!(run(&mut t, "XSETID s 9-0"), "OK");
     assert!(run(&mut t, "XADD s 9-0 f v").starts_with('!'));
     assert_eq!(run(&mut t, "XADD s * f v"), "1700000000000-0");
 }
@@ -436,7 +435,7 @@ fn xinfo_stream_full_and_lag_after_deletions() {
     );
     assert_eq!(
         run(&mut t, "XINFO STREAM s FULL COUNT"),
-        "!ERR syntax error"
+        "!ERR unknown subcommand or wrong number of arguments for 'STREAM'. Try XINFO HELP."
     );
 }
 
