@@ -497,6 +497,8 @@ fn blocking_scenario(s: &KiwiServer, protocol: u8) -> Vec<R> {
         client(s, protocol),
         "XREADGROUP GROUP g c BLOCK 0 STREAMS s >",
     );
+    // In line first: the first blocked is the first served.
+    wait_blocked(&mut c, 1);
     let second = Pending::start(
         client(s, protocol),
         "XREADGROUP GROUP g d BLOCK 0 COUNT 1 STREAMS s >",

@@ -295,7 +295,7 @@ pub(super) fn xreadgroup(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
             }
             None => {
                 let last = stream.edge_id(ctx.txn, true)?;
-                if !last.is_some_and(|last| last > group.last_id) {
+                if last.is_none_or(|last| last <= group.last_id) {
                     continue;
                 }
                 touch_consumer(ctx, &stream, &group_name, &consumer)?;
@@ -682,7 +682,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         if args.is(j, "COUNT") && j + 1 < args.len() {
             let bad = || CmdError::msg("COUNT must be > 0");
             let n = parse_i64(args.get(j + 1)?).map_err(|_| bad())?;
-            if n < 1 || n > i64::MAX / 16 {
+            if !(1..=i64::MAX / 16).contains(&n) {
                 return Err(bad());
             }
             count = n as u64;

@@ -346,7 +346,7 @@ fn xsetid(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     // Redis 7.0 checks the new ID against the top entry only (not the stream's current max
     // deleted ID, as later versions do).
     let mut stream = Stream::open(ctx, args.get(1)?)?.ok_or(CmdError::NoSuchKey)?;
-    if stream.len() > 0 {
+    if !stream.is_empty() {
         let top = stream.edge_id(ctx.txn, true)?.unwrap_or_default();
         if id < top {
             return Err(CmdError::msg(
@@ -412,7 +412,7 @@ pub fn parse_read(argv: &[Bytes], group_cmd: bool) -> Result<ReadArgs, CmdError>
             out.count = parse_i64(&argv[i])?.max(0) as u64;
         } else if o.eq_ignore_ascii_case(b"STREAMS") && more > 0 {
             let n = argv.len() - (i + 1);
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return Err(CmdError::msg(
                     "Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));

@@ -354,6 +354,10 @@ impl Stream {
         self.meta.count
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn tagged(&self, tag: u8) -> Vec<u8> {
         let mut k = Vec::with_capacity(self.prefix.len() + 40);
         k.extend_from_slice(&self.prefix);
@@ -460,7 +464,7 @@ impl Stream {
 
     /// The ID of the first (or last) entry there is.
     pub fn edge_id(&self, txn: &Txn<'_>, last: bool) -> Result<Option<StreamId>, StorageError> {
-        if self.len() == 0 {
+        if self.is_empty() {
             return Ok(None);
         }
         let entries = self.tagged(ENTRY);
@@ -648,7 +652,7 @@ impl Stream {
         start: StreamId,
     ) -> Result<bool, StorageError> {
         let max_deleted = self.header.max_deleted;
-        if self.len() == 0 || max_deleted.is_zero() {
+        if self.is_empty() || max_deleted.is_zero() {
             return Ok(false);
         }
         if self.first_id(txn)? > max_deleted {
@@ -664,7 +668,7 @@ impl Stream {
         if h.entries_added == 0 {
             return Ok(Some(0));
         }
-        if self.len() == 0 && id <= h.last_id {
+        if self.is_empty() && id <= h.last_id {
             return Ok(Some(h.entries_added as i64));
         }
         if id == h.last_id {
