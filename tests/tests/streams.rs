@@ -585,7 +585,7 @@ fn random_command(rng: &mut Rng, next_ms: &mut u64) -> String {
         }
     };
     let top = *next_ms;
-    match rng.below(22) {
+    match rng.below(25) {
         0..=4 => {
             *next_ms += rng.below(3);
             let trim = match rng.below(6) {
@@ -656,7 +656,23 @@ fn random_command(rng: &mut Rng, next_ms: &mut u64) -> String {
         ),
         18 => format!("XPENDING {key} {group}"),
         19 => format!("XINFO GROUPS {key}"),
-        20 => format!("XINFO STREAM {key}"),
+        20 => format!(
+            "XINFO STREAM {key}{}",
+            rng.pick(&["", " FULL", " FULL COUNT 3"])
+        ),
+        21 => format!(
+            "XPENDING {key} {group} {} + {}{}",
+            id(rng, top),
+            rng.below(5),
+            rng.pick(&["", " alice", " bob"])
+        ),
+        22 => format!("XINFO CONSUMERS {key} {group}"),
+        23 => format!(
+            "XCLAIM {key} {group} {consumer} 0 {}-0 {}{}",
+            rng.below(top + 1),
+            rng.pick(&["", "FORCE ", "RETRYCOUNT 3 "]),
+            rng.pick(&["", "LASTID 2-0"])
+        ),
         _ => format!("XSETID {key} {}-9", top + rng.below(3)),
     }
 }
@@ -685,6 +701,20 @@ fn compare_random(seed: u64, commands: usize, protocol: u8) {
 fn random_stream_commands_match_redis() {
     compare_random(0x5eed_0001, 1500, 2);
     compare_random(0x5eed_0002, 1500, 3);
+}
+
+/// A longer hunt: `STREAM_HUNT_SEEDS=50 cargo test --test streams -- --ignored` runs 3000
+/// commands for each of that many seeds, every other one over RESP3.
+#[test]
+#[ignore]
+fn long_hunt_over_many_seeds() {
+    let seeds: u64 = std::env::var("STREAM_HUNT_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    for seed in 1..=seeds {
+        compare_random(0x1000 + seed, 3000, if seed % 2 == 0 { 3 } else { 2 });
+    }
 }
 
 /// Streams, groups, pending lists and counters, as a client can read them.
