@@ -885,3 +885,70 @@ print("ok")
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Streams, reading this node's own storage (READONLY): what a follower holds.
+fn local_stream_state(node: &kiwi_tests::cluster::ClusterNode) -> Vec<R> {
+    let mut c = node.client();
+    c.set_read_timeout(Some(SECS)).unwrap();
+    assert_eq!(c.run("READONLY"), ok());
+    [
+        "XRANGE s - +",
+        "XINFO GROUPS s",
+        "XPENDING s g - + 1000",
+        "XINFO STREAM s",
+    ]
+    .iter()
+    .map(|line| masked(c.run(line)))
+    .collect()
+}
+
+#[test]
+fn a_lagging_follower_gets_streams_and_groups_by_snapshot() {
+    let _serial = serial();
+    let mut cluster = TestCluster::start_with(3, &["--raft-snapshot-logs", "50"]);
+    let leader = cluster.wait_leader(SECS);
+    let lagger = (leader + 1) % 3;
+    cluster.kill9(lagger);
+    let mut c = cluster.nodes[leader].client();
+    c.set_read_timeout(Some(SECS)).unwrap();
+    assert_eq!(c.run("XGROUP CREATE s g 0 MKSTREAM"), ok());
+    // Enough entries for the leader to snapshot and purge past what the lagger has.
+    for i in 1..=600 {
+        assert_eq!(c.run(&format!("XADD s {i} n {i}")), bulk(format!("{i}-0")));
+    }
+    assert_eq!(c.run("XDEL s 5"), int(1));
+    assert_eq!(
+        c.run("XREADGROUP GROUP g alice COUNT 40 STREAMS s >")
+            .items()
+            .len(),
+        1
+    );
+    assert_eq!(c.run("XACK s g 1 2 3"), int(3));
+    // The leader has snapshotted and purged the entries the lagger is missing.
+    let purged = (0..300).find_map(|_| {
+        let m = cluster.nodes[leader].metrics()?;
+        if m["purged"].as_u64()? > 10 {
+            return Some(());
+        }
+        thread::sleep(Duration::from_millis(100));
+        None
+    });
+    if purged.is_none() {
+        let log = std::fs::read_to_string(&cluster.nodes[leader].log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        panic!(
+            "the leader did not purge its log: {}\n{}",
+            cluster.nodes[leader].metrics().unwrap_or_default(),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    let want = local_stream_state(&cluster.nodes[leader]);
+    cluster.restart(lagger);
+    cluster.wait_converged(Duration::from_secs(30));
+    let m = cluster.nodes[lagger].metrics().unwrap();
+    assert!(
+        m["snapshot"].as_u64().is_some(),
+        "the lagger installed a snapshot: {m}"
+    );
+    assert_eq!(local_stream_state(&cluster.nodes[lagger]), want);
+}
