@@ -521,9 +521,10 @@ pub(super) fn xpending(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
             if stream.consumer(ctx.txn, name, &c)?.is_none() {
                 return Ok(Reply::Array(Vec::new()));
             }
-            // Bounded like Redis's walk: it stops at `count` entries shown, and every
-            // pending ID is looked at once.
-            for id in stream.consumer_pending(ctx.txn, name, &c, start, end, 0)? {
+            // Without IDLE only `count` entries are read; with it, each pending ID in the
+            // range is looked at once, as Redis's walk does.
+            let limit = if min_idle == 0 { count } else { 0 };
+            for id in stream.consumer_pending(ctx.txn, name, &c, start, end, limit)? {
                 if out.len() as u64 >= count {
                     break;
                 }
