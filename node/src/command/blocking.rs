@@ -1,5 +1,9 @@
-//! What the blocking commands share: BLPOP, BRPOP, BRPOPLPUSH, BLMOVE, BLMPOP (lists) and
-//! BZPOPMIN, BZPOPMAX, BZMPOP (sorted sets).
+//! What the blocking commands share: BLPOP, BRPOP, BRPOPLPUSH, BLMOVE, BLMPOP (lists),
+//! BZPOPMIN, BZPOPMAX, BZMPOP (sorted sets), and XREAD and XREADGROUP with BLOCK (streams).
+//!
+//! A stream reader takes nothing from the stream (XREADGROUP takes from its group only), so
+//! every reader waiting on a stream is woken by a change, not just the first in line (see
+//! `server::blocking`).
 //!
 //! Applied, a blocking command never waits: it pops what is there, or answers what it answers
 //! when its timeout passes (which is its reply inside MULTI, as in Redis). The waiting is the
@@ -12,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::args::parse_i64;
-use super::CmdError;
+use super::{streams, CmdError};
 use crate::resp::Reply;
 use crate::storage::KeyType;
 
@@ -102,8 +106,28 @@ pub const ZSET_SIDES: [&str; 2] = ["min", "max"];
 pub fn is_blocking(name: &str) -> bool {
     matches!(
         name,
-        "blpop" | "brpop" | "brpoplpush" | "blmove" | "blmpop" | "bzpopmin" | "bzpopmax" | "bzmpop"
+        "blpop"
+            | "brpop"
+            | "brpoplpush"
+            | "blmove"
+            | "blmpop"
+            | "bzpopmin"
+            | "bzpopmax"
+            | "bzmpop"
+            | "xread"
+            | "xreadgroup"
     )
+}
+
+/// Whether this call of a blocking command may wait: XREAD and XREADGROUP only with BLOCK
+/// (without it, they are a plain read and a plain write).
+pub fn may_wait(name: &str, argv: &[Bytes]) -> bool {
+    match name {
+        "xread" | "xreadgroup" => {
+            streams::parse_read(argv, name == "xreadgroup").is_ok_and(|r| r.block.is_some())
+        }
+        _ => true,
+    }
 }
 
 /// Checks a blocking command's arguments (not its keys' types, which applying it checks) and
@@ -139,6 +163,15 @@ pub fn parse(name: &str, argv: &[Bytes]) -> Result<Call, CmdError> {
                 (ZSET_SIDES, KeyType::ZSet)
             };
             (parse_multi_pop(argv, 2, sides)?.keys.collect(), timeout, ty)
+        }
+        "xread" | "xreadgroup" => {
+            let r = streams::parse_read(argv, name == "xreadgroup")?;
+            let timeout = r.block.filter(|ms| *ms > 0).map(Duration::from_millis);
+            (
+                (r.keys_at..r.keys_at + r.nkeys).collect(),
+                timeout,
+                KeyType::Stream,
+            )
         }
         other => {
             return Err(CmdError::msg(format!(
@@ -178,6 +211,16 @@ pub fn aimed_at(name: &str, argv: &[Bytes], call: &Call, keys: &[usize]) -> Vec<
             ];
             out.extend(picked);
             out.extend(argv[after..].iter().cloned());
+            out
+        }
+        "xread" | "xreadgroup" => {
+            // Each key's ID follows the keys, as many places on.
+            let (Some(first), n) = (call.keys.first(), call.keys.len()) else {
+                return argv.to_vec();
+            };
+            let mut out = argv[..*first].to_vec();
+            out.extend(picked);
+            out.extend(keys.iter().map(|&i| argv[i + n].clone()));
             out
         }
         // One key: nothing to aim.
@@ -288,5 +331,19 @@ mod tests {
         let a = argv("BLMOVE s d LEFT LEFT 0");
         let call = parse("blmove", &a).unwrap();
         assert_eq!(aimed_at("blmove", &a, &call, &[1]), a);
+        let a = argv("XREAD COUNT 2 BLOCK 0 STREAMS a b c 1-0 2-0 3-0");
+        let call = parse("xread", &a).unwrap();
+        assert_eq!((call.keys.clone(), call.timeout), (vec![6, 7, 8], None));
+        assert_eq!(
+            aimed_at("xread", &a, &call, &[6, 8]),
+            argv("XREAD COUNT 2 BLOCK 0 STREAMS a c 1-0 3-0")
+        );
+        let a = argv("XREADGROUP GROUP g c BLOCK 1500 STREAMS s >");
+        let call = parse("xreadgroup", &a).unwrap();
+        assert_eq!(call.timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(aimed_at("xreadgroup", &a, &call, &[7]), a);
+        assert!(may_wait("xread", &argv("XREAD BLOCK 5 STREAMS s 0")));
+        assert!(!may_wait("xread", &argv("XREAD STREAMS s 0")));
+        assert!(may_wait("blpop", &argv("BLPOP k 0")));
     }
 }

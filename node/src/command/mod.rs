@@ -19,6 +19,7 @@ pub mod long_double;
 pub mod random;
 pub mod server;
 pub mod sets;
+pub mod streams;
 pub mod strings;
 pub mod zsets;
 
@@ -258,7 +259,7 @@ struct Table {
 }
 
 static TABLE: LazyLock<Table> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 9] = [
+    let families: [&'static [CommandSpec]; 10] = [
         server::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
@@ -267,6 +268,7 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
         sets::COMMANDS,
         zsets::COMMANDS,
         hyperloglog::COMMANDS,
+        streams::COMMANDS,
         server::SESSION_COMMANDS,
     ];
     let specs: Vec<&'static CommandSpec> = families.into_iter().flatten().collect();
@@ -347,6 +349,11 @@ pub fn key_positions(spec: &CommandSpec, argv: &[Bytes]) -> Option<Vec<usize>> {
                 .chain(first..first + n as usize)
                 .collect(),
         );
+    }
+    if matches!(spec.name, "xread" | "xreadgroup") {
+        // The keys are the first half of what follows STREAMS.
+        let r = streams::parse_read(argv, spec.name == "xreadgroup").ok()?;
+        return Some((r.keys_at..r.keys_at + r.nkeys).collect());
     }
     if spec.name == "sort" {
         // Redis's sortGetKeys: LIMIT takes two arguments, BY and GET one, STORE names a key.
@@ -524,6 +531,12 @@ pub(crate) mod testing {
                 pairs
                     .into_iter()
                     .flat_map(|(a, b)| [resp2_shape(a), resp2_shape(b)])
+                    .collect(),
+            ),
+            Reply::KeyedPairs(pairs) => Reply::Array(
+                pairs
+                    .into_iter()
+                    .map(|(a, b)| Reply::Array(vec![resp2_shape(a), resp2_shape(b)]))
                     .collect(),
             ),
             Reply::Array(items) => Reply::Array(items.into_iter().map(resp2_shape).collect()),

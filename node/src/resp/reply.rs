@@ -66,6 +66,10 @@ pub enum Reply {
     /// an array of two-element arrays in RESP3, as Redis answers ZRANGE WITHSCORES, ZPOPMIN
     /// with a count and HRANDFIELD WITHVALUES.
     Pairs(#[serde(deserialize_with = "nested")] Vec<(Reply, Reply)>),
+    /// Key/value pairs: an array of two-element arrays in RESP2, `%` in RESP3, as Redis
+    /// answers XREAD and XREADGROUP (a stream's name and its entries). Added after the others,
+    /// so the encodings of the others are unchanged.
+    KeyedPairs(#[serde(deserialize_with = "nested")] Vec<(Reply, Reply)>),
 }
 
 impl Reply {
@@ -158,6 +162,20 @@ impl Reply {
                     }
                     first.encode(out, resp3);
                     second.encode(out, resp3);
+                }
+            }
+            Reply::KeyedPairs(pairs) => {
+                line(
+                    out,
+                    if resp3 { b'%' } else { b'*' },
+                    pairs.len().to_string().as_bytes(),
+                );
+                for (key, value) in pairs {
+                    if !resp3 {
+                        out.put_slice(b"*2\r\n");
+                    }
+                    key.encode(out, resp3);
+                    value.encode(out, resp3);
                 }
             }
             Reply::Double(d) => {
@@ -273,6 +291,9 @@ mod tests {
         assert_eq!(enc(&Reply::Nil, true), "_\r\n");
         assert_eq!(enc(&Reply::Double(1.5), false), "$3\r\n1.5\r\n");
         assert_eq!(enc(&Reply::Double(1.5), true), ",1.5\r\n");
+        let keyed = Reply::KeyedPairs(vec![(Reply::bulk("s"), Reply::Array(vec![]))]);
+        assert_eq!(enc(&keyed, false), "*1\r\n*2\r\n$1\r\ns\r\n*0\r\n");
+        assert_eq!(enc(&keyed, true), "%1\r\n$1\r\ns\r\n*0\r\n");
         let pairs = Reply::Pairs(vec![(Reply::bulk("a"), Reply::Double(1.0))]);
         assert_eq!(enc(&pairs, false), "*2\r\n$1\r\na\r\n$1\r\n1\r\n");
         assert_eq!(enc(&pairs, true), "*1\r\n*2\r\n$1\r\na\r\n,1\r\n");

@@ -10,6 +10,12 @@
 //! key's waiters are served first come, first served, one pop in flight per key, and no element
 //! is left while a client waits for it.
 //!
+//! XREAD's waiters are *shared*: a reader takes nothing, so a change wakes every shared waiter
+//! on the key, not just the first in line, and each looks for itself. XREADGROUP's waiters
+//! keep their turn (the first in line is served first, as Redis serves them), but one that
+//! found nothing for itself (its group is elsewhere) passes the wake-up on to the next in line
+//! ([`Blocking::pass_on`]) rather than hold it up.
+//!
 //! A waiter is a [`Notify`] the client's connection awaits: no task or thread is held for it.
 
 use std::collections::{HashMap, VecDeque};
@@ -34,6 +40,8 @@ struct Waiter {
     keys: Vec<(u8, Bytes)>,
     wake: Arc<Notify>,
     unblock: Option<Unblock>,
+    /// Woken by every change of its keys, wherever it is in line (a stream reader).
+    shared: bool,
 }
 
 #[derive(Default)]
@@ -44,9 +52,14 @@ struct Inner {
 }
 
 impl Inner {
+    /// Wakes the first in line, and every shared waiter behind it.
     fn wake_head(&self, queue: &VecDeque<u64>) {
-        if let Some(w) = queue.front().and_then(|id| self.waiters.get(id)) {
-            w.wake.notify_one();
+        for (i, id) in queue.iter().enumerate() {
+            if let Some(w) = self.waiters.get(id) {
+                if i == 0 || w.shared {
+                    w.wake.notify_one();
+                }
+            }
         }
     }
 }
@@ -68,6 +81,11 @@ impl Blocking {
     /// already waiting on them. With no keys the client is only counted as blocked (a client
     /// whose blocking command waits on the leader for it). Returns what wakes it.
     pub fn block(&self, client: u64, keys: Vec<(u8, Bytes)>) -> Arc<Notify> {
+        self.block_as(client, keys, false)
+    }
+
+    /// [`Blocking::block`], as a shared waiter (a stream reader) if `shared`.
+    pub fn block_as(&self, client: u64, keys: Vec<(u8, Bytes)>, shared: bool) -> Arc<Notify> {
         let mut inner = self.lock();
         self.remove(&mut inner, client);
         let mut unique: Vec<(u8, Bytes)> = Vec::with_capacity(keys.len());
@@ -92,6 +110,7 @@ impl Blocking {
                 keys: unique,
                 wake: wake.clone(),
                 unblock: None,
+                shared,
             },
         );
         self.count.store(inner.waiters.len(), Ordering::Relaxed);
@@ -143,6 +162,28 @@ impl Blocking {
             }
         }
         self.count.store(inner.waiters.len(), Ordering::Relaxed);
+    }
+
+    /// Wakes whoever is right behind `client` in each of its lines: for a waiter that looked
+    /// and found nothing it could take, while the one behind may find something.
+    pub fn pass_on(&self, client: u64) {
+        let inner = self.lock();
+        let Some(waiter) = inner.waiters.get(&client) else {
+            return;
+        };
+        for (db, key) in &waiter.keys {
+            let Some(queue) = inner.queues.get(db).and_then(|k| k.get(key)) else {
+                continue;
+            };
+            let next = queue
+                .iter()
+                .skip_while(|id| **id != client)
+                .nth(1)
+                .and_then(|id| inner.waiters.get(id));
+            if let Some(w) = next {
+                w.wake.notify_one();
+            }
+        }
     }
 
     /// Applied entries changed these keys: wakes the first client waiting on each.
@@ -256,6 +297,26 @@ mod tests {
         b.leave(2);
         assert!(b.is_empty() && !b.waited_on(0, b"k"));
         assert!(b.lock().queues.is_empty(), "no empty queue is kept");
+    }
+
+    #[test]
+    fn a_change_wakes_every_shared_waiter_on_the_key() {
+        let b = Blocking::default();
+        let popper = b.block(1, vec![key("k")]);
+        let reader = b.block_as(2, vec![key("k")], true);
+        let behind = b.block(3, vec![key("k")]);
+        let other = b.block_as(4, vec![key("x")], true);
+        b.keys_changed(&[touched("k")]);
+        assert!(woken(&popper) && woken(&reader));
+        assert!(!woken(&behind), "an exclusive waiter still waits its turn");
+        assert!(!woken(&other));
+        // The first found nothing for itself: the next exclusive one looks.
+        b.pass_on(1);
+        assert!(woken(&reader) && !woken(&behind));
+        b.pass_on(2);
+        assert!(woken(&behind));
+        b.pass_on(3);
+        assert!(!woken(&popper) && !woken(&reader) && !woken(&behind));
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub enum KeyType {
     List = 2,
     Set = 3,
     ZSet = 4,
+    /// Added after the others: stored type bytes never change meaning.
+    Stream = 5,
 }
 
 impl KeyType {
@@ -19,6 +21,7 @@ impl KeyType {
             2 => KeyType::List,
             3 => KeyType::Set,
             4 => KeyType::ZSet,
+            5 => KeyType::Stream,
             _ => return None,
         })
     }
@@ -31,6 +34,7 @@ impl KeyType {
             KeyType::List => "list",
             KeyType::Set => "set",
             KeyType::ZSet => "zset",
+            KeyType::Stream => "stream",
         }
     }
 
@@ -42,6 +46,7 @@ impl KeyType {
             KeyType::List => Some(Cf::List),
             KeyType::Set => Some(Cf::Set),
             KeyType::ZSet => Some(Cf::ZSet),
+            KeyType::Stream => Some(Cf::Stream),
         }
     }
 }
@@ -57,7 +62,7 @@ pub struct Meta {
     pub version: u64,
     /// Absolute deadline in Unix milliseconds; 0 means no expiry.
     pub expire_at: u64,
-    /// Number of members (collections only).
+    /// Number of members (collections only; a stream's entries).
     pub count: u64,
     /// Lists: index of the first element and one past the last.
     pub head: u64,

@@ -83,10 +83,11 @@ impl Txn<'_> {
     }
 
     /// Stores `meta`, keeping the expiry index in step. An empty collection is deleted instead,
-    /// as Redis never keeps empty hashes, lists, sets or sorted sets.
+    /// as Redis never keeps empty hashes, lists, sets or sorted sets; an empty stream stays (as
+    /// in Redis: XDEL of its last entry keeps its groups and last ID).
     pub fn save_meta(&mut self, db: u8, key: &[u8], meta: &Meta) -> Result<()> {
         let old = self.raw_meta(db, key)?;
-        if meta.ty != KeyType::String && meta.count == 0 {
+        if !matches!(meta.ty, KeyType::String | KeyType::Stream) && meta.count == 0 {
             if old.is_some() {
                 self.delete_key(db, key)?;
             }
@@ -145,7 +146,15 @@ impl Txn<'_> {
 
     /// Deletes every key of `db` (FLUSHDB).
     pub fn flush_db(&mut self, db: u8) -> Result<()> {
-        for cf in [Cf::Meta, Cf::Hash, Cf::Set, Cf::List, Cf::ZSet, Cf::ZScore] {
+        for cf in [
+            Cf::Meta,
+            Cf::Hash,
+            Cf::Set,
+            Cf::List,
+            Cf::ZSet,
+            Cf::ZScore,
+            Cf::Stream,
+        ] {
             self.delete_range(cf, vec![db], vec![db + 1]);
         }
         // The expiry index is ordered by deadline, not db: drop this db's entries one by one.
@@ -173,7 +182,15 @@ impl Txn<'_> {
         }
         let other = |db: u8| if db == a { b } else { a };
         // Every key of these families starts with its database.
-        for cf in [Cf::Meta, Cf::Hash, Cf::Set, Cf::List, Cf::ZSet, Cf::ZScore] {
+        for cf in [
+            Cf::Meta,
+            Cf::Hash,
+            Cf::Set,
+            Cf::List,
+            Cf::ZSet,
+            Cf::ZScore,
+            Cf::Stream,
+        ] {
             let mut moved = Vec::new();
             for db in [a, b] {
                 for entry in self.scan(cf, &[db], &[db + 1], false)? {

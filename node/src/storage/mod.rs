@@ -8,6 +8,8 @@
 //! - `sys`: node bookkeeping (versions, key counts, last applied mutation).
 //! - `touch`: the log index at which each key last changed, for WATCH (see [`touch`]).
 //! - `raft_log`, `raft_state`: reserved for the Raft log and vote.
+//! - `stream`: a stream's entries, nodes, header and consumer groups, keyed like members (see
+//!   `command::streams::store`).
 
 pub mod answers;
 pub mod keys;
@@ -50,10 +52,11 @@ pub enum Cf {
     RaftLog,
     RaftState,
     Touch,
+    Stream,
 }
 
 impl Cf {
-    pub const ALL: [Cf; 11] = [
+    pub const ALL: [Cf; 12] = [
         Cf::Meta,
         Cf::Hash,
         Cf::Set,
@@ -65,9 +68,10 @@ impl Cf {
         Cf::RaftLog,
         Cf::RaftState,
         Cf::Touch,
+        Cf::Stream,
     ];
     /// Families holding user data: what FLUSHALL clears and what a snapshot must carry.
-    pub const DATA: [Cf; 7] = [
+    pub const DATA: [Cf; 8] = [
         Cf::Meta,
         Cf::Hash,
         Cf::Set,
@@ -75,6 +79,7 @@ impl Cf {
         Cf::ZSet,
         Cf::ZScore,
         Cf::Expiry,
+        Cf::Stream,
     ];
 
     pub fn name(self) -> &'static str {
@@ -90,6 +95,7 @@ impl Cf {
             Cf::RaftLog => "raft_log",
             Cf::RaftState => "raft_state",
             Cf::Touch => "touch",
+            Cf::Stream => "stream",
         }
     }
 }

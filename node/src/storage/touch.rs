@@ -90,7 +90,7 @@ pub(super) fn touch_of(cf: Cf, raw: &[u8]) -> Option<Touch> {
             db: *raw.first()?,
             key: raw[1..].to_vec(),
         }),
-        Cf::Hash | Cf::Set | Cf::List | Cf::ZSet | Cf::ZScore => {
+        Cf::Hash | Cf::Set | Cf::List | Cf::ZSet | Cf::ZScore | Cf::Stream => {
             let len = u32::from_be_bytes(raw.get(1..5)?.try_into().ok()?) as usize;
             Some(Touch::Key {
                 db: raw[0],
@@ -192,7 +192,14 @@ mod tests {
         };
         assert_eq!(touch_of(Cf::Meta, &meta_key(3, b"k")), Some(key.clone()));
         let member = member_key(&member_prefix(3, b"k", 9), b"field");
-        for cf in [Cf::Hash, Cf::Set, Cf::List, Cf::ZSet, Cf::ZScore] {
+        for cf in [
+            Cf::Hash,
+            Cf::Set,
+            Cf::List,
+            Cf::ZSet,
+            Cf::ZScore,
+            Cf::Stream,
+        ] {
             assert_eq!(touch_of(cf, &member), Some(key.clone()), "{cf:?}");
         }
         assert_eq!(touch_of(Cf::Sys, b"keys:\x03"), None);

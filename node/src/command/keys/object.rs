@@ -156,6 +156,7 @@ fn encoding(
                 "skiplist"
             }
         }
+        KeyType::Stream => "stream",
     })
 }
 

@@ -1,4 +1,4 @@
-//! Blocking commands (BLPOP, BLMOVE, BZPOPMIN, ...) from the connection's side: try, and if
+//! Blocking commands (BLPOP, BLMOVE, BZPOPMIN, XREAD BLOCK, ...) from the connection's side: try, and if
 //! nothing is there, wait for the keys to change and try again (see `server::blocking` for
 //! the line of waiters, and `command::blocking` for the commands themselves).
 //!
@@ -23,12 +23,13 @@ use tokio::time::Instant;
 use super::routing::{clusterdown, commit_timeout, forward_failed, outcome_reply, settle};
 use super::{Session, Step};
 use crate::command::blocking::{self as cmd, Call};
-use crate::command::CommandSpec;
+use crate::command::{streams, CommandSpec, Ctx, SplitMix64};
 use crate::engine::{self, Mutation};
 use crate::raft::cluster::Cluster;
 use crate::raft::NodeId;
 use crate::resp::Reply;
 use crate::server::blocking::Unblock;
+use crate::storage::KeyType;
 
 /// What a blocked client waits for.
 pub(super) enum Blocked {
@@ -138,16 +139,27 @@ impl Session {
         }
         let db = self.db;
         let blocking = self.state.blocking.clone();
-        // First come, first served: what arrives on a key others wait on is theirs first.
+        // XREAD's `$` is the last ID when the client blocks, however long it then waits.
+        let argv = if spec.name == "xread" {
+            self.pin_last_ids(db, argv)
+        } else {
+            argv
+        };
+        // XREAD takes nothing from other readers: they all look at once.
+        let shared = spec.name == "xread";
+        // First come, first served: what arrives on a key others wait on is theirs first. A
+        // stream reader waits only when there is nothing for it, so what it finds now is its
+        // own, as Redis serves it at once.
+        let stream = call.ty == KeyType::Stream;
         let free: Vec<usize> = call
             .keys
             .iter()
             .copied()
-            .filter(|&i| !blocking.waited_on(db, &argv[i]))
+            .filter(|&i| stream || !blocking.waited_on(db, &argv[i]))
             .collect();
         // In line before trying: a change applied meanwhile still wakes this client.
         let keys = call.keys.iter().map(|&i| (db, argv[i].clone())).collect();
-        let wake = blocking.block(self.id, keys);
+        let wake = blocking.block_as(self.id, keys, shared);
         if !free.is_empty() {
             let attempt = if free.len() == call.keys.len() {
                 argv.clone()
@@ -221,6 +233,35 @@ impl Session {
         self.push_reply(&reply);
     }
 
+    /// A local read of this node's applied state, with the stream commands' helpers.
+    fn with_local_ctx<T>(&self, db: u8, f: impl FnOnce(&Ctx<'_, '_>) -> T) -> T {
+        let mut txn = self.state.db.reader();
+        // Nothing random is drawn here.
+        let mut rng = SplitMix64::new(0);
+        let ctx = Ctx {
+            txn: &mut txn,
+            db,
+            now_ms: engine::now_ms(),
+            rng: &mut rng,
+        };
+        f(&ctx)
+    }
+
+    fn pin_last_ids(&self, db: u8, argv: Vec<Bytes>) -> Vec<Bytes> {
+        self.with_local_ctx(db, |ctx| streams::pin_last_ids(ctx, &argv))
+    }
+
+    /// For a blocked XREADGROUP: Redis's error if one of its streams, or its group there, is
+    /// gone.
+    fn readgroup_gone(&self, argv: &[Bytes], call: &Call, db: u8) -> Option<Reply> {
+        let group = streams::parse_read(argv, true).ok()?.group?.0;
+        self.with_local_ctx(db, |ctx| {
+            call.keys
+                .iter()
+                .find_map(|&i| streams::readgroup_gone(ctx, &argv[i], &group))
+        })
+    }
+
     /// The positions of those of `call`'s keys that hold something for it now, locally.
     fn ready_keys(&self, argv: &[Bytes], call: &Call, db: u8) -> Vec<usize> {
         let reader = self.state.db.reader();
@@ -259,6 +300,11 @@ impl Session {
                 Some(Unblock::Error) => return unblocked_error(),
                 None => {}
             }
+            if spec.name == "xreadgroup" {
+                if let Some(reply) = self.readgroup_gone(argv, call, db) {
+                    return reply;
+                }
+            }
             let ready = self.ready_keys(argv, call, db);
             if ready.is_empty() {
                 continue;
@@ -266,6 +312,10 @@ impl Session {
             let reply = self
                 .pop_now(db, cmd::aimed_at(spec.name, argv, call, &ready))
                 .await;
+            if spec.name == "xreadgroup" {
+                // Served or not, whoever is next in line may find something of its own group.
+                self.state.blocking.pass_on(self.id);
+            }
             if reply != cmd::timed_out(spec.name) {
                 return reply;
             }

@@ -200,7 +200,11 @@ impl Session {
         }
         self.tag = Some(self.call_tag(id, spec));
         match spec.kind {
-            Kind::Data(_) if spec.has(flags::BLOCKING) => self.blocking_command(spec, argv).await,
+            Kind::Data(_)
+                if spec.has(flags::BLOCKING) && command::blocking::may_wait(spec.name, &argv) =>
+            {
+                self.blocking_command(spec, argv).await
+            }
             Kind::Data(_) if spec.is_write() || self.read_must_write(spec, &argv) => {
                 let db = self.db;
                 self.write(Mutation::single(db, argv), None).await;
