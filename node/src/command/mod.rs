@@ -15,6 +15,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod long_double;
+pub mod pubsub;
 pub mod random;
 pub mod server;
 pub mod sets;
@@ -257,7 +258,7 @@ struct Table {
 }
 
 static TABLE: LazyLock<Table> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 8] = [
+    let families: [&'static [CommandSpec]; 9] = [
         server::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
@@ -266,6 +267,7 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
         sets::COMMANDS,
         zsets::COMMANDS,
         server::SESSION_COMMANDS,
+        pubsub::COMMANDS,
     ];
     let specs: Vec<&'static CommandSpec> = families.into_iter().flatten().collect();
     let mut by_name = HashMap::new();
