@@ -488,7 +488,7 @@ fn notifications_are_off_by_default_and_go_to_the_right_database() {
     c.run("SET k v");
     assert_eq!(
         sub.read(),
-        "*4\r\n$8\r\npmessage\r\n$7\r\n__key*\r\n$16\r\n__keyspace@5__:k\r\n$3\r\nset\r\n"
+        "*4\r\n$8\r\npmessage\r\n$6\r\n__key*\r\n$16\r\n__keyspace@5__:k\r\n$3\r\nset\r\n"
     );
 }
 
@@ -678,7 +678,7 @@ fn a_cluster_delivers_on_every_node_before_and_after_the_leader_dies() {
     assert_eq!(writer.run("SET k v"), ok());
     assert_eq!(
         ks.read(),
-        "*4\r\n$8\r\npmessage\r\n$15\r\n__keyspace@0__:*\r\n$16\r\n__keyspace@0__:k\r\n$3\r\nset\r\n"
+        "*4\r\n$8\r\npmessage\r\n$16\r\n__keyspace@0__:*\r\n$16\r\n__keyspace@0__:k\r\n$3\r\nset\r\n"
     );
     assert!(
         ks.silent_for(Duration::from_millis(200)),
@@ -698,7 +698,7 @@ fn a_cluster_delivers_on_every_node_before_and_after_the_leader_dies() {
     assert_eq!(writer.run("LPUSH l x"), int(1));
     assert_eq!(
         ks.read(),
-        "*4\r\n$8\r\npmessage\r\n$15\r\n__keyspace@0__:*\r\n$16\r\n__keyspace@0__:l\r\n$5\r\nlpush\r\n"
+        "*4\r\n$8\r\npmessage\r\n$16\r\n__keyspace@0__:*\r\n$16\r\n__keyspace@0__:l\r\n$5\r\nlpush\r\n"
     );
     // And the data written before the failover is intact on the new leader.
     assert_eq!(writer.run("GET k"), bulk("v"));

@@ -303,7 +303,8 @@ impl Session {
                 "wrong number of arguments for 'pubsub|{sub}' command"
             )),
             "channels" | "shardchannels" => Reply::err(format!(
-                "unknown subcommand or wrong number of arguments for '{sub}'. Try PUBSUB HELP."
+                "unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+                String::from_utf8_lossy(&args.from(1)[0])
             )),
             _ => Reply::err(format!(
                 "unknown subcommand '{}'. Try PUBSUB HELP.",
