@@ -284,6 +284,9 @@ pub fn after(
     Ok(())
 }
 
+// One arm per command, each saying when it emits what: conditions stay inside the arms (as
+// guards, a false one would fall through to the arms below).
+#[allow(clippy::collapsible_match)]
 fn command_events(
     v: &mut View<'_, '_>,
     before: &Before,
