@@ -11,6 +11,7 @@
 //! member in the order they were published, over one connection.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -40,8 +41,10 @@ impl PeerMessage {
     }
 }
 
-/// Messages a link holds for a member that is slow to take them; beyond, they are dropped.
+/// Messages, and bytes of them, a link holds for a member that is slow to take them; beyond,
+/// they are dropped.
 const LINK_QUEUE: usize = 16 * 1024;
+const LINK_BYTES: usize = 64 << 20;
 /// Most messages, and bytes of them, in one frame.
 const BATCH_MESSAGES: usize = 1024;
 const BATCH_BYTES: usize = 4 << 20;
@@ -56,6 +59,8 @@ const RETRY: Duration = Duration::from_secs(1);
 struct Link {
     addr: String,
     tx: mpsc::Sender<PeerMessage>,
+    /// Bytes of messages in the queue (see [`LINK_BYTES`]).
+    queued: Arc<AtomicUsize>,
 }
 
 pub struct Fanout {
@@ -108,23 +113,31 @@ impl Fanout {
             );
             return;
         }
+        let len = msg.len();
         for (id, addr) in members {
             let link = links.entry(id).or_insert_with(|| self.start_link(id, addr));
             // Full: the member is slow or down, and misses the message (at-most-once).
-            let _ = link.tx.try_send(msg.clone());
+            // Counted before it is queued: the link subtracts it once it takes it.
+            if link.queued.fetch_add(len, Ordering::Relaxed) + len > LINK_BYTES
+                || link.tx.try_send(msg.clone()).is_err()
+            {
+                link.queued.fetch_sub(len, Ordering::Relaxed);
+            }
         }
     }
 
     fn start_link(&self, id: NodeId, addr: String) -> Link {
         let (tx, rx) = mpsc::channel(LINK_QUEUE);
+        let queued = Arc::new(AtomicUsize::new(0));
         tokio::spawn(run_link(
             id,
             addr.clone(),
             rx,
+            queued.clone(),
             self.cluster.clone(),
             self.transport.clone(),
         ));
-        Link { addr, tx }
+        Link { addr, tx, queued }
     }
 }
 
@@ -133,6 +146,7 @@ async fn run_link(
     id: NodeId,
     addr: String,
     mut rx: mpsc::Receiver<PeerMessage>,
+    queued: Arc<AtomicUsize>,
     cluster: Weak<Cluster>,
     transport: Transport,
 ) {
@@ -150,6 +164,7 @@ async fn run_link(
                 Err(_) => break,
             }
         }
+        queued.fetch_sub(bytes, Ordering::Relaxed);
         let Some(cluster) = cluster.upgrade() else {
             return;
         };
