@@ -456,6 +456,23 @@ fn new_key_and_class_filters_match_redis() {
 }
 
 #[test]
+fn key_misses_of_reads_match_redis() {
+    same_notifications(
+        "Em",
+        &[
+            "GET nokey",
+            "SET k v",
+            "GET k",
+            "HGET nohash f",
+            "LRANGE nolist 0 -1",
+            "SMEMBERS noset",
+            "ZSCORE nozset m",
+            "SET k2 v",
+        ],
+    );
+}
+
+#[test]
 fn expired_keys_are_notified_by_kiwi_and_redis_alike() {
     let kiwi = KiwiServer::start();
     let redis = KiwiServer::start_reference_redis();

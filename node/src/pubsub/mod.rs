@@ -27,6 +27,7 @@ use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use bytes::Bytes;
 
 use crate::command::glob::glob_match;
+use crate::config::tunables::N_KEY_MISS;
 use crate::config::OutputBufferLimit;
 pub use mailbox::{Delivery, Mailbox};
 
@@ -249,6 +250,22 @@ impl Hub {
     /// The keyspace notification classes in force (0 when off).
     pub fn notify_flags(&self) -> u32 {
         self.notify_flags.load(Ordering::Relaxed)
+    }
+
+    /// A read command missed `key` of `db`: the `keymiss` event of the `m` class, if asked
+    /// for (Redis's lookupKeyRead). Only this node's subscribers hear it: the read ran here.
+    pub fn key_miss(&self, db: u8, key: &[u8]) {
+        let flags = self.notify_flags();
+        if flags & N_KEY_MISS == 0 {
+            return;
+        }
+        let event = notify::Event {
+            class: N_KEY_MISS,
+            name: "keymiss",
+            db,
+            key: Bytes::copy_from_slice(key),
+        };
+        self.notify(&[event]);
     }
 
     /// Publishes applied writes' keyspace notifications to this node's subscribers (never

@@ -10,8 +10,9 @@
 //! on every node to its own subscribers.
 //!
 //! The classes (`g`, `$`, `l`, ... and `n` for new keys, `x` for expired ones) are those of
-//! `config::tunables`. `m` (key misses) is not emitted: Kiwi's reads do not go through the
-//! applier. Commands of families without events here emit none.
+//! `config::tunables`. Key misses (`m`) are reads, not writes: the node that serves the read
+//! reports them (see [`crate::pubsub::Hub::key_miss`]). Commands of families without events
+//! here emit none.
 
 use bytes::Bytes;
 

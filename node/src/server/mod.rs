@@ -93,6 +93,14 @@ impl ServerState {
         let pubsub = Arc::new(Hub::new(config.client_output_buffer_limit.pubsub));
         pubsub_config_changed(&pubsub, &config);
         cluster.key_events.notify_to(pubsub.clone());
+        let missed = pubsub.clone();
+        if db
+            .key_miss
+            .set(Box::new(move |db, key| missed.key_miss(db, key)))
+            .is_err()
+        {
+            tracing::warn!("a second listener for key misses was ignored");
+        }
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
             .collect();
