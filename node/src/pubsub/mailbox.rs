@@ -85,11 +85,11 @@ struct Inner {
     soft_since: Option<Instant>,
     /// Over a limit: the subscriber is to be disconnected.
     overflowed: bool,
+    limit: OutputBufferLimit,
 }
 
 pub struct Mailbox {
     inner: Mutex<Inner>,
-    limit: OutputBufferLimit,
     /// Woken when a message arrives (or the mailbox overflows). A permit is kept when nobody
     /// waits, so a message pushed between two waits is not missed.
     ready: Notify,
@@ -101,8 +101,10 @@ pub struct Mailbox {
 impl Mailbox {
     pub fn new(limit: OutputBufferLimit) -> Mailbox {
         Mailbox {
-            inner: Mutex::default(),
-            limit,
+            inner: Mutex::new(Inner {
+                limit,
+                ..Inner::default()
+            }),
             ready: Notify::new(),
             overflow: Notify::new(),
         }
@@ -120,7 +122,7 @@ impl Mailbox {
             }
             inner.bytes += delivery.cost();
             inner.queue.push_back(delivery);
-            if self.over_limit(&mut inner, Instant::now()) {
+            if Mailbox::over_limit(&mut inner, Instant::now()) {
                 inner.overflowed = true;
                 inner.queue = VecDeque::new();
                 inner.bytes = 0;
@@ -148,9 +150,9 @@ impl Mailbox {
     /// Whether `inner` is past the hard limit, or past the soft one for longer than its
     /// seconds (as Redis's `checkClientOutputBufferLimits`: the first time over the soft limit
     /// only starts the clock).
-    fn over_limit(&self, inner: &mut Inner, now: Instant) -> bool {
+    fn over_limit(inner: &mut Inner, now: Instant) -> bool {
         let bytes = inner.bytes as u64;
-        let limit = self.limit;
+        let limit = inner.limit;
         if limit.hard > 0 && bytes >= limit.hard {
             return true;
         }
@@ -160,6 +162,11 @@ impl Mailbox {
         }
         inner.soft_since = None;
         false
+    }
+
+    /// CONFIG SET changed `client-output-buffer-limit pubsub`.
+    pub fn set_limit(&self, limit: OutputBufferLimit) {
+        self.lock().limit = limit;
     }
 
     /// Takes every message waiting, and whether the subscriber went over its limit (and must be
@@ -243,7 +250,7 @@ mod tests {
         inner.bytes = 5000;
         let now = Instant::now();
         inner.soft_since = Some(now - Duration::from_secs(61));
-        assert!(m.over_limit(&mut inner, now));
+        assert!(Mailbox::over_limit(&mut inner, now));
     }
 
     #[test]

@@ -101,8 +101,12 @@ impl Hub {
         self.registry.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// `client-output-buffer-limit pubsub`, for new subscribers and those already here.
     pub fn set_limit(&self, limit: OutputBufferLimit) {
         *self.limit.write().unwrap_or_else(|e| e.into_inner()) = limit;
+        for mailbox in self.read().mailboxes.values() {
+            mailbox.set_limit(limit);
+        }
     }
 
     pub fn set_fanout(&self, fanout: fanout::Fanout) {

@@ -666,6 +666,20 @@ mod tests {
         );
     }
 
+    /// A write that finds its key past its deadline deletes it first (`expired`), then
+    /// creates it anew (`new`), as Redis's lookupKeyWrite and dbAdd report it.
+    #[test]
+    fn a_write_to_an_expired_key_reports_it_expired_then_new() {
+        let mut t = TestDb::new();
+        assert_eq!(
+            events(&t, &["SET k v PX 10"]),
+            ["new:k", "set:k", "expire:k"]
+        );
+        t.now_ms += 20;
+        assert_eq!(events(&t, &["SET k v2"]), ["expired:k", "new:k", "set:k"]);
+        assert_eq!(events(&t, &["SET k v3"]), ["set:k"]);
+    }
+
     #[test]
     fn messages_go_to_keyspace_then_keyevent_channels() {
         let e = Event {
