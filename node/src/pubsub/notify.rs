@@ -18,7 +18,8 @@ use bytes::Bytes;
 
 use crate::command::{self, CommandSpec};
 use crate::config::tunables::{
-    N_EXPIRED, N_GENERIC, N_HASH, N_KEYEVENT, N_KEYSPACE, N_LIST, N_NEW, N_SET, N_STRING, N_ZSET,
+    N_EXPIRED, N_GENERIC, N_HASH, N_KEYEVENT, N_KEYSPACE, N_LIST, N_NEW, N_SET, N_STREAM, N_STRING,
+    N_ZSET,
 };
 use crate::resp::Reply;
 use crate::storage::{StorageError, Touch, Txn};
@@ -538,6 +539,44 @@ fn command_events(
                 _ => "zrangestore",
             };
             v.stored(N_ZSET, event, &key)?;
+        }
+        // Streams (Redis's t_stream.c), for the commands as Redis names them; a stream family
+        // that writes no such command emits nothing.
+        "xadd" => v.changed(N_STREAM, "xadd", &key),
+        "xdel" | "xtrim" => {
+            if positive(reply) {
+                v.emit(
+                    N_STREAM,
+                    if name == "xdel" { "xdel" } else { "xtrim" },
+                    &key,
+                );
+            }
+        }
+        "xsetid" => {
+            if matches!(reply, Reply::Simple(s) if s == "OK") {
+                v.emit(N_STREAM, "xsetid", &key);
+            }
+        }
+        "xgroup" => {
+            // XGROUP <subcommand> <key> ...
+            let stream = argv.get(2).cloned().unwrap_or_default();
+            let sub = argv
+                .get(1)
+                .map(|s| s.to_ascii_lowercase())
+                .unwrap_or_default();
+            let ok = matches!(reply, Reply::Simple(s) if s == "OK");
+            let one = matches!(reply, Reply::Int(1));
+            let event = match sub.as_slice() {
+                b"create" if ok => Some("xgroup-create"),
+                b"setid" if ok => Some("xgroup-setid"),
+                b"destroy" if one => Some("xgroup-destroy"),
+                b"createconsumer" if one => Some("xgroup-createconsumer"),
+                b"delconsumer" if matches!(reply, Reply::Int(_)) => Some("xgroup-delconsumer"),
+                _ => None,
+            };
+            if let Some(event) = event {
+                v.emit(N_STREAM, event, &stream);
+            }
         }
         _ => {}
     }
