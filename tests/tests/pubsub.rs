@@ -690,6 +690,14 @@ fn a_cluster_delivers_on_every_node_before_and_after_the_leader_dies() {
             "delivered twice"
         );
     }
+    // PUBLISH inside MULTI on a follower: the block is forwarded, the leader publishes at EXEC.
+    let mut tx = Client::new(cluster.nodes[followers[1]].resp_port);
+    assert_eq!(tx.call("MULTI", 1), ["+OK\r\n"]);
+    assert_eq!(tx.call("PUBLISH news in-multi", 1), ["+QUEUED\r\n"]);
+    assert_eq!(tx.call("EXEC", 1), ["*1\r\n:1\r\n"]);
+    for sub in subs.iter_mut() {
+        assert_eq!(sub.read(), message("news", "in-multi"));
+    }
 
     let mut writer = cluster.nodes[leader].client();
     assert_eq!(writer.run("SET k v"), ok());
