@@ -27,6 +27,12 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
     rustup component add rustfmt clippy
 fi
 
+# redis-py: the pub/sub tests check that its PubSub client works against Kiwi.
+if ! python3 -c "import redis" 2>/dev/null; then
+    echo "== installing: redis (pip)"
+    python3 -m pip install -q redis
+fi
+
 # kubernetes-validate: the tests check every Kubernetes object against the OpenAPI schema.
 if ! python3 -c "import kubernetes_validate" 2>/dev/null; then
     echo "== installing: kubernetes-validate (pip)"

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::command::{self, CmdError, Ctx, SplitMix64};
+use crate::pubsub::notify;
 use crate::resp::Reply;
 use crate::storage::{Stamp, StorageError, TouchKind, Txn};
 
@@ -206,19 +207,38 @@ pub fn now_ms() -> u64 {
 /// Every key an op changes is stamped with `index` (see [`crate::storage::touch`]), which is
 /// what later WATCH checks read.
 pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation, index: u64) -> Result<Reply, StorageError> {
+    apply_notifying(txn, mutation, index, 0, &mut Vec::new())
+}
+
+/// [`apply`], also naming in `events` the keyspace events of the classes `notify_flags` asks
+/// for (`notify-keyspace-events`, see [`notify`]). The events are this node's business, not
+/// replicated state: they change nothing that is written. With no flags (the default) nothing
+/// is looked at for them.
+pub fn apply_notifying(
+    txn: &mut Txn<'_>,
+    mutation: &Mutation,
+    index: u64,
+    notify_flags: u32,
+    events: &mut Vec<notify::Event>,
+) -> Result<Reply, StorageError> {
     let mut rng = SplitMix64::new(mutation.seed);
     let mut replies = Vec::with_capacity(mutation.ops.len());
     for (i, op) in mutation.ops.iter().enumerate() {
+        let mut notifying = None;
         let reply = match op {
             Op::Command { db, argv } => match command::resolve(argv) {
                 Ok(spec) => {
+                    let before =
+                        notify::before(txn, notify_flags, spec, argv, *db, mutation.now_ms)?;
                     let mut ctx = Ctx {
                         txn,
                         db: *db,
                         now_ms: mutation.now_ms,
                         rng: &mut rng,
                     };
-                    command::execute(&mut ctx, spec, argv)?
+                    let reply = command::execute(&mut ctx, spec, argv)?;
+                    notifying = before.map(|b| (b, spec, *db, argv));
+                    reply
                 }
                 Err(e) => e.into_reply(),
             },
@@ -227,6 +247,9 @@ pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation, index: u64) -> Result<Reply
                 for key in keys {
                     if txn.delete_if_expired(*db, key, mutation.now_ms)? {
                         deleted += 1;
+                        if notify_flags != 0 {
+                            events.push(notify::expired(*db, key));
+                        }
                     }
                 }
                 Reply::Int(deleted)
@@ -240,6 +263,19 @@ pub fn apply(txn: &mut Txn<'_>, mutation: &Mutation, index: u64) -> Result<Reply
             }
         };
         let touches = txn.take_touches();
+        if let Some((before, spec, db, argv)) = notifying {
+            notify::after(
+                txn,
+                &before,
+                spec,
+                argv,
+                &reply,
+                &touches,
+                db,
+                mutation.now_ms,
+                events,
+            )?;
+        }
         if !touches.is_empty() {
             let kind = match op {
                 Op::ExpireKeys { .. } => TouchKind::Expire,

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod expire;
 pub mod http;
 pub mod node;
+pub mod pubsub;
 pub mod raft;
 pub mod resp;
 pub mod secrets;

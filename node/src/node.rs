@@ -137,6 +137,11 @@ impl Node {
         ));
         let expire_interval = config.active_expire_interval;
         let state = ServerState::new(db, cluster.clone(), config);
+        // PUBLISH reaches the subscribers of every member (see `pubsub`).
+        state.pubsub.set_fanout(crate::pubsub::fanout::Fanout::new(
+            cluster.clone(),
+            transport.clone(),
+        ));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
 
@@ -146,6 +151,7 @@ impl Node {
             cluster.raft.clone(),
             cluster.snapshots.clone(),
             cluster.peer_auth.clone(),
+            state.pubsub.clone(),
         )
         .map_err(|source| StartError::Listen {
             addr: raft_addr.to_string(),

@@ -16,6 +16,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod long_double;
+pub mod pubsub;
 pub mod random;
 pub mod server;
 pub mod sets;
@@ -259,7 +260,7 @@ struct Table {
 }
 
 static TABLE: LazyLock<Table> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 10] = [
+    let families: [&'static [CommandSpec]; 11] = [
         server::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
@@ -270,6 +271,7 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
         hyperloglog::COMMANDS,
         streams::COMMANDS,
         server::SESSION_COMMANDS,
+        pubsub::COMMANDS,
     ];
     let specs: Vec<&'static CommandSpec> = families.into_iter().flatten().collect();
     let mut by_name = HashMap::new();

@@ -303,22 +303,22 @@ fn strtoll(s: &str) -> Option<i64> {
 }
 
 // Keyspace notification classes (Redis's notify.c).
-const N_KEYSPACE: u32 = 1 << 0;
-const N_KEYEVENT: u32 = 1 << 1;
-const N_GENERIC: u32 = 1 << 2;
-const N_STRING: u32 = 1 << 3;
-const N_LIST: u32 = 1 << 4;
-const N_SET: u32 = 1 << 5;
-const N_HASH: u32 = 1 << 6;
-const N_ZSET: u32 = 1 << 7;
-const N_EXPIRED: u32 = 1 << 8;
-const N_EVICTED: u32 = 1 << 9;
-const N_STREAM: u32 = 1 << 10;
-const N_KEY_MISS: u32 = 1 << 11;
-const N_MODULE: u32 = 1 << 12;
-const N_NEW: u32 = 1 << 13;
+pub const N_KEYSPACE: u32 = 1 << 0;
+pub const N_KEYEVENT: u32 = 1 << 1;
+pub const N_GENERIC: u32 = 1 << 2;
+pub const N_STRING: u32 = 1 << 3;
+pub const N_LIST: u32 = 1 << 4;
+pub const N_SET: u32 = 1 << 5;
+pub const N_HASH: u32 = 1 << 6;
+pub const N_ZSET: u32 = 1 << 7;
+pub const N_EXPIRED: u32 = 1 << 8;
+pub const N_EVICTED: u32 = 1 << 9;
+pub const N_STREAM: u32 = 1 << 10;
+pub const N_KEY_MISS: u32 = 1 << 11;
+pub const N_MODULE: u32 = 1 << 12;
+pub const N_NEW: u32 = 1 << 13;
 /// `A`: every class but key misses and new keys.
-const N_ALL: u32 = N_GENERIC
+pub const N_ALL: u32 = N_GENERIC
     | N_STRING
     | N_LIST
     | N_SET
@@ -329,9 +329,9 @@ const N_ALL: u32 = N_GENERIC
     | N_STREAM
     | N_MODULE;
 
-/// `notify-keyspace-events`: the classes are stored as Redis normalizes them (`KEA` reads back
-/// as `AKE`). Publishing the events is the pub/sub layer's job.
-pub fn parse_notify_flags(v: &str) -> Result<String, String> {
+/// The classes of a `notify-keyspace-events` value, as bits (the `N_` constants): what the
+/// pub/sub layer checks events against (`pubsub::notify`).
+pub fn notify_flag_bits(v: &str) -> Result<u32, String> {
     let mut flags = 0;
     for c in v.chars() {
         flags |= match c {
@@ -353,6 +353,13 @@ pub fn parse_notify_flags(v: &str) -> Result<String, String> {
             _ => return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
         };
     }
+    Ok(flags)
+}
+
+/// `notify-keyspace-events`: the classes are stored as Redis normalizes them (`KEA` reads back
+/// as `AKE`). Publishing the events is the pub/sub layer's job.
+pub fn parse_notify_flags(v: &str) -> Result<String, String> {
+    let flags = notify_flag_bits(v)?;
     let mut out = String::new();
     if flags & N_ALL == N_ALL {
         out.push('A');

@@ -47,7 +47,7 @@ impl Faults {
         self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn is_blocked(&self, peer: NodeId) -> bool {
+    pub(crate) fn is_blocked(&self, peer: NodeId) -> bool {
         self.0
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -88,6 +88,27 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
 }
 
 type Conn = (BufReader<ReadHalf<Stream>>, WriteHalf<Stream>);
+
+/// An authenticated connection to a peer, for traffic other than Raft's own (published
+/// messages, see `pubsub::fanout`).
+pub type PeerConn = Conn;
+
+/// Opens an authenticated peer connection to `addr`, meant for node `target`.
+pub async fn connect_peer(
+    transport: &Transport,
+    addr: &str,
+    target: NodeId,
+    auth: &PeerAuth,
+) -> std::io::Result<PeerConn> {
+    connect(transport, addr, target, auth)
+        .await
+        .map_err(|e| match e {
+            CallError::Connect(e) | CallError::Io(e) => e,
+            CallError::Handshake(e) => std::io::Error::other(e.to_string()),
+            CallError::Timeout => std::io::ErrorKind::TimedOut.into(),
+            CallError::Remote(e) => std::io::Error::other(e),
+        })
+}
 
 pub struct PeerClient {
     target: NodeId,

@@ -28,6 +28,8 @@ use tokio::sync::mpsc;
 use super::peer_auth::{HandshakeError, PeerAuth};
 use super::snapshot::{SnapshotDir, SnapshotStore};
 use super::{decode, encode, KiwiRaft, Snapshot, SnapshotMeta, TypeConfig, Vote};
+use crate::pubsub::fanout::PeerMessage;
+use crate::pubsub::Hub;
 use crate::transport::{Prefixed, Stream, Transport};
 
 /// Version 3: the magic is followed by the authentication handshake of [`PeerAuth`].
@@ -57,6 +59,10 @@ pub enum RpcRequest {
     },
     SnapshotChunk(Vec<u8>),
     SnapshotEnd,
+    /// Messages published on the sending node, for this node's subscribers (see
+    /// `pubsub::fanout`). Answered with nothing: the sender never waits on it. Last, so the
+    /// other requests keep their encoding.
+    Publish(Vec<PeerMessage>),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -131,6 +137,7 @@ pub async fn serve_peer<S: AsyncRead + AsyncWrite + Unpin>(
     raft: KiwiRaft,
     snapshots: Arc<SnapshotStore>,
     auth: Arc<PeerAuth>,
+    hub: Arc<Hub>,
 ) -> Result<(), HandshakeError> {
     let me = raft.metrics().borrow_watched().id;
     let (rd, mut wr) = tokio::io::split(stream);
@@ -145,6 +152,12 @@ pub async fn serve_peer<S: AsyncRead + AsyncWrite + Unpin>(
             Err(e) => return Err(e.into()),
         };
         let resp = match req {
+            RpcRequest::Publish(messages) => {
+                for m in messages {
+                    hub.deliver(m.shard, &m.channel, &m.message);
+                }
+                continue;
+            }
             RpcRequest::AppendEntries(rpc) => match raft.append_entries(rpc).await {
                 Ok(r) => RpcResponse::AppendEntries(r),
                 Err(e) => RpcResponse::Error(e.to_string()),
@@ -240,6 +253,7 @@ impl MuxListener {
         raft: KiwiRaft,
         snapshots: Arc<SnapshotStore>,
         auth: Arc<PeerAuth>,
+        hub: Arc<Hub>,
     ) -> std::io::Result<MuxListener> {
         let local = listener.local_addr()?;
         let (tx, rx) = mpsc::channel(1024);
@@ -254,12 +268,13 @@ impl MuxListener {
                     }
                 };
                 let _ = tcp.set_nodelay(true);
-                let (tx, transport, raft, snapshots, auth) = (
+                let (tx, transport, raft, snapshots, auth, hub) = (
                     tx.clone(),
                     transport.clone(),
                     raft.clone(),
                     snapshots.clone(),
                     auth.clone(),
+                    hub.clone(),
                 );
                 tokio::spawn(async move {
                     let mut stream = match transport.accept(tcp).await {
@@ -271,7 +286,7 @@ impl MuxListener {
                     };
                     let first = read_first_bytes(&mut stream).await;
                     if first == MAGIC {
-                        match serve_peer(stream, peer, raft, snapshots, auth).await {
+                        match serve_peer(stream, peer, raft, snapshots, auth, hub).await {
                             Err(HandshakeError::Unauthenticated(reason)) => {
                                 tracing::warn!(%peer, %reason, "refused a peer connection")
                             }

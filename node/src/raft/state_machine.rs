@@ -19,6 +19,7 @@ use super::snapshot::{SnapshotDir, SnapshotStore, APPLIED_KEY, CLUSTER_ID_KEY, M
 use super::{decode, encode, io_err, LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::command;
 use crate::engine::{self, Response};
+use crate::pubsub::{notify, Hub};
 use crate::storage::{Cf, Db, Touch};
 
 /// What a listener is told after each commit: the keys (or whole databases) the committed
@@ -31,9 +32,31 @@ pub type KeyListener = Box<dyn Fn(&[Touch]) + Send + Sync>;
 #[derive(Default)]
 pub struct KeyEvents {
     listener: OnceLock<KeyListener>,
+    /// Where keyspace notifications go, with the classes wanted (`notify-keyspace-events`,
+    /// read at each apply): the node's pub/sub hub, set once by the RESP server.
+    keyspace: OnceLock<Arc<Hub>>,
 }
 
 impl KeyEvents {
+    pub fn notify_to(&self, hub: Arc<Hub>) {
+        if self.keyspace.set(hub).is_err() {
+            tracing::warn!("a second hub for keyspace notifications was ignored");
+        }
+    }
+
+    /// The keyspace notification classes wanted now; 0 (none) until a hub is set.
+    fn notify_flags(&self) -> u32 {
+        self.keyspace.get().map_or(0, |hub| hub.notify_flags())
+    }
+
+    fn notify(&self, events: &[notify::Event]) {
+        if let Some(hub) = self.keyspace.get() {
+            if !events.is_empty() {
+                hub.notify(events);
+            }
+        }
+    }
+
     pub fn listen(&self, listener: KeyListener) {
         if self.listener.set(listener).is_err() {
             tracing::warn!("a second listener for applied keys was ignored");
@@ -117,13 +140,20 @@ pub fn cluster_id_of(m: &openraft::Membership<super::NodeId, super::KiwiNode>) -
     format!("{hash:016x}")
 }
 
-/// Applies a group of entries in one transaction; returns each entry's reply, and what the
-/// group changed. On a storage failure nothing of the group is written.
+/// What applying a group of entries gives: each entry's reply, what the group changed, and its
+/// keyspace events (to publish once it is committed).
+type Applied = (Vec<Response>, Vec<Touch>, Vec<notify::Event>);
+
+/// Applies a group of entries in one transaction; returns each entry's reply, what the group
+/// changed and the keyspace events of the classes `notify_flags` asks for. On a storage failure
+/// nothing of the group is written.
 fn apply_entries(
     db: &Db,
     entries: &[openraft::type_config::alias::EntryOf<TypeConfig>],
-) -> std::io::Result<(Vec<Response>, Vec<Touch>)> {
+    notify_flags: u32,
+) -> std::io::Result<Applied> {
     let mut txn = db.writer();
+    let mut events = Vec::new();
     let mut replies = Vec::with_capacity(entries.len());
     let mut membership = None;
     for entry in entries {
@@ -134,9 +164,15 @@ fn apply_entries(
             EntryPayload::Normal(mutation) => {
                 // Returning drops `txn`: none of the group's writes reach RocksDB.
                 let index = entry.log_id.index;
-                Response(engine::apply(&mut txn, mutation, index).map_err(|e| {
-                    std::io::Error::other(format!("cannot apply log entry {}: {e}", entry.log_id))
-                })?)
+                Response(
+                    engine::apply_notifying(&mut txn, mutation, index, notify_flags, &mut events)
+                        .map_err(|e| {
+                        std::io::Error::other(format!(
+                            "cannot apply log entry {}: {e}",
+                            entry.log_id
+                        ))
+                    })?,
+                )
             }
             EntryPayload::Membership(m) => {
                 if entry.log_id.index == 0 {
@@ -163,7 +199,7 @@ fn apply_entries(
     let changed = txn.take_stamped();
     // Unsynced: the log is durable, and anything lost here is re-applied from it on restart.
     db.commit(txn, false).map_err(io_err)?;
-    Ok((replies, changed))
+    Ok((replies, changed, events))
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
@@ -195,12 +231,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let long = entries
             .iter()
             .any(|e| matches!(&e.payload, EntryPayload::Normal(m) if m.may_run_long()));
+        let flags = self.events.notify_flags();
         let applied = if long {
-            command::run_long(|| apply_entries(&self.db, &entries))
+            command::run_long(|| apply_entries(&self.db, &entries, flags))
         } else {
-            apply_entries(&self.db, &entries)
+            apply_entries(&self.db, &entries, flags)
         };
-        let (replies, changed) = applied.inspect_err(|e| {
+        let (replies, changed, notifications) = applied.inspect_err(|e| {
             tracing::error!(
                 error = %e,
                 "this node cannot apply committed log entries: Raft stops on it, with nothing of \
@@ -211,6 +248,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         drop(entries);
         self.applied.send_replace(last_index);
         self.events.changed(&changed);
+        self.events.notify(&notifications);
         for (responder, reply) in responders.into_iter().zip(replies) {
             if let Some(r) = responder {
                 r.send(reply);
@@ -303,12 +341,13 @@ mod tests {
     fn a_storage_failure_stops_apply_and_commits_nothing_of_the_group() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), &StorageOptions::default()).unwrap();
-        let (applied, _) = apply_entries(
+        let (applied, _, _) = apply_entries(
             &db,
             &[normal(
                 1,
                 Mutation::single(0, vec!["SET".into(), "s".into(), "x".into()]),
             )],
+            0,
         )
         .unwrap();
         assert_eq!(applied, vec![Response::ok()]);
@@ -324,7 +363,7 @@ mod tests {
             3,
             Mutation::transaction(vec![command("SET b 1"), command("INCR bad")]),
         );
-        let result = apply_entries(&db, &[wrongtype, failing]);
+        let result = apply_entries(&db, &[wrongtype, failing], 0);
         let err = result.expect_err("a storage failure must fail apply");
         assert!(err.to_string().contains("cannot apply log entry"), "{err}");
 
@@ -346,7 +385,7 @@ mod tests {
             2,
             Mutation::transaction(vec![command("SET a 1"), command("LPUSH s y")]),
         );
-        let (replies, changed) = apply_entries(&db, &[wrongtype]).unwrap();
+        let (replies, changed, _) = apply_entries(&db, &[wrongtype], 0).unwrap();
         assert_eq!(
             changed,
             vec![Touch::Key {

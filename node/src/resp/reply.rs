@@ -70,6 +70,10 @@ pub enum Reply {
     /// answers XREAD and XREADGROUP (a stream's name and its entries). Added after the others,
     /// so the encodings of the others are unchanged.
     KeyedPairs(#[serde(deserialize_with = "nested")] Vec<(Reply, Reply)>),
+    /// Out-of-band data (pub/sub messages and their subscribe confirmations): `>` in RESP3, an
+    /// array in RESP2. Last of the variants: postcard encodes a variant by its index, and
+    /// replies written before it existed must still decode.
+    Push(#[serde(deserialize_with = "nested")] Vec<Reply>),
 }
 
 impl Reply {
@@ -128,6 +132,16 @@ impl Reply {
             }
             Reply::Array(items) => {
                 line(out, b'*', items.len().to_string().as_bytes());
+                for item in items {
+                    item.encode(out, resp3);
+                }
+            }
+            Reply::Push(items) => {
+                line(
+                    out,
+                    if resp3 { b'>' } else { b'*' },
+                    items.len().to_string().as_bytes(),
+                );
                 for item in items {
                     item.encode(out, resp3);
                 }
@@ -300,6 +314,9 @@ mod tests {
         let map = Reply::Map(vec![(Reply::bulk("a"), Reply::Int(1))]);
         assert_eq!(enc(&map, false), "*2\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&map, true), "%1\r\n$1\r\na\r\n:1\r\n");
+        let push = Reply::Push(vec![Reply::bulk("message"), Reply::Nil, Reply::Int(0)]);
+        assert_eq!(enc(&push, false), "*3\r\n$7\r\nmessage\r\n$-1\r\n:0\r\n");
+        assert_eq!(enc(&push, true), ">3\r\n$7\r\nmessage\r\n_\r\n:0\r\n");
         assert_eq!(
             enc(&Reply::Error("ERR a\r\nb".into()), false),
             "-ERR a  b\r\n"

@@ -30,6 +30,7 @@ use tokio_rustls::server::TlsStream;
 use super::session::{Session, Step};
 use super::ServerState;
 use crate::config::OutputBufferLimit;
+use crate::pubsub::Mailbox;
 use crate::resp::{Reply, RequestParser};
 
 pub async fn reject(mut socket: TcpStream) {
@@ -112,6 +113,10 @@ struct Settings {
     epoch: u64,
     query_limit: usize,
     output: OutputBufferLimit,
+    /// The output limit of a subscribed client (Redis's `pubsub` class).
+    pubsub_output: OutputBufferLimit,
+    /// The client is subscribed: `pubsub_output` applies, and `timeout` does not (as in Redis).
+    subscriber: bool,
     idle: Option<Duration>,
 }
 
@@ -123,19 +128,53 @@ impl Settings {
             epoch,
             query_limit: config.client_query_buffer_limit,
             output: config.client_output_buffer_limit.normal,
+            pubsub_output: config.client_output_buffer_limit.pubsub,
+            subscriber: false,
             idle: (config.timeout > 0).then(|| Duration::from_secs(config.timeout)),
         }
     }
 
-    fn refresh(&mut self, state: &ServerState) {
+    fn refresh(&mut self, state: &ServerState, subscriber: bool) {
         if state.config_epoch.load(Ordering::Acquire) != self.epoch {
             *self = Settings::load(state);
         }
+        self.subscriber = subscriber;
+    }
+
+    /// The output limit of the client's class.
+    fn output(&self) -> OutputBufferLimit {
+        if self.subscriber {
+            self.pubsub_output
+        } else {
+            self.output
+        }
+    }
+
+    /// How long the client may stay idle.
+    fn idle(&self) -> Option<Duration> {
+        self.idle.filter(|_| !self.subscriber)
     }
 
     /// Pending reply bytes at or over the hard limit (Redis compares with `>=`).
     fn over_hard_limit(&self, pending: usize) -> bool {
-        self.output.hard > 0 && pending as u64 >= self.output.hard
+        let hard = self.output().hard;
+        hard > 0 && pending as u64 >= hard
+    }
+}
+
+/// Resolves when `mailbox` holds messages for the client; never without one.
+async fn messages(mailbox: Option<&Mailbox>) {
+    match mailbox {
+        Some(m) => m.ready().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when `mailbox` overflowed; never without one.
+async fn overflowed(mailbox: Option<&Mailbox>) {
+    match mailbox {
+        Some(m) => m.overflowed().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -159,13 +198,17 @@ enum Written {
 /// Writes `out`. While the client is slow to read, the bytes not yet written are its pending
 /// output: at or over the hard limit, or over the soft limit for more than soft-seconds in a
 /// row (`soft_since` remembers since when, across batches), the connection is given up.
+///
+/// A subscriber whose `mailbox` overflows meanwhile (it reads nothing, and messages keep
+/// coming) is given up at once, rather than when this write ends, which may be never.
 async fn write_replies<S: ClientStream>(
     socket: &mut S,
     out: &[u8],
     settings: &Settings,
     soft_since: &mut Option<Instant>,
+    mailbox: Option<&Mailbox>,
 ) -> io::Result<Written> {
-    let limit = settings.output;
+    let limit = settings.output();
     let mut written = 0;
     let mut progress = Instant::now();
     while written < out.len() {
@@ -173,7 +216,7 @@ async fn write_replies<S: ClientStream>(
         if settings.over_hard_limit(pending) {
             return Ok(Written::OverLimit);
         }
-        let idle_at = settings.idle.map(|t| progress + t);
+        let idle_at = settings.idle().map(|t| progress + t);
         let mut wake_at = idle_at;
         if limit.soft > 0 && pending as u64 >= limit.soft {
             let since = *soft_since.get_or_insert_with(Instant::now);
@@ -186,11 +229,20 @@ async fn write_replies<S: ClientStream>(
         } else {
             *soft_since = None;
         }
-        let write = socket.write(&out[written..]);
+        let write = async {
+            tokio::select! {
+                n = socket.write(&out[written..]) => Some(n),
+                _ = overflowed(mailbox) => None,
+            }
+        };
         let n = match wake_at {
-            None => write.await?,
+            None => match write.await {
+                Some(n) => n?,
+                None => return Ok(Written::OverLimit),
+            },
             Some(at) => match tokio::time::timeout_at(at.into(), write).await {
-                Ok(n) => n?,
+                Ok(Some(n)) => n?,
+                Ok(None) => return Ok(Written::OverLimit),
                 Err(_) if idle_at.is_some_and(|t| Instant::now() >= t) => return Ok(Written::Idle),
                 // The soft limit's time is up: the loop checks it again.
                 Err(_) => continue,
@@ -219,11 +271,31 @@ pub async fn run<S: ClientStream>(
     let mut soft_since = None;
     let result = async {
         loop {
-            settings.refresh(&state);
+            settings.refresh(&state, session.subscribed());
+            let mailbox = session.mailbox();
             let n = tokio::select! {
                 n = socket.read_some(&mut buf) => n?,
+                _ = messages(mailbox.as_deref()) => {
+                    // Published messages, while the client has no request in progress.
+                    session.drain_messages();
+                    if session.over_pubsub_limit() {
+                        tracing::warn!(%peer, "closing subscriber over client-output-buffer-limit pubsub");
+                        return Ok(());
+                    }
+                    let out = session.take_output();
+                    if !out.is_empty() {
+                        match write_replies(&mut socket, &out, &settings, &mut soft_since, mailbox.as_deref()).await? {
+                            Written::All => {}
+                            Written::OverLimit | Written::Idle => {
+                                tracing::warn!(%peer, "closing subscriber over client-output-buffer-limit pubsub");
+                                return Ok(());
+                            }
+                        }
+                    }
+                    continue;
+                }
                 _ = shutdown.changed() => return Ok(()),
-                _ = idle(settings.idle) => {
+                _ = idle(settings.idle()) => {
                     tracing::debug!(%peer, "closing idle client");
                     return Ok(());
                 }
@@ -254,6 +326,7 @@ pub async fn run<S: ClientStream>(
                                         &out,
                                         &settings,
                                         &mut soft_since,
+                                        session.mailbox().as_deref(),
                                     )
                                     .await?
                                     {
@@ -302,9 +375,16 @@ pub async fn run<S: ClientStream>(
                 closing = true;
             }
             session.finish_pending().await;
+            session.drain_messages();
+            if session.over_pubsub_limit() {
+                tracing::warn!(%peer, "closing subscriber over client-output-buffer-limit pubsub");
+                return Ok(());
+            }
+            settings.refresh(&state, session.subscribed());
             let out = session.take_output();
+            let mailbox = session.mailbox();
             if !out.is_empty() {
-                match write_replies(&mut socket, &out, &settings, &mut soft_since).await? {
+                match write_replies(&mut socket, &out, &settings, &mut soft_since, mailbox.as_deref()).await? {
                     Written::All => {}
                     Written::OverLimit => {
                         tracing::warn!(%peer, "closing client over client-output-buffer-limit");

@@ -17,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::pubsub::Hub;
 use crate::raft::cluster::Cluster;
 use crate::resp::FrameLimits;
 use crate::storage::{Db, Touch};
@@ -38,6 +39,9 @@ pub struct ClientInfo {
     pub resp: u8,
     /// Waiting in a blocking command (CLIENT LIST's `b` flag).
     pub blocked: bool,
+    /// Channels, patterns and shard channels subscribed to (CLIENT LIST's `sub`, `psub`,
+    /// `ssub`, and its `P` flag).
+    pub subscriptions: [usize; 3],
 }
 
 /// State shared by every connection of a node.
@@ -46,6 +50,8 @@ pub struct ServerState {
     pub cluster: Arc<Cluster>,
     /// Clients blocked on keys, woken as applied entries change them.
     pub blocking: Arc<Blocking>,
+    /// Subscribers, and the delivery of published messages and keyspace notifications.
+    pub pubsub: Arc<Hub>,
     /// Settings CONFIG SET may change at run time.
     pub config: RwLock<Config>,
     /// Bumped by every CONFIG SET, so that connections know when to reload the settings they
@@ -84,6 +90,17 @@ impl ServerState {
             .listen(Box::new(move |touches: &[Touch]| {
                 woken.keys_changed(touches)
             }));
+        let pubsub = Arc::new(Hub::new(config.client_output_buffer_limit.pubsub));
+        pubsub_config_changed(&pubsub, &config);
+        cluster.key_events.notify_to(pubsub.clone());
+        let missed = pubsub.clone();
+        if db
+            .key_miss
+            .set(Box::new(move |db, key| missed.key_miss(db, key)))
+            .is_err()
+        {
+            tracing::warn!("a second listener for key misses was ignored");
+        }
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
             .collect();
@@ -91,6 +108,7 @@ impl ServerState {
             db,
             cluster,
             blocking,
+            pubsub,
             config: RwLock::new(config),
             config_epoch: AtomicU64::new(0),
             limits,
@@ -135,6 +153,16 @@ impl ServerState {
     pub fn count_command(&self) {
         self.total_commands.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Takes the pub/sub settings of `config` (at start, and after each CONFIG SET): the output
+/// limit of new subscribers and the keyspace notification classes.
+pub fn pubsub_config_changed(hub: &Hub, config: &Config) {
+    hub.set_limit(config.client_output_buffer_limit.pubsub);
+    let flags =
+        crate::config::tunables::notify_flag_bits(config.tunables.value("notify-keyspace-events"))
+            .unwrap_or(0);
+    hub.notify_flags.store(flags, Ordering::Relaxed);
 }
 
 /// Samples the command rate every 100 ms for INFO's `instantaneous_ops_per_sec`, as Redis's

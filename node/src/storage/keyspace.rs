@@ -33,6 +33,9 @@ impl Txn<'_> {
             let counter = if meta.is_some() {
                 &self.db().keyspace_hits
             } else {
+                if let Some(listener) = self.db().key_miss.get() {
+                    listener(db, key);
+                }
                 &self.db().keyspace_misses
             };
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -144,7 +144,13 @@ pub struct Db {
     /// `keyspace_hits` and `keyspace_misses`).
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
+    /// Told of each key miss of a read command (`db`, `key`): keyspace notifications' `m`
+    /// class. Set once by the RESP server; see [`KeyMissListener`].
+    pub key_miss: std::sync::OnceLock<KeyMissListener>,
 }
+
+/// Who hears of key misses; it decides for itself, cheaply, whether they matter now.
+pub type KeyMissListener = Box<dyn Fn(u8, &[u8]) + Send + Sync>;
 
 impl Db {
     pub fn open(path: &Path, opts: &StorageOptions) -> Result<Arc<Db>> {
@@ -183,6 +189,7 @@ impl Db {
             object_settings: Mutex::default(),
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
+            key_miss: std::sync::OnceLock::new(),
         };
         for cf in Cf::ALL {
             db.cf(cf)?;

@@ -148,6 +148,7 @@ impl Session {
             }
         }
         self.state.db.set_object_settings(updated.object_settings());
+        crate::server::pubsub_config_changed(&self.state.pubsub, &updated);
         *cfg = updated;
         // Connections reload the settings they keep at hand.
         self.state.config_epoch.fetch_add(1, Ordering::Release);

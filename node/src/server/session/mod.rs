@@ -27,6 +27,7 @@ mod command_docs;
 mod command_info;
 mod configure;
 mod multi;
+mod pubsub;
 mod routing;
 mod wait;
 mod watch;
@@ -74,6 +75,8 @@ pub struct Session {
     watched: Vec<WatchedKey>,
     /// The blocking command this client waits on (see `block`).
     blocked: Option<block::Blocked>,
+    /// Channels and patterns subscribed to, and the mailbox of their messages (see `pubsub`).
+    pubsub: pubsub::Subscriptions,
 }
 
 impl Session {
@@ -91,6 +94,7 @@ impl Session {
                 last_command: "",
                 resp: 2,
                 blocked: false,
+                subscriptions: [0; 3],
             },
         );
         Session {
@@ -112,10 +116,12 @@ impl Session {
             last_command: "",
             watched: Vec::new(),
             blocked: None,
+            pubsub: pubsub::Subscriptions::default(),
         }
     }
 
     pub fn close(&mut self) {
+        self.leave_pubsub();
         self.state.blocking.leave(self.id);
         self.state.clients().remove(&self.id);
     }
@@ -123,6 +129,8 @@ impl Session {
     pub fn push_reply(&mut self, reply: &Reply) {
         let tag = self.tag.take();
         if self.queue.is_empty() {
+            // Messages that arrived meanwhile come first, as Redis writes them when published.
+            self.encode_messages();
             self.state.stats.reply(reply, tag.as_ref());
             reply.encode(&mut self.out, self.resp3);
         } else {
@@ -185,6 +193,11 @@ impl Session {
             self.push_reply(&noauth());
             return Step::Continue;
         }
+        if let Some(refusal) = self.subscribe_mode_refusal(spec, &argv) {
+            self.state.stats.rejected(id);
+            self.push_reply(&refusal);
+            return Step::Continue;
+        }
         if self.multi.is_some()
             && !matches!(
                 spec.name,
@@ -199,6 +212,13 @@ impl Session {
             return Step::Continue;
         }
         self.tag = Some(self.call_tag(id, spec));
+        if spec.name == "ping" {
+            if let Some(pong) = self.subscribed_ping(&argv) {
+                self.finish_pending().await;
+                self.push_reply(&pong);
+                return Step::Continue;
+            }
+        }
         match spec.kind {
             Kind::Data(_)
                 if spec.has(flags::BLOCKING) && command::blocking::may_wait(spec.name, &argv) =>
@@ -257,6 +277,11 @@ impl Session {
             "quit" => {
                 self.push_reply(&Reply::ok());
                 return Step::Close;
+            }
+            "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe"
+            | "sunsubscribe" | "publish" | "spublish" | "pubsub" => {
+                self.pubsub_command(spec.name, argv);
+                return Step::Continue;
             }
             "auth" => self.auth(&args),
             "hello" => self.hello(&args),
@@ -325,6 +350,7 @@ impl Session {
                 Reply::ok()
             }
             "reset" => {
+                self.unsubscribe_all();
                 self.multi = None;
                 self.watched.clear();
                 self.db = 0;

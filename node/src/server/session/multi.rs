@@ -2,9 +2,10 @@
 
 use bytes::Bytes;
 
-use super::{Session, Step};
+use super::routing::Queued;
+use super::{pubsub, Session, Step};
 use crate::command::{flags, CommandSpec};
-use crate::engine::{Mutation, Op};
+use crate::engine::{Mutation, Op, SettledReply};
 use crate::resp::Reply;
 
 impl Session {
@@ -48,6 +49,12 @@ impl Session {
                     reply: e.into(),
                 },
             }
+        } else if pubsub::is_publish(&argv) {
+            // Published at EXEC, if the block runs (see `pubsub`).
+            Op::Settled {
+                argv,
+                reply: SettledReply::Int(0),
+            }
         } else if spec.name == "wait" {
             Op::Settled {
                 reply: self.wait_in_multi(&argv),
@@ -89,6 +96,7 @@ impl Session {
             }
             None => {}
         }
+        let publishes = Session::queued_publishes(&ops);
         let mutation = Mutation::transaction(ops);
         requests.push(vec![Bytes::from_static(b"MULTI")]);
         requests.extend(mutation.commands().cloned());
@@ -96,6 +104,16 @@ impl Session {
         // Forwarded, the block runs from the database MULTI started in (its SELECTs travel
         // with it); afterwards the session is in the database the block ended in.
         self.write(mutation, Some(requests)).await;
+        if !publishes.is_empty() {
+            // Proposed here: its PUBLISH commands go out when it has run. (Forwarded, the
+            // leader publishes them.)
+            if let Some((Queued::Write(_), _)) = self.queue.back() {
+                if let Some((Queued::Write(pending), tag)) = self.queue.pop_back() {
+                    self.queue
+                        .push_back((Queued::Exec { pending, publishes }, tag));
+                }
+            }
+        }
         if self.db != self.multi_db {
             if let Some(fwd) = self.forward.as_mut() {
                 // The block's SELECTs ran on the forwarding connection too: re-SELECT next time.

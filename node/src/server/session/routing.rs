@@ -17,6 +17,12 @@ pub(super) enum Queued {
     Ready(Reply),
     /// A write proposed on this node (the leader); the reply arrives once it is applied.
     Write(PendingWrite),
+    /// A MULTI block proposed on this node holding PUBLISH commands, published (and their
+    /// replies put in place) once it ran: `(position among the replies, command)`.
+    Exec {
+        pending: PendingWrite,
+        publishes: Vec<(usize, Vec<Bytes>)>,
+    },
     /// A request forwarded to the leader: read `skip` replies and drop them (MULTI, QUEUED,
     /// SELECT), then the one that answers the client.
     Forwarded {
@@ -90,12 +96,23 @@ impl Session {
             let reply = match item {
                 Queued::Ready(r) => r,
                 Queued::Write(pending) => settle(pending, timeout).await,
+                Queued::Exec { pending, publishes } => {
+                    let mut reply = settle(pending, timeout).await;
+                    // What the block publishes to this client itself comes after EXEC's reply
+                    // (as Redis 7.2 has it), not inside its array.
+                    self.encode_messages();
+                    self.publish_queued(&mut reply, publishes);
+                    self.state.stats.reply(&reply, tag.as_ref());
+                    reply.encode(&mut self.out, self.resp3);
+                    continue;
+                }
                 Queued::Forwarded { skip } => self.forwarded_reply(skip, timeout).await,
                 Queued::Watch { skip, db, keys } => {
                     let answer = self.forwarded_reply(skip, timeout).await;
                     self.adopt_watch(db, keys, answer)
                 }
             };
+            self.encode_messages();
             self.state.stats.reply(&reply, tag.as_ref());
             reply.encode(&mut self.out, self.resp3);
         }
