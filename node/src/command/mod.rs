@@ -16,6 +16,7 @@ pub mod keys;
 pub mod lists;
 pub mod long_double;
 pub mod random;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -257,7 +258,7 @@ struct Table {
 }
 
 static TABLE: LazyLock<Table> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 8] = [
+    let families: [&'static [CommandSpec]; 9] = [
         server::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
@@ -265,6 +266,7 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
         lists::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        scripting::COMMANDS,
         server::SESSION_COMMANDS,
     ];
     let specs: Vec<&'static CommandSpec> = families.into_iter().flatten().collect();
@@ -330,6 +332,7 @@ pub fn key_positions(spec: &CommandSpec, argv: &[Bytes]) -> Option<Vec<usize>> {
         }
         "blmpop" | "bzmpop" => Some((2, &[][..])),
         "zunionstore" | "zinterstore" | "zdiffstore" => Some((2, &[1usize][..])),
+        name if scripting::is_numkeys_command(name) => Some((2, &[][..])),
         _ => None,
     };
     if let Some((at, before)) = counted {

@@ -1,0 +1,178 @@
+-- Kiwi's Lua prelude: builds Redis's script environment on a fresh Lua state, before the
+-- user's code runs. Frames of this chunk (named "=kiwi") are skipped when an error is located,
+-- so errors point at the user's line as Redis's do.
+local raw = ...
+local getinfo = debug.getinfo
+local error, type, tostring, pairs, ipairs, select, setmetatable, xpcall, unpack =
+    error, type, tostring, pairs, ipairs, select, setmetatable, xpcall, unpack
+local loadstring_ = loadstring
+
+-- Rust functions report failures as (false, message); these raise them at the caller's line.
+local function raising(f)
+  return function(...)
+    local ok, r = f(...)
+    if not ok then error(r, 2) end
+    return r
+  end
+end
+
+local function table_error(msg)
+  error({err = msg})
+end
+
+local function error_of(e)
+  e = tostring(e)
+  if e:sub(1, 1) == '-' then e = e:sub(2) end
+  if not e:find(' ', 1, true) then e = 'ERR ' .. e end
+  return (e:gsub('[\r\n]+$', ''))
+end
+
+local function common_api(api)
+  api.LOG_DEBUG, api.LOG_VERBOSE, api.LOG_NOTICE, api.LOG_WARNING = 0, 1, 2, 3
+  api.REDIS_VERSION = '7.0.15'
+  api.REDIS_VERSION_NUM = 458767
+  api.log = function(...)
+    if select('#', ...) < 2 then table_error('ERR redis.log() requires two arguments or more.') end
+    local level = ...
+    if type(level) ~= 'number' then table_error('ERR First argument must be a number (log level).') end
+    if level < 0 or level > 3 then table_error('ERR Invalid debug level.') end
+    raw.log(...)
+  end
+  return api
+end
+
+local redis = common_api({})
+redis.call = function(...)
+  local r, failed = raw.call(...)
+  if failed then error(r) end
+  return r
+end
+redis.pcall = function(...)
+  return (raw.call(...))
+end
+redis.error_reply = function(...)
+  local e = ...
+  if select('#', ...) ~= 1 or (type(e) ~= 'string' and type(e) ~= 'number') then
+    return {err = 'ERR wrong number or type of arguments'}
+  end
+  return {err = error_of(e)}
+end
+redis.status_reply = function(...)
+  local s = ...
+  if select('#', ...) ~= 1 or (type(s) ~= 'string' and type(s) ~= 'number') then
+    return {err = 'ERR wrong number or type of arguments'}
+  end
+  return {ok = s}
+end
+redis.sha1hex = raising(raw.sha1hex)
+redis.setresp = function(...)
+  if select('#', ...) ~= 1 then table_error('ERR redis.setresp() requires one argument.') end
+  local v = ...
+  if v ~= 2 and v ~= 3 then table_error('ERR RESP version must be 2 or 3.') end
+  raw.setresp(v)
+end
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+-- Accepted and ignored: every script's effects are replicated whole, through the Raft log.
+redis.set_repl = function(...)
+  if select('#', ...) ~= 1 then table_error('ERR redis.set_repl() requires one argument.') end
+  local v = ...
+  if type(v) ~= 'number' or v < 0 or v > 3 then
+    table_error('ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.')
+  end
+end
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.acl_check_cmd = function(...)
+  if select('#', ...) < 1 then table_error('ERR Please specify at least one argument for this redis lib call') end
+  if not raw.known((...)) then table_error('ERR Invalid command passed to redis.acl_check_cmd()') end
+  return true
+end
+
+-- What a library's code sees while it loads (FUNCTION LOAD, and FCALL before it calls).
+local library_redis = common_api({})
+library_redis.register_function = function(...)
+  local failure = raw.register(...)
+  if failure then table_error('ERR ' .. failure) end
+end
+
+cjson.encode = raising(raw.cjson_encode)
+cjson.decode = raising(raw.cjson_decode)
+cjson.null = raw.null
+cmsgpack.pack = raising(raw.cmsgpack_pack)
+cmsgpack.unpack = function(s)
+  local ok, values, n = raw.cmsgpack_unpack(s)
+  if not ok then error(values, 2) end
+  return unpack(values, 1, n)
+end
+math.random = raising(raw.random)
+math.randomseed = raw.randomseed
+-- Bytecode bypasses the compiler's checks: only source may be loaded.
+loadstring = function(s, name)
+  if type(s) == 'string' and s:byte(1) == 27 then return nil, 'binary chunks are not allowed' end
+  return loadstring_(s, name)
+end
+
+local function readonly(t)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __metatable = false,
+  })
+end
+
+local function missing(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+
+-- Globals the scripts get, as Redis 7.0 offers them.
+local kept = {
+  'assert', 'collectgarbage', 'error', 'gcinfo', 'getmetatable', 'ipairs', 'loadstring',
+  'next', 'pairs', 'pcall', 'rawequal', 'rawget', 'rawset', 'select', 'setmetatable',
+  'tonumber', 'tostring', 'type', 'unpack', 'xpcall', '_VERSION', 'KEYS', 'ARGV',
+}
+local libraries = {'string', 'table', 'math', 'coroutine', 'cjson', 'bit', 'cmsgpack'}
+local full, load_env = {}, {}
+for _, name in ipairs(kept) do full[name] = _G[name] end
+for _, name in ipairs(libraries) do
+  full[name] = readonly(_G[name])
+  load_env[name] = full[name]
+end
+full.redis = readonly(redis)
+load_env.redis = readonly(library_redis)
+for k in pairs(_G) do _G[k] = nil end
+full._G = _G
+load_env._G = _G
+setmetatable(full, {__index = missing})
+setmetatable(load_env, {__index = missing})
+local globals_meta = {
+  __index = full,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+}
+setmetatable(_G, globals_meta)
+
+-- Finds where an error was raised (the first frame that is neither C nor this prelude) and
+-- turns it into Redis's error table {err=..., source=..., line=...}.
+local function handler(err)
+  local level, info = 2, nil
+  repeat
+    info = getinfo(level, 'Sl')
+    level = level + 1
+  until info == nil or (info.what ~= 'C' and info.source ~= '=kiwi')
+  if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end
+  if info then
+    err.source = info.source
+    err.line = info.currentline
+  end
+  return err
+end
+
+local api = {}
+-- Calls f(a, b) under the handler: true and the first result, or false and the error table.
+function api.invoke(f, a, b)
+  return xpcall(function() return f(a, b) end, handler)
+end
+function api.library_env() globals_meta.__index = load_env end
+function api.script_env() globals_meta.__index = full end
+return api
