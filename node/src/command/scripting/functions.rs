@@ -386,10 +386,10 @@ fn list(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     let mut with_code = false;
     let mut i = 2;
     while i < args.len() {
-        let arg = arg(args, i);
-        if arg.eq_ignore_ascii_case(b"withcode") && !with_code {
+        let word = arg(args, i);
+        if word.eq_ignore_ascii_case(b"withcode") && !with_code {
             with_code = true;
-        } else if arg.eq_ignore_ascii_case(b"libraryname") && pattern.is_none() {
+        } else if word.eq_ignore_ascii_case(b"libraryname") && pattern.is_none() {
             if i + 1 >= args.len() {
                 return Err(CmdError::msg("library name argument was not given"));
             }
@@ -398,7 +398,7 @@ fn list(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
         } else {
             return Err(CmdError::msg(format!(
                 "Unknown argument {}",
-                String::from_utf8_lossy(arg)
+                String::from_utf8_lossy(word)
             )));
         }
         i += 1;

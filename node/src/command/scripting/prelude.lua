@@ -2,6 +2,7 @@
 -- user's code runs. Frames of this chunk (named "=kiwi") are skipped when an error is located,
 -- so errors point at the user's line as Redis's do.
 local raw = ...
+local _G = _G
 local getinfo = debug.getinfo
 local error, type, tostring, pairs, ipairs, select, setmetatable, xpcall, unpack =
     error, type, tostring, pairs, ipairs, select, setmetatable, xpcall, unpack
@@ -42,14 +43,7 @@ local function common_api(api)
 end
 
 local redis = common_api({})
-redis.call = function(...)
-  local r, failed = raw.call(...)
-  if failed then error(r) end
-  return r
-end
-redis.pcall = function(...)
-  return (raw.call(...))
-end
+-- redis.call and redis.pcall are set from Rust for each run (they reach its transaction).
 redis.error_reply = function(...)
   local e = ...
   if select('#', ...) ~= 1 or (type(e) ~= 'string' and type(e) ~= 'number') then
@@ -64,7 +58,7 @@ redis.status_reply = function(...)
   end
   return {ok = s}
 end
-redis.sha1hex = raising(raw.sha1hex)
+redis.sha1hex = raw.sha1hex
 redis.setresp = function(...)
   if select('#', ...) ~= 1 then table_error('ERR redis.setresp() requires one argument.') end
   local v = ...
@@ -96,16 +90,16 @@ library_redis.register_function = function(...)
   if failure then table_error('ERR ' .. failure) end
 end
 
-cjson.encode = raising(raw.cjson_encode)
-cjson.decode = raising(raw.cjson_decode)
+cjson.encode = raw.cjson_encode
+cjson.decode = raw.cjson_decode
 cjson.null = raw.null
-cmsgpack.pack = raising(raw.cmsgpack_pack)
+cmsgpack.pack = raw.cmsgpack_pack
 cmsgpack.unpack = function(s)
   local ok, values, n = raw.cmsgpack_unpack(s)
   if not ok then error(values, 2) end
   return unpack(values, 1, n)
 end
-math.random = raising(raw.random)
+math.random = raw.random
 math.randomseed = raw.randomseed
 -- Bytecode bypasses the compiler's checks: only source may be loaded.
 loadstring = function(s, name)
@@ -160,6 +154,16 @@ local function handler(err)
     info = getinfo(level, 'Sl')
     level = level + 1
   until info == nil or (info.what ~= 'C' and info.source ~= '=kiwi')
+  if type(err) == 'userdata' then
+    -- A Rust function's failure (redis.call's error reply): the table Redis raises.
+    local found = raw.error_text(err)
+    if found then
+      local text, positioned = found[1], found[2]
+      if positioned and info then text = info.short_src .. ':' .. info.currentline .. ': ' .. text end
+      if positioned then text = 'ERR ' .. text end
+      err = {err = text}
+    end
+  end
   if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end
   if info then
     err.source = info.source
@@ -168,7 +172,7 @@ local function handler(err)
   return err
 end
 
-local api = {}
+local api = {redis = redis}
 -- Calls f(a, b) under the handler: true and the first result, or false and the error table.
 function api.invoke(f, a, b)
   return xpcall(function() return f(a, b) end, handler)

@@ -6,8 +6,9 @@
 //!
 //! Every input a script can observe is deterministic: the data (its transaction), the
 //! mutation's clock (`redis.call('TIME')`), the mutation's seed (SPOP, SRANDMEMBER, ...), and
-//! `math.random`, which is Redis's own rand48 reseeded with 0 at the start of every run, as Redis
-//! 7 does (so the same script draws the same numbers as on redis-server). Two things are not,
+//! `math.random`, which is Redis's own rand48 reseeded with 0 at the start of every run
+//! (redis-server 7.0 keeps the generator's state from one script to the next, which a replica
+//! that restarted or joined later could not reproduce). Two things are not,
 //! in Kiwi as in Redis's verbatim replication of old: the iteration order of tables keyed by
 //! tables or functions, and `tostring` of such values (both depend on memory addresses).
 //!
@@ -203,8 +204,45 @@ fn new_state(
         "null",
         Value::LightUserData(LightUserData(std::ptr::null_mut())),
     )?;
-    // Placeholders until the run's scope provides the real one.
-    raw.set("call", lua.create_function(|_, ()| Ok(()))?)?;
+    raw.set(
+        "error_text",
+        lua.create_function(|lua, v: Value| {
+            let found = match v {
+                Value::Error(e) => table_error_text(&e),
+                _ => None,
+            };
+            let Some((text, positioned)) = found else {
+                return Ok(None);
+            };
+            let t = lua.create_table()?;
+            t.raw_set(1, text)?;
+            t.raw_set(2, positioned)?;
+            Ok(Some(t))
+        })?,
+    )?;
+    // The library functions that fail report `(false, message)`; raised from Rust, the
+    // caller's frame stays on the stack for the message's position, tail call or not.
+    for name in [
+        "sha1hex",
+        "random",
+        "cjson_encode",
+        "cjson_decode",
+        "cmsgpack_pack",
+    ] {
+        let inner: Function = raw.get(name)?;
+        let raising = lua.create_function(move |_, args: MultiValue| {
+            let (ok, v): (bool, Value) = inner.call(args)?;
+            if ok {
+                return Ok(v);
+            }
+            let text = match v {
+                Value::String(s) => s.to_string_lossy(),
+                other => format!("{other:?}"),
+            };
+            Err(mlua::Error::external(TableError::Positioned(text)))
+        })?;
+        raw.set(name, raising)?;
+    }
 
     let api: Table = lua
         .load(PRELUDE)
@@ -238,6 +276,38 @@ fn new_state(
         },
     )?;
     Ok((lua, api))
+}
+
+/// An error raised as Redis raises a table `{err = text}`: the prelude's error handler turns it
+/// back into that table.
+/// `Positioned` is a library's failure, which Lua's C libraries raise with the caller's
+/// position (`user_script:1: ...`).
+#[derive(Debug)]
+enum TableError {
+    Table(String),
+    Positioned(String),
+}
+
+impl std::fmt::Display for TableError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TableError::Table(t) | TableError::Positioned(t) => f.write_str(t),
+        }
+    }
+}
+
+impl std::error::Error for TableError {}
+
+/// The text of a [`TableError`] and whether it takes the caller's position.
+fn table_error_text(e: &mlua::Error) -> Option<(String, bool)> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => table_error_text(cause),
+        mlua::Error::ExternalError(inner) => match inner.downcast_ref::<TableError>()? {
+            TableError::Table(t) => Some((t.clone(), false)),
+            TableError::Positioned(t) => Some((t.clone(), true)),
+        },
+        _ => None,
+    }
 }
 
 fn abort_message(abort: Abort, source: Source) -> String {
@@ -325,31 +395,48 @@ fn run_in_state(
     };
     let (lua, api) = new_state(state, run.kill.clone(), globals)?;
     let invoke: Function = api.get("invoke")?;
-    let raw: Table = api.get("raw")?;
+    let redis: Table = api.get("redis")?;
     let ctx = RefCell::new(ctx);
-    lua.scope(|scope| {
-        let call = scope.create_function(|lua, args: MultiValue| {
-            let failed = |lua: &Lua, msg: &str| -> mlua::Result<(Value, bool)> {
-                Ok((Value::Table(error_table(lua, msg)?), true))
-            };
-            let argv = match command_args(lua, args) {
-                Ok(argv) => argv,
-                Err(msg) => return failed(lua, msg),
-            };
-            let mut ctx = ctx.borrow_mut();
-            match dispatch(&mut ctx, run, &argv) {
-                Ok(reply) => {
-                    let is_error = reply.is_error();
-                    Ok((reply_to_lua(lua, &reply, state.resp3.get())?, is_error))
-                }
-                Err(CmdError::Storage(e)) => {
-                    *state.storage.borrow_mut() = Some(e);
-                    Err(mlua::Error::runtime("storage failure"))
-                }
-                Err(e) => failed(lua, &e.to_string()),
+    let call_or_error = |lua: &Lua, args: MultiValue| -> mlua::Result<(Value, bool)> {
+        let failed = |lua: &Lua, msg: &str| -> mlua::Result<(Value, bool)> {
+            Ok((Value::Table(error_table(lua, msg)?), true))
+        };
+        let argv = match command_args(lua, args) {
+            Ok(argv) => argv,
+            Err(msg) => return failed(lua, msg),
+        };
+        let mut ctx = ctx.borrow_mut();
+        match dispatch(&mut ctx, run, &argv) {
+            Ok(reply) => {
+                let is_error = reply.is_error();
+                Ok((reply_to_lua(lua, &reply, state.resp3.get())?, is_error))
             }
+            Err(CmdError::Storage(e)) => {
+                *state.storage.borrow_mut() = Some(e);
+                Err(mlua::Error::runtime("storage failure"))
+            }
+            Err(e) => failed(lua, &e.to_string()),
+        }
+    };
+    let call_or_error = &call_or_error;
+    lua.scope(|scope| {
+        // redis.call raises a command's error; it is a Rust function, so that the user's frame
+        // stays on the stack (for the error's line) even in `return redis.call(...)`.
+        let call = scope.create_function(move |lua, args: MultiValue| {
+            let (value, failed) = call_or_error(lua, args)?;
+            if failed {
+                let text = match &value {
+                    Value::Table(t) => t.raw_get::<String>("err")?,
+                    _ => "ERR unknown error".to_string(),
+                };
+                return Err(mlua::Error::external(TableError::Table(text)));
+            }
+            Ok(value)
         })?;
-        raw.set("call", call)?;
+        let pcall =
+            scope.create_function(move |lua, args: MultiValue| Ok(call_or_error(lua, args)?.0))?;
+        redis.raw_set("call", call)?;
+        redis.raw_set("pcall", pcall)?;
         let (ok, value) = match code {
             Code::Script(body) => {
                 let chunk = match compile(&lua, body, Source::Script) {
