@@ -232,7 +232,7 @@ fn flag_list(flags: u8) -> Reply {
         FLAG_NAMES
             .iter()
             .filter(|(bit, _)| flags & bit != 0)
-            .map(|(_, n)| Reply::bulk(Bytes::from_static(n.as_bytes())))
+            .map(|(_, n)| Reply::Simple(n.to_string()))
             .collect(),
     )
 }

@@ -142,24 +142,74 @@ fn new_state(
         let state = state.clone();
         raw.set(
             "setresp",
-            lua.create_function(move |_, v: i64| {
-                state.resp3.set(v == 3);
-                Ok(())
+            lua.create_function(move |_, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(table_error("ERR redis.setresp() requires one argument."));
+                }
+                match args.front().and_then(lua_number) {
+                    Some(v) if v == 2.0 || v == 3.0 => {
+                        state.resp3.set(v == 3.0);
+                        Ok(())
+                    }
+                    _ => Err(table_error("ERR RESP version must be 2 or 3.")),
+                }
             })?,
         )?;
     }
     raw.set(
-        "known",
-        lua.create_function(|_, name: Value| {
-            Ok(match name {
+        "set_repl",
+        lua.create_function(|_, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(table_error("ERR redis.set_repl() requires one argument."));
+            }
+            match args.front().and_then(lua_number) {
+                Some(v) if (0.0..=3.0).contains(&v) => Ok(()),
+                _ => Err(table_error(
+                    "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or \
+                     REPL_NONE.",
+                )),
+            }
+        })?,
+    )?;
+    raw.set(
+        "acl_check_cmd",
+        lua.create_function(|_, args: MultiValue| {
+            let Some(first) = args.front() else {
+                return Err(table_error(
+                    "ERR Please specify at least one argument for this redis lib call",
+                ));
+            };
+            let known = match first {
                 Value::String(s) => command::lookup_public(&s.as_bytes()).is_some(),
                 _ => false,
-            })
+            };
+            if !known {
+                return Err(table_error(
+                    "ERR Invalid command passed to redis.acl_check_cmd()",
+                ));
+            }
+            Ok(true)
         })?,
     )?;
     raw.set(
         "log",
         lua.create_function(|lua, args: MultiValue| {
+            if args.len() < 2 {
+                return Err(table_error(
+                    "ERR redis.log() requires two arguments or more.",
+                ));
+            }
+            match args.front().and_then(lua_number) {
+                None => {
+                    return Err(table_error(
+                        "ERR First argument must be a number (log level).",
+                    ))
+                }
+                Some(l) if !(0.0..=3.0).contains(&l) => {
+                    return Err(table_error("ERR Invalid debug level."))
+                }
+                Some(_) => {}
+            }
             let mut parts = Vec::new();
             let mut level = 0;
             for (i, v) in args.into_iter().enumerate() {
@@ -243,6 +293,20 @@ fn new_state(
         })?;
         raw.set(name, raising)?;
     }
+    let unpack: Function = raw.get("cmsgpack_unpack")?;
+    raw.set(
+        "cmsgpack_unpack",
+        lua.create_function(move |_, args: MultiValue| {
+            let (ok, values, n): (bool, Value, usize) = unpack.call(args)?;
+            match values {
+                Value::Table(t) if ok => (1..=n).map(|i| t.raw_get::<Value>(i)).collect(),
+                Value::String(s) => Err(mlua::Error::external(TableError::Positioned(
+                    s.to_string_lossy(),
+                ))),
+                _ => Ok(MultiValue::new()),
+            }
+        })?,
+    )?;
 
     let api: Table = lua
         .load(PRELUDE)
@@ -299,6 +363,19 @@ impl std::fmt::Display for TableError {
 impl std::error::Error for TableError {}
 
 /// The text of a [`TableError`] and whether it takes the caller's position.
+/// A Lua number argument (mlua gives integral ones as integers).
+fn lua_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        _ => None,
+    }
+}
+
+fn table_error(text: &str) -> mlua::Error {
+    mlua::Error::external(TableError::Table(text.to_string()))
+}
+
 fn table_error_text(e: &mlua::Error) -> Option<(String, bool)> {
     match e {
         mlua::Error::CallbackError { cause, .. } => table_error_text(cause),
