@@ -52,6 +52,9 @@ pub enum Abort {
     Killed,
 }
 
+/// The unwind that ends a script which caught its abort (see the hook in [`new_state`]).
+struct AbortUnwind;
+
 /// What kind of code runs: it names the chunk (`@user_script`, `@user_function`) as Redis
 /// does, which error messages show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,8 +322,11 @@ fn new_state(
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
         move |_, _| {
-            if let Some(abort) = hook_state.abort.get() {
-                return Err(mlua::Error::runtime(abort_message(abort, Source::Script)));
+            if hook_state.abort.get().is_some() {
+                // The script caught the abort (pcall) and went on: unwind past every Lua
+                // handler to `run`, which answers the abort. Lua's pcall cannot catch a Rust
+                // unwind (mlua lets it through), and resume_unwind skips the panic hook.
+                std::panic::resume_unwind(Box::new(AbortUnwind));
             }
             let n = hook_state.instructions.get() + u64::from(HOOK_EVERY);
             hook_state.instructions.set(n);
@@ -432,7 +438,13 @@ pub fn run(
         storage: RefCell::new(None),
         registered: RefCell::new(Vec::new()),
     });
-    let outcome = run_in_state(ctx, run, code, keys, args, &state);
+    let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_in_state(ctx, run, code, keys, args, &state)
+    })) {
+        Ok(outcome) => outcome,
+        Err(payload) if payload.is::<AbortUnwind>() => Ok(Reply::Nil),
+        Err(payload) => std::panic::resume_unwind(payload),
+    };
     // The callbacks a library registered refer to its (now closed) Lua state.
     state.registered.borrow_mut().clear();
     if let Some(e) = state.storage.borrow_mut().take() {
