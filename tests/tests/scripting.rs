@@ -475,7 +475,7 @@ fn a_cluster_runs_scripts_alike_on_every_node_and_after_failover() {
     });
     assert_eq!(got, bulk(&value));
     assert_eq!(c.run("FCALL incr_by 1 n 1"), int(6));
-    assert_eq!(c.run("FCALL_RO f1 0").is_err(), true);
+    assert!(c.run("FCALL_RO f1 0").is_err());
     // A follower forwards scripts to the leader.
     let follower = cluster
         .running()

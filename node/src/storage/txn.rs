@@ -73,10 +73,13 @@ pub struct Txn<'a> {
     undo: Option<Undo>,
 }
 
+/// A key and what the overlay held for it before (`None`: nothing).
+type UndoEntry = (Cf, Vec<u8>, Option<Option<Vec<u8>>>);
+
 /// What a rollback to a savepoint restores: the overlay entries the writes since replaced (in
 /// order; `None` where there was none), and the lengths of the append-only lists.
 struct Undo {
-    overlay: Vec<(Cf, Vec<u8>, Option<Option<Vec<u8>>>)>,
+    overlay: Vec<UndoEntry>,
     range_deletes: usize,
     touches: usize,
 }

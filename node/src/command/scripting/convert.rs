@@ -18,7 +18,7 @@ pub const MAX_DEPTH: usize = 100;
 /// A Lua number as Redis makes it an integer reply: C's conversion to `long long`, which on
 /// the machines Redis runs on gives the smallest integer for NaN and out-of-range values.
 pub fn lua_number_to_int(n: f64) -> i64 {
-    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+    if n.is_nan() || !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
         i64::MIN
     } else {
         n.trunc() as i64

@@ -598,6 +598,11 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
     Ok(Reply::ok())
 }
 
+/// Argument `i`, or nothing past the end (the callers check the count first).
+pub(super) fn arg<'a>(args: &Args<'a>, i: usize) -> &'a [u8] {
+    args.all().get(i).map_or(&[][..], |b| &b[..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -637,9 +642,4 @@ mod tests {
         out[last] ^= 1;
         assert!(parse_dump(&out).is_none(), "a bad checksum is refused");
     }
-}
-
-/// Argument `i`, or nothing past the end (the callers check the count first).
-pub(super) fn arg<'a>(args: &Args<'a>, i: usize) -> &'a [u8] {
-    args.all().get(i).map_or(&[][..], |b| &b[..])
 }

@@ -49,15 +49,12 @@ pub struct FunctionEntry {
 }
 
 pub fn function(txn: &Txn<'_>, name: &[u8]) -> Result<Option<FunctionEntry>, StorageError> {
-    Ok(txn
-        .get(Cf::Sys, &key(FUNCTION, name))?
-        .and_then(|v| match v.split_first() {
-            Some((flags, library)) => Some(FunctionEntry {
-                library: library.to_vec(),
-                flags: *flags,
-            }),
-            None => None,
-        }))
+    Ok(txn.get(Cf::Sys, &key(FUNCTION, name))?.and_then(|v| {
+        v.split_first().map(|(flags, library)| FunctionEntry {
+            library: library.to_vec(),
+            flags: *flags,
+        })
+    }))
 }
 
 pub fn library(txn: &Txn<'_>, name: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
@@ -65,7 +62,10 @@ pub fn library(txn: &Txn<'_>, name: &[u8]) -> Result<Option<Vec<u8>>, StorageErr
 }
 
 /// Every library, by name (in byte order: the same on every node).
-pub fn libraries(txn: &Txn<'_>) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+/// A library's name and code.
+pub type Library = (Vec<u8>, Vec<u8>);
+
+pub fn libraries(txn: &Txn<'_>) -> Result<Vec<Library>, StorageError> {
     txn.scan(Cf::Sys, LIBRARY, LIBRARY_END, false)?
         .map(|entry| entry.map(|(k, v)| (k[LIBRARY.len()..].to_vec(), v)))
         .collect()
