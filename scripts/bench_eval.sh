@@ -65,11 +65,12 @@ SHA=$(redis-cli -p "$P_REDIS" script load "$WRITE")
 redis-cli -p "$P_AOF" script load "$WRITE" >/dev/null
 redis-cli -p "$P_KIWI" script load "$WRITE" >/dev/null
 
+# The test's name is the command line, commas and all: the fields are split on '","'.
 one() { # port name command... -> "rps"
     local port=$1 name=$2
     shift 2
     redis-benchmark -p "$port" -c "$CLIENTS" -n "$REQUESTS" -r 100000 --csv "$@" 2>/dev/null \
-        | tail -n +2 | tr -d '"' | awk -F, -v n="$name" '{printf "%s,%s\n", n, $2}'
+        | tail -n +2 | awk -F'","' -v n="$name" '{printf "%s,%s\n", n, $2}'
 }
 run() { # port -> csv lines "name,rps"
     one "$1" eval EVAL "$WRITE" 1 key:__rand_int__ v
