@@ -13,3 +13,17 @@ export KIWI_DEV_BIN
 kiwi_build() {
     (cd "$(dirname "${BASH_SOURCE[0]}")/.." && cargo build --workspace --bins)
 }
+
+# Link the RocksDB archive an earlier build compiled, when there is one, rather than compiling
+# RocksDB's C++ again (40+ minutes on two cores) whenever a change to the dependency graph (a new
+# crate, a feature) gives librocksdb-sys a new build hash. The first build on a machine compiles
+# it; KIWI_FRESH_ROCKSDB=1 compiles it anyway.
+# shellcheck source=rocksdb_archive.sh
+source "$(dirname "${BASH_SOURCE[0]}")/rocksdb_archive.sh"
+if [ -z "${KIWI_FRESH_ROCKSDB:-}" ] && [ -z "${ROCKSDB_LIB_DIR:-}" ]; then
+    _kiwi_archive_dir=$(kiwi_rocksdb_archive_dir)
+    if [ -n "$_kiwi_archive_dir" ]; then
+        export ROCKSDB_LIB_DIR="$_kiwi_archive_dir"
+        export ROCKSDB_STATIC=1
+    fi
+fi

@@ -18,6 +18,7 @@ pub mod lists;
 pub mod long_double;
 pub mod pubsub;
 pub mod random;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod streams;
@@ -260,7 +261,7 @@ struct Table {
 }
 
 static TABLE: LazyLock<Table> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 11] = [
+    let families: [&'static [CommandSpec]; 12] = [
         server::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
@@ -270,6 +271,7 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
         zsets::COMMANDS,
         hyperloglog::COMMANDS,
         streams::COMMANDS,
+        scripting::COMMANDS,
         server::SESSION_COMMANDS,
         pubsub::COMMANDS,
     ];
@@ -336,6 +338,7 @@ pub fn key_positions(spec: &CommandSpec, argv: &[Bytes]) -> Option<Vec<usize>> {
         }
         "blmpop" | "bzmpop" => Some((2, &[][..])),
         "zunionstore" | "zinterstore" | "zdiffstore" => Some((2, &[1usize][..])),
+        name if scripting::is_numkeys_command(name) => Some((2, &[][..])),
         _ => None,
     };
     if let Some((at, before)) = counted {

@@ -148,13 +148,13 @@ fn parse_at(buf: &[u8], pos: &mut usize) -> Result<Option<Reply>, ClientError> {
         b'-' => Reply::Error(text()),
         b':' => Reply::Int(num(head)?),
         b'_' => Reply::Nil,
-        b'#' => Reply::Int((head == b"t") as i64),
+        b'#' => Reply::Bool(head == b"t"),
         b',' => Reply::Double(match head {
             b"inf" => f64::INFINITY,
             b"-inf" => f64::NEG_INFINITY,
             _ => text().parse().map_err(|_| bad("bad double"))?,
         }),
-        b'(' => Reply::Simple(text()),
+        b'(' => Reply::BigNumber(text()),
         b'$' | b'=' | b'!' => {
             let len = num(head)?;
             if len < 0 {

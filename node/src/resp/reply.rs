@@ -74,6 +74,10 @@ pub enum Reply {
     /// array in RESP2. Last of the variants: postcard encodes a variant by its index, and
     /// replies written before it existed must still decode.
     Push(#[serde(deserialize_with = "nested")] Vec<Reply>),
+    /// A boolean (a Lua script's in RESP3 mode): `:1`/`:0` in RESP2, `#t`/`#f` in RESP3.
+    Bool(bool),
+    /// A big number (a Lua script's `{big_number=...}`): a bulk string in RESP2, `(` in RESP3.
+    BigNumber(String),
 }
 
 impl Reply {
@@ -198,6 +202,19 @@ impl Reply {
                     line(out, b',', text.as_bytes())
                 } else {
                     bulk(out, b'$', text.as_bytes())
+                }
+            }
+            Reply::Bool(b) => match (resp3, b) {
+                (true, true) => out.put_slice(b"#t\r\n"),
+                (true, false) => out.put_slice(b"#f\r\n"),
+                (false, true) => out.put_slice(b":1\r\n"),
+                (false, false) => out.put_slice(b":0\r\n"),
+            },
+            Reply::BigNumber(n) => {
+                if resp3 {
+                    line(out, b'(', n.as_bytes())
+                } else {
+                    bulk(out, b'$', n.as_bytes())
                 }
             }
             Reply::Verbatim(text) => {

@@ -69,6 +69,19 @@ pub struct Txn<'a> {
     touches: Vec<Touch>,
     /// What [`Txn::stamp`] stamped, until [`Txn::take_stamped`] drains it.
     pub(super) stamped: Vec<Touch>,
+    /// How to undo the writes since [`Txn::savepoint`], while one is open.
+    undo: Option<Undo>,
+}
+
+/// A key and what the overlay held for it before (`None`: nothing).
+type UndoEntry = (Cf, Vec<u8>, Option<Option<Vec<u8>>>);
+
+/// What a rollback to a savepoint restores: the overlay entries the writes since replaced (in
+/// order; `None` where there was none), and the lengths of the append-only lists.
+struct Undo {
+    overlay: Vec<UndoEntry>,
+    range_deletes: usize,
+    touches: usize,
 }
 
 impl<'a> Txn<'a> {
@@ -89,6 +102,7 @@ impl<'a> Txn<'a> {
             read_cache: RefCell::default(),
             touches: Vec::new(),
             stamped: Vec::new(),
+            undo: None,
         }
     }
 
@@ -102,6 +116,7 @@ impl<'a> Txn<'a> {
             read_cache: RefCell::default(),
             touches: Vec::new(),
             stamped: Vec::new(),
+            undo: None,
         }
     }
 
@@ -205,13 +220,59 @@ impl<'a> Txn<'a> {
     pub fn put(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) {
         debug_assert!(self.writable, "write in a read-only transaction");
         self.touches.extend(touch_of(cf, &key));
-        self.overlay[cf as usize].insert(key, Some(value));
+        self.set_pending(cf, key, Some(value));
+    }
+
+    /// Writes `value` into the overlay, remembering what it replaces while a savepoint is open.
+    fn set_pending(&mut self, cf: Cf, key: Vec<u8>, value: Option<Vec<u8>>) {
+        match &mut self.undo {
+            Some(undo) => {
+                let old = self.overlay[cf as usize].insert(key.clone(), value);
+                undo.overlay.push((cf, key, old));
+            }
+            None => {
+                self.overlay[cf as usize].insert(key, value);
+            }
+        }
+    }
+
+    /// Opens a savepoint: [`Txn::rollback_to_savepoint`] then undoes every write made after
+    /// it, [`Txn::release_savepoint`] keeps them. One at a time: a script's writes are undone
+    /// whole when it is aborted (see `command::scripting`).
+    pub fn savepoint(&mut self) {
+        debug_assert!(self.undo.is_none(), "nested savepoint");
+        self.undo = Some(Undo {
+            overlay: Vec::new(),
+            range_deletes: self.range_deletes.len(),
+            touches: self.touches.len(),
+        });
+    }
+
+    /// Keeps the writes made since the savepoint and closes it.
+    pub fn release_savepoint(&mut self) {
+        self.undo = None;
+    }
+
+    /// Undoes the writes made since the savepoint and closes it.
+    pub fn rollback_to_savepoint(&mut self) {
+        let Some(undo) = self.undo.take() else {
+            return;
+        };
+        for (cf, key, old) in undo.overlay.into_iter().rev() {
+            let overlay = &mut self.overlay[cf as usize];
+            match old {
+                Some(v) => overlay.insert(key, v),
+                None => overlay.remove(&key),
+            };
+        }
+        self.range_deletes.truncate(undo.range_deletes);
+        self.touches.truncate(undo.touches);
     }
 
     pub fn delete(&mut self, cf: Cf, key: Vec<u8>) {
         debug_assert!(self.writable, "write in a read-only transaction");
         self.touches.extend(touch_of(cf, &key));
-        self.overlay[cf as usize].insert(key, None);
+        self.set_pending(cf, key, None);
     }
 
     /// The keys (or whole databases) changed by the puts and deletes since the last call, each
@@ -236,7 +297,10 @@ impl<'a> Txn<'a> {
             .map(|(k, _)| k.clone())
             .collect();
         for k in doomed {
-            overlay.remove(&k);
+            let old = overlay.remove(&k);
+            if let Some(undo) = &mut self.undo {
+                undo.overlay.push((cf, k, old));
+            }
         }
         self.range_deletes.push((cf, from, to));
     }
@@ -567,6 +631,38 @@ mod tests {
         // Would wait forever on this thread if the reader still held the gate.
         db.commit(txn, false).unwrap();
         assert_eq!(reader.get(Cf::Meta, b"k").unwrap(), None);
+    }
+
+    /// A rollback to a savepoint undoes the puts, deletes and range deletions made after it,
+    /// restoring what the overlay held before, and keeps what came before it.
+    #[test]
+    fn a_rollback_undoes_the_writes_after_the_savepoint() {
+        let (_dir, db) = open();
+        let mut txn = db.writer();
+        txn.put(Cf::Set, b"a".to_vec(), b"1".to_vec());
+        txn.put(Cf::Set, b"b".to_vec(), b"1".to_vec());
+        txn.savepoint();
+        txn.put(Cf::Set, b"a".to_vec(), b"2".to_vec());
+        txn.delete(Cf::Set, b"b".to_vec());
+        txn.put(Cf::Set, b"c".to_vec(), b"2".to_vec());
+        txn.delete_range(Cf::Set, b"a".to_vec(), b"z".to_vec());
+        txn.put(Cf::Set, b"d".to_vec(), b"2".to_vec());
+        assert_eq!(
+            keys(txn.scan(Cf::Set, b"a", b"z", false).unwrap()),
+            vec![b"d".to_vec()]
+        );
+        txn.rollback_to_savepoint();
+        assert_eq!(txn.get(Cf::Set, b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(txn.get(Cf::Set, b"b").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(txn.get(Cf::Set, b"c").unwrap(), None);
+        assert_eq!(txn.get(Cf::Set, b"d").unwrap(), None);
+        // A released savepoint keeps its writes.
+        txn.savepoint();
+        txn.put(Cf::Set, b"e".to_vec(), b"3".to_vec());
+        txn.release_savepoint();
+        db.commit(txn, false).unwrap();
+        let after = keys(db.reader().scan(Cf::Set, b"a", b"z", false).unwrap());
+        assert_eq!(after, vec![b"a".to_vec(), b"b".to_vec(), b"e".to_vec()]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 mod copy;
 mod dump;
-mod rdb;
+pub(crate) mod rdb;
 mod sort;
 mod value;
 

@@ -230,10 +230,24 @@ impl Session {
                 self.write(Mutation::single(db, argv), None).await;
                 Step::Continue
             }
-            Kind::Data(_) => {
-                self.read(spec, argv).await;
-                Step::Continue
-            }
+            Kind::Data(_) => match command::scripting::route(spec, &argv, &self.state.db) {
+                // A script that may write, SCRIPT LOAD, FUNCTION LOAD, ...: through the log.
+                Some(command::scripting::Route::Write) => {
+                    let db = self.db;
+                    self.write(Mutation::single(db, argv), None).await;
+                    Step::Continue
+                }
+                // SCRIPT KILL: now, past any read barrier the script holds up.
+                Some(command::scripting::Route::Local) => {
+                    let reply = self.execute_local(spec, &argv);
+                    self.push_reply(&reply);
+                    Step::Continue
+                }
+                Some(command::scripting::Route::Read) | None => {
+                    self.read(spec, argv).await;
+                    Step::Continue
+                }
+            },
             Kind::Session => {
                 // A session command (HELLO, SELECT, ...) must not change how the replies of
                 // writes still in flight are encoded: settle them first.
