@@ -376,7 +376,36 @@ fn keyspace_notifications_of_strings_and_keys_match_redis() {
             "EXPIRE f 0",
             "SET x 1",
             "SET x 2 NX",
+            "PFADD h a b",
+            "PFADD h a",
+            "PFADD h0",
+            "PFMERGE h3 h h0",
+            "PFCOUNT h3",
             "FLUSHALL",
+        ],
+    );
+}
+
+#[test]
+fn keyspace_notifications_of_streams_match_redis() {
+    same_notifications(
+        "KEA",
+        &[
+            "XADD st 1-1 f v",
+            "XADD st 2-1 f v",
+            "XADD st NOMKSTREAM 3-1 f v",
+            "XADD nost NOMKSTREAM 1-1 f v",
+            "XDEL st 1-1",
+            "XDEL st 1-1",
+            "XTRIM st MAXLEN 0",
+            "XSETID st 9-9",
+            "XGROUP CREATE st g $",
+            "XGROUP CREATECONSUMER st g c",
+            "XGROUP SETID st g 0",
+            "XGROUP DELCONSUMER st g c",
+            "XGROUP DESTROY st g",
+            "XGROUP CREATE st2 g $ MKSTREAM",
+            "DEL st st2",
         ],
     );
 }

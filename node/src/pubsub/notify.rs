@@ -327,6 +327,13 @@ fn command_events(
             v.changed(N_STRING, event, &key)
         }
         "bitfield" => v.changed(N_STRING, "setbit", &key),
+        // HyperLogLogs (Redis's hyperloglog.c): PFMERGE is reported as a PFADD.
+        "pfadd" => {
+            if positive(reply) {
+                v.emit(N_STRING, "pfadd", &key);
+            }
+        }
+        "pfmerge" => v.changed(N_STRING, "pfadd", &key),
         "incr" | "decr" | "incrby" | "decrby" => v.changed(N_STRING, "incrby", &key),
         "incrbyfloat" => v.changed(N_STRING, "incrbyfloat", &key),
         "getdel" => v.changed(N_GENERIC, "del", &key),

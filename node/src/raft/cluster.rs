@@ -180,6 +180,13 @@ impl Cluster {
 
     /// The id of the cluster this node belongs to; `None` until it has applied (or received in
     /// a snapshot) the cluster's first membership entry.
+    /// The index of the last entry this node's state machine applied: updated before the
+    /// clients of those entries get their replies, so it covers every write a client has seen
+    /// acknowledged (Raft's metrics report it later).
+    pub fn applied_index(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
     pub fn cluster_id(&self) -> Option<String> {
         self.peer_auth.cluster_id()
     }

@@ -39,7 +39,7 @@ impl Session {
             return None;
         }
         let mut metrics = cluster.raft.metrics();
-        let target = applied(&metrics.borrow_watched());
+        let target = cluster.applied_index();
         // Redis's WAIT with timeout 0 waits for as long as it takes.
         let deadline = (timeout_ms > 0)
             .then(|| tokio::time::Instant::now() + Duration::from_millis(timeout_ms));
@@ -78,7 +78,7 @@ impl Session {
         }
         let cluster = &self.state.cluster;
         let m = cluster.metrics();
-        SettledReply::Int(holding(&m, cluster.id, applied(&m)))
+        SettledReply::Int(holding(&m, cluster.id, cluster.applied_index()))
     }
 }
 
@@ -90,10 +90,6 @@ fn parse_wait(argv: &[Bytes]) -> Result<(i64, u64), &'static str> {
         Ok(ms) if ms < 0 => Err("timeout is negative"),
         Ok(ms) => Ok((wanted, ms as u64)),
     }
-}
-
-fn applied(m: &RaftMetrics<TypeConfig>) -> u64 {
-    m.last_applied.as_ref().map(|l| l.index).unwrap_or(0)
 }
 
 /// The members other than `me` whose log matches the leader's up to `target`.
