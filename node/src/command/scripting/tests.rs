@@ -248,6 +248,18 @@ fn a_runaway_script_is_stopped_and_its_writes_undone() {
         "{reply:?}"
     );
     assert_eq!(n.read(&["GET", "k"]), Reply::Nil, "its write was undone");
+    // One that catches its abort with pcall, at two levels, is stopped all the same.
+    let reply = n.apply(&[
+        "EVAL",
+        "redis.call('set','k','v') \
+         while true do pcall(function() while true do pcall(function() while true do end end) end end) end",
+        "0",
+    ]);
+    assert!(
+        err_starting(&reply, "ERR Script exceeded the budget"),
+        "{reply:?}"
+    );
+    assert_eq!(n.read(&["GET", "k"]), Reply::Nil, "its write was undone");
     // A script that errors by itself keeps what it wrote, as in Redis.
     let reply = n.apply(&["EVAL", "redis.call('set','k','v') error('boom')", "0"]);
     assert!(err_starting(&reply, "ERR user_script:1: boom"), "{reply:?}");

@@ -52,9 +52,6 @@ pub enum Abort {
     Killed,
 }
 
-/// The unwind that ends a script which caught its abort (see the hook in [`new_state`]).
-struct AbortUnwind;
-
 /// What kind of code runs: it names the chunk (`@user_script`, `@user_function`) as Redis
 /// does, which error messages show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,12 +318,17 @@ fn new_state(
     let hook_state = state.clone();
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-        move |_, _| {
-            if hook_state.abort.get().is_some() {
-                // The script caught the abort (pcall) and went on: unwind past every Lua
-                // handler to `run`, which answers the abort. Lua's pcall cannot catch a Rust
-                // unwind (mlua lets it through), and resume_unwind skips the panic hook.
-                std::panic::resume_unwind(Box::new(AbortUnwind));
+        move |lua, _| {
+            if let Some(abort) = hook_state.abort.get() {
+                // The script caught the abort (pcall) and went on. Every Lua error can be
+                // caught, and mlua hands a Rust panic to pcall as an error too; so, as Redis
+                // does with its line hook, raise the abort again on every instruction from now
+                // on: the first one outside a pcall carries it to `run`. (The state is the
+                // run's own, so the hook goes with it.)
+                lua.set_hook(HookTriggers::new().every_nth_instruction(1), move |_, _| {
+                    Err(mlua::Error::runtime(abort_message(abort, Source::Script)))
+                })?;
+                return Err(mlua::Error::runtime(abort_message(abort, Source::Script)));
             }
             let n = hook_state.instructions.get() + u64::from(HOOK_EVERY);
             hook_state.instructions.set(n);
@@ -438,13 +440,7 @@ pub fn run(
         storage: RefCell::new(None),
         registered: RefCell::new(Vec::new()),
     });
-    let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_in_state(ctx, run, code, keys, args, &state)
-    })) {
-        Ok(outcome) => outcome,
-        Err(payload) if payload.is::<AbortUnwind>() => Ok(Reply::Nil),
-        Err(payload) => std::panic::resume_unwind(payload),
-    };
+    let outcome = run_in_state(ctx, run, code, keys, args, &state);
     // The callbacks a library registered refer to its (now closed) Lua state.
     state.registered.borrow_mut().clear();
     if let Some(e) = state.storage.borrow_mut().take() {
