@@ -34,24 +34,8 @@ else
     BENCH="$CARGO_TARGET_DIR/release/pubsub_bench"
 fi
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() {
-    local port=$1
-    for _ in $(seq 1 500); do
-        redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-        sleep 0.02
-    done
-    echo "server on port $port did not start" >&2; exit 1
-}
+# shellcheck source=bench_common.sh
+source scripts/bench_common.sh
 
 P_REDIS=$(free_port); P_KIWI=$(free_port); P_KIWI_RAFT=$(free_port)
 mkdir -p "$WORK/redis" "$WORK/kiwi"

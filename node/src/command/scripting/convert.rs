@@ -32,6 +32,27 @@ pub fn error_table(lua: &Lua, text: &str) -> mlua::Result<Table> {
     Ok(t)
 }
 
+/// RESP3 key/value pairs as Lua sees a map: `{map = {k = v, ...}}`.
+fn map_table(lua: &Lua, pairs: &[(Reply, Reply)]) -> mlua::Result<Value> {
+    let map = lua.create_table()?;
+    for (k, v) in pairs {
+        map.raw_set(reply_to_lua(lua, k, true)?, reply_to_lua(lua, v, true)?)?;
+    }
+    wrapped(lua, "map", map)
+}
+
+/// Pairs as an array of two-element arrays.
+fn pair_tables(lua: &Lua, pairs: &[(Reply, Reply)], resp3: bool) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    for (i, (a, b)) in pairs.iter().enumerate() {
+        let pair = lua.create_table()?;
+        pair.raw_set(1, reply_to_lua(lua, a, resp3)?)?;
+        pair.raw_set(2, reply_to_lua(lua, b, resp3)?)?;
+        t.raw_set(i + 1, pair)?;
+    }
+    Ok(Value::Table(t))
+}
+
 /// A command's reply as `redis.call` returns it to the script.
 pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<Value> {
     Ok(match reply {
@@ -64,11 +85,7 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<Value
         }
         Reply::Map(pairs) => {
             if resp3 {
-                let map = lua.create_table()?;
-                for (k, v) in pairs {
-                    map.raw_set(reply_to_lua(lua, k, resp3)?, reply_to_lua(lua, v, resp3)?)?;
-                }
-                wrapped(lua, "map", map)?
+                map_table(lua, pairs)?
             } else {
                 array(lua, pairs.iter().flat_map(|(k, v)| [k, v]), resp3)?
             }
@@ -76,34 +93,16 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<Value
         // XREAD's reply: a map in RESP3, an array of [key, entries] pairs in RESP2.
         Reply::KeyedPairs(pairs) => {
             if resp3 {
-                let map = lua.create_table()?;
-                for (k, v) in pairs {
-                    map.raw_set(reply_to_lua(lua, k, resp3)?, reply_to_lua(lua, v, resp3)?)?;
-                }
-                wrapped(lua, "map", map)?
+                map_table(lua, pairs)?
             } else {
-                let t = lua.create_table()?;
-                for (i, (a, b)) in pairs.iter().enumerate() {
-                    let pair = lua.create_table()?;
-                    pair.raw_set(1, reply_to_lua(lua, a, resp3)?)?;
-                    pair.raw_set(2, reply_to_lua(lua, b, resp3)?)?;
-                    t.raw_set(i + 1, pair)?;
-                }
-                Value::Table(t)
+                pair_tables(lua, pairs, resp3)?
             }
         }
         // No command a script may call answers with a push; an array is what it carries.
         Reply::Push(items) => array(lua, items.iter(), resp3)?,
         Reply::Pairs(pairs) => {
             if resp3 {
-                let t = lua.create_table()?;
-                for (i, (a, b)) in pairs.iter().enumerate() {
-                    let pair = lua.create_table()?;
-                    pair.raw_set(1, reply_to_lua(lua, a, resp3)?)?;
-                    pair.raw_set(2, reply_to_lua(lua, b, resp3)?)?;
-                    t.raw_set(i + 1, pair)?;
-                }
-                Value::Table(t)
+                pair_tables(lua, pairs, resp3)?
             } else {
                 array(lua, pairs.iter().flat_map(|(k, v)| [k, v]), resp3)?
             }
