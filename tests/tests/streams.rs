@@ -914,7 +914,27 @@ fn a_lagging_follower_gets_streams_and_groups_by_snapshot() {
     assert_eq!(c.run("XGROUP CREATE s g 0 MKSTREAM"), ok());
     // Enough entries for the leader to snapshot and purge past what the lagger has.
     for i in 1..=600 {
-        assert_eq!(c.run(&format!("XADD s {i} n {i}")), bulk(format!("{i}-0")));
+        // The cluster may hold an election meanwhile (a loaded machine): an XADD refused for it
+        // is sent again, and one that may have been applied before the refusal finds its ID
+        // taken on the retry.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut retried = false;
+        loop {
+            match c.run(&format!("XADD s {i} n {i}")) {
+                R::Err(e)
+                    if (e.starts_with("CLUSTERDOWN") || e.starts_with("TRYAGAIN"))
+                        && Instant::now() < deadline =>
+                {
+                    retried = true;
+                    thread::sleep(Duration::from_millis(50));
+                }
+                R::Err(e) if retried && e.contains("equal or smaller") => break,
+                other => {
+                    assert_eq!(other, bulk(format!("{i}-0")), "XADD {i}");
+                    break;
+                }
+            }
+        }
     }
     assert_eq!(c.run("XDEL s 5"), int(1));
     assert_eq!(
