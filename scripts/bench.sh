@@ -23,18 +23,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 TESTS="set,get,incr,lpush,hset"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kiwi-target}"
-if [ -n "${KIWI_BIN:-}" ]; then
-    KIWI="$KIWI_BIN"
-else
-    # shellcheck source=release_env.sh
-    source scripts/release_env.sh
-    if [ "$BUILD" = 1 ]; then cargo build --release --bin kiwi; fi
-    KIWI="$CARGO_TARGET_DIR/release/kiwi"
-fi
-
 # shellcheck source=bench_common.sh
 source scripts/bench_common.sh
+bench_kiwi
 
 P_REDIS=$(free_port); P_AOF=$(free_port); P_KIWI=$(free_port); P_KIWI_RAFT=$(free_port)
 mkdir -p "$WORK/redis" "$WORK/aof" "$WORK/kiwi"

@@ -19,3 +19,20 @@ wait_ready() {
     done
     echo "server on port $port did not start" >&2; exit 1
 }
+
+# Sets KIWI to the kiwi to measure: $KIWI_BIN if set, else the release build (built first, with
+# the binaries named as arguments too, unless BUILD=0). Other binaries are then found beside it.
+bench_kiwi() {
+    if [ -n "${KIWI_BIN:-}" ]; then
+        KIWI="$KIWI_BIN"
+        return
+    fi
+    # shellcheck source=release_env.sh
+    source scripts/release_env.sh
+    if [ "${BUILD:-1}" = 1 ]; then
+        local bins=(--bin kiwi)
+        for b in "$@"; do bins+=(--bin "$b"); done
+        cargo build --release "${bins[@]}"
+    fi
+    KIWI="$CARGO_TARGET_DIR/release/kiwi"
+}

@@ -21,21 +21,11 @@ while [ $# -gt 0 ]; do
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kiwi-target}"
-if [ -n "${KIWI_BIN:-}" ]; then
-    KIWI="$KIWI_BIN"
-    BENCH="$(dirname "$KIWI_BIN")/pubsub_bench"
-    [ -x "$BENCH" ] || { echo "no pubsub_bench beside $KIWI_BIN: build the workspace" >&2; exit 1; }
-else
-    # shellcheck source=release_env.sh
-    source scripts/release_env.sh
-    if [ "$BUILD" = 1 ]; then cargo build --release --bin kiwi --bin pubsub_bench; fi
-    KIWI="$CARGO_TARGET_DIR/release/kiwi"
-    BENCH="$CARGO_TARGET_DIR/release/pubsub_bench"
-fi
-
 # shellcheck source=bench_common.sh
 source scripts/bench_common.sh
+bench_kiwi pubsub_bench
+BENCH="$(dirname "$KIWI")/pubsub_bench"
+[ -x "$BENCH" ] || { echo "no pubsub_bench beside $KIWI: build the workspace" >&2; exit 1; }
 
 P_REDIS=$(free_port); P_KIWI=$(free_port); P_KIWI_RAFT=$(free_port)
 mkdir -p "$WORK/redis" "$WORK/kiwi"

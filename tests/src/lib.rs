@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod blocked;
 pub mod cluster;
 pub mod http;
 pub mod linearizability;

@@ -8,11 +8,11 @@
 //! and checked for its shape and bounds instead.
 
 use std::process::Command;
-use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use kiwi_tests::blocked::{wait_blocked, Pending};
 use kiwi_tests::cluster::{wait_for, TestCluster};
 use kiwi_tests::*;
 
@@ -22,47 +22,6 @@ const SECS: Duration = Duration::from_secs(10);
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A command running on its own connection, whose reply arrives later.
-struct Pending {
-    reply: mpsc::Receiver<(R, Duration)>,
-}
-
-impl Pending {
-    fn start(mut con: redis::Connection, line: &str) -> Pending {
-        con.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let line = line.to_string();
-        let (tx, reply) = mpsc::channel();
-        thread::spawn(move || {
-            let started = Instant::now();
-            let r = con.run(&line);
-            let _ = tx.send((r, started.elapsed()));
-        });
-        Pending { reply }
-    }
-
-    fn wait(&self, timeout: Duration) -> (R, Duration) {
-        self.reply
-            .recv_timeout(timeout)
-            .unwrap_or_else(|_| panic!("no reply within {timeout:?}"))
-    }
-
-    fn answered(&self) -> bool {
-        self.reply.try_recv().is_ok()
-    }
-}
-
-/// The number of clients CLIENT LIST shows blocked (`flags=b`) on `con`'s node.
-fn blocked(con: &mut redis::Connection) -> usize {
-    let list = con.run("CLIENT LIST").text();
-    list.lines().filter(|l| l.contains(" flags=b ")).count()
-}
-
-fn wait_blocked(con: &mut redis::Connection, n: usize) {
-    eventually(SECS, &format!("{n} blocked clients"), || {
-        (blocked(con) == n).then_some(())
-    });
 }
 
 /// A connection speaking RESP2 or RESP3.

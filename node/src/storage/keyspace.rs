@@ -149,15 +149,7 @@ impl Txn<'_> {
 
     /// Deletes every key of `db` (FLUSHDB).
     pub fn flush_db(&mut self, db: u8) -> Result<()> {
-        for cf in [
-            Cf::Meta,
-            Cf::Hash,
-            Cf::Set,
-            Cf::List,
-            Cf::ZSet,
-            Cf::ZScore,
-            Cf::Stream,
-        ] {
+        for cf in Cf::KEYED_BY_DB {
             self.delete_range(cf, vec![db], vec![db + 1]);
         }
         // The expiry index is ordered by deadline, not db: drop this db's entries one by one.
@@ -184,16 +176,7 @@ impl Txn<'_> {
             return Ok(());
         }
         let other = |db: u8| if db == a { b } else { a };
-        // Every key of these families starts with its database.
-        for cf in [
-            Cf::Meta,
-            Cf::Hash,
-            Cf::Set,
-            Cf::List,
-            Cf::ZSet,
-            Cf::ZScore,
-            Cf::Stream,
-        ] {
+        for cf in Cf::KEYED_BY_DB {
             let mut moved = Vec::new();
             for db in [a, b] {
                 for entry in self.scan(cf, &[db], &[db + 1], false)? {

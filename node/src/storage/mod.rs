@@ -82,6 +82,18 @@ impl Cf {
         Cf::Stream,
     ];
 
+    /// The data families whose every key starts with its database's index: what FLUSHDB
+    /// deletes and SWAPDB moves as ranges (the expiry index, ordered by deadline, is not one).
+    pub const KEYED_BY_DB: [Cf; 7] = [
+        Cf::Meta,
+        Cf::Hash,
+        Cf::Set,
+        Cf::List,
+        Cf::ZSet,
+        Cf::ZScore,
+        Cf::Stream,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Cf::Meta => "meta",

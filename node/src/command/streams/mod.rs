@@ -90,37 +90,28 @@ fn parse_add_or_trim(args: &Args, xadd: bool) -> Result<AddOrTrim, CmdError> {
         let opt = &argv[i];
         if xadd && opt.as_ref() == b"*" {
             break;
-        } else if opt.eq_ignore_ascii_case(b"maxlen") && more > 0 {
+        } else if (opt.eq_ignore_ascii_case(b"maxlen") || opt.eq_ignore_ascii_case(b"minid"))
+            && more > 0
+        {
             if how.is_some() {
                 return Err(both());
             }
-            approx = false;
-            let next = &argv[i + 1];
-            if more >= 2 && next.as_ref() == b"~" {
-                approx = true;
-                i += 1;
-            } else if more >= 2 && next.as_ref() == b"=" {
+            // `~` or `=` is the operator only when a threshold follows it.
+            let operator = (more >= 2).then(|| argv[i + 1].as_ref());
+            approx = operator == Some(b"~".as_slice());
+            if matches!(operator, Some(b"~" | b"=")) {
                 i += 1;
             }
-            let n = parse_i64(&argv[i + 1])?;
-            if n < 0 {
-                return Err(CmdError::msg("The MAXLEN argument must be >= 0."));
-            }
-            how = Some(Trim::MaxLen(n as u64));
-            i += 1;
-        } else if opt.eq_ignore_ascii_case(b"minid") && more > 0 {
-            if how.is_some() {
-                return Err(both());
-            }
-            approx = false;
-            let next = &argv[i + 1];
-            if more >= 2 && next.as_ref() == b"~" {
-                approx = true;
-                i += 1;
-            } else if more >= 2 && next.as_ref() == b"=" {
-                i += 1;
-            }
-            how = Some(Trim::MinId(parse_strict(&argv[i + 1])?));
+            let threshold = &argv[i + 1];
+            how = Some(if opt.eq_ignore_ascii_case(b"maxlen") {
+                let n = parse_i64(threshold)?;
+                if n < 0 {
+                    return Err(CmdError::msg("The MAXLEN argument must be >= 0."));
+                }
+                Trim::MaxLen(n as u64)
+            } else {
+                Trim::MinId(parse_strict(threshold)?)
+            });
             i += 1;
         } else if opt.eq_ignore_ascii_case(b"limit") && more > 0 {
             let n = parse_i64(&argv[i + 1])?;
