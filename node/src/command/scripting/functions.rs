@@ -284,15 +284,7 @@ pub fn function(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
             Ok(Reply::ok())
         }
         "flush" => {
-            let mode_ok = match argc {
-                2 => true,
-                3 => {
-                    arg(args, 2).eq_ignore_ascii_case(b"async")
-                        || arg(args, 2).eq_ignore_ascii_case(b"sync")
-                }
-                _ => false,
-            };
-            if !mode_ok {
+            if !flush_mode_ok(args) {
                 return Err(CmdError::msg(
                     "FUNCTION FLUSH only supports SYNC|ASYNC option",
                 ));
@@ -599,6 +591,18 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
 }
 
 /// Argument `i`, or nothing past the end (the callers check the count first).
+/// Whether SCRIPT FLUSH's or FUNCTION FLUSH's arguments are none or one of ASYNC and SYNC.
+pub(super) fn flush_mode_ok(args: &Args) -> bool {
+    match args.len() {
+        2 => true,
+        3 => {
+            arg(args, 2).eq_ignore_ascii_case(b"async")
+                || arg(args, 2).eq_ignore_ascii_case(b"sync")
+        }
+        _ => false,
+    }
+}
+
 pub(super) fn arg<'a>(args: &Args<'a>, i: usize) -> &'a [u8] {
     args.all().get(i).map_or(&[][..], |b| &b[..])
 }

@@ -503,15 +503,7 @@ fn script(ctx: &mut Ctx<'_, '_>, args: &Args) -> CmdResult {
             Ok(Reply::Array(out))
         }
         "flush" => {
-            let mode_ok = match args.len() {
-                2 => true,
-                3 => {
-                    arg(args, 2).eq_ignore_ascii_case(b"async")
-                        || arg(args, 2).eq_ignore_ascii_case(b"sync")
-                }
-                _ => false,
-            };
-            if !mode_ok {
+            if !functions::flush_mode_ok(args) {
                 return Err(CmdError::msg("SCRIPT FLUSH only support SYNC|ASYNC option"));
             }
             must_write(ctx)?;

@@ -116,6 +116,21 @@ struct RunState {
     registered: RefCell<Vec<(Registered, Function)>>,
 }
 
+impl RunState {
+    /// The state of a run that has not started: nothing counted, Lua's generator at Redis's
+    /// seed.
+    fn fresh() -> Rc<RunState> {
+        Rc::new(RunState {
+            resp3: Cell::new(false),
+            instructions: Cell::new(0),
+            abort: Cell::new(None),
+            rand: Rc::new(Cell::new(libs::RAND48_SEED0)),
+            storage: RefCell::new(None),
+            registered: RefCell::new(Vec::new()),
+        })
+    }
+}
+
 /// A new Lua state with Redis's libraries and the prelude run; returns the prelude's API.
 /// `globals` are KEYS and ARGV, for a script (a function gets them as arguments).
 fn new_state(
@@ -432,14 +447,7 @@ pub fn run(
     keys: &[Bytes],
     args: &[Bytes],
 ) -> Result<Ending, CmdError> {
-    let state = Rc::new(RunState {
-        resp3: Cell::new(false),
-        instructions: Cell::new(0),
-        abort: Cell::new(None),
-        rand: Rc::new(Cell::new(libs::RAND48_SEED0)),
-        storage: RefCell::new(None),
-        registered: RefCell::new(Vec::new()),
-    });
+    let state = RunState::fresh();
     let outcome = run_in_state(ctx, run, code, keys, args, &state);
     // The callbacks a library registered refer to its (now closed) Lua state.
     state.registered.borrow_mut().clear();
@@ -602,14 +610,7 @@ fn load_library(
 /// Loads a library on a fresh state, for FUNCTION LOAD and RESTORE: the functions it
 /// registers, or the reply to a library that does not load.
 pub fn register_library(code: &[u8]) -> Result<Vec<Registered>, Reply> {
-    let state = Rc::new(RunState {
-        resp3: Cell::new(false),
-        instructions: Cell::new(0),
-        abort: Cell::new(None),
-        rand: Rc::new(Cell::new(libs::RAND48_SEED0)),
-        storage: RefCell::new(None),
-        registered: RefCell::new(Vec::new()),
-    });
+    let state = RunState::fresh();
     let loaded = (|| -> mlua::Result<Result<(), Reply>> {
         let (lua, api) = new_state(&state, None, None)?;
         let invoke: Function = api.get("invoke")?;
