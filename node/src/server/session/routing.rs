@@ -312,19 +312,19 @@ impl Session {
         if spec.name != "pfcount" || self.readonly {
             return false;
         }
-        let db = self.state.db.clone();
-        let mut txn = db.reader();
-        let mut rng = SplitMix64::new(0);
-        let ctx = Ctx {
-            txn: &mut txn,
-            db: self.db,
-            now_ms: engine::now_ms(),
-            rng: &mut rng,
-        };
-        command::hyperloglog::pfcount_fills_cache(&ctx, argv)
+        self.with_local_read(|ctx| command::hyperloglog::pfcount_fills_cache(ctx, argv))
     }
 
     pub(super) fn execute_local(&self, spec: &CommandSpec, argv: &[Bytes]) -> Reply {
+        // A read that meets a storage failure just answers it: it changed nothing.
+        self.with_local_read(|ctx| {
+            command::execute(ctx, spec, argv).unwrap_or_else(|e| CmdError::Storage(e).into_reply())
+        })
+    }
+
+    /// Runs `f` on this node's current data, as a read: a snapshot of the selected database at
+    /// this node's clock.
+    fn with_local_read<T>(&self, f: impl FnOnce(&mut Ctx<'_, '_>) -> T) -> T {
         let db = self.state.db.clone();
         let mut txn = db.reader();
         // A read's random picks stay on this node: any seed will do.
@@ -335,7 +335,6 @@ impl Session {
             now_ms: engine::now_ms(),
             rng: &mut rng,
         };
-        // A read that meets a storage failure just answers it: it changed nothing.
-        command::execute(&mut ctx, spec, argv).unwrap_or_else(|e| CmdError::Storage(e).into_reply())
+        f(&mut ctx)
     }
 }
